@@ -1,0 +1,20 @@
+"""simaccel: a cycle-approximate simulator of TPU-style AI accelerators.
+
+The public API::
+
+    import simaccel
+    model = simaccel.load_model("workloads/resnet18.json")
+    hw = simaccel.load_hardware("tpu_v1")          # a shipped name or a .toml/.cfg path
+    report = simaccel.simulate(model, hw)
+    report.to_dict()["total"]["cycles"]
+    report.write("out/")
+"""
+
+from simaccel.errors import InputError, SimaccelError
+from simaccel.frontends import load_model
+from simaccel.frontends.hardware_toml import load_hardware
+from simaccel.pipeline import simulate
+from simaccel.report import Report
+
+__all__ = ["InputError", "Report", "SimaccelError", "load_hardware", "load_model", "simulate"]
+__version__ = "0.1.0"

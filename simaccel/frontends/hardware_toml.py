@@ -1,0 +1,70 @@
+"""Frontend for hardware configs: ``hw_configs/NAME.toml`` files, and lookup of shipped ones."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from simaccel.errors import InputError
+from simaccel.frontends.validation import raise_input_error
+from simaccel.hardware import Hardware
+
+#: The config used when the user names none: SCALE-Sim's default scale.cfg, as TOML.
+DEFAULT_HARDWARE = "scalesim_default"
+
+
+def shipped_configs() -> dict[str, Path]:
+    """Shipped hardware configs by name (the TOML file stem)."""
+    folder = resources.files("simaccel") / "hw_configs"
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir()
+            if str(p).endswith(".toml")}
+
+
+def parse_hardware(data: dict, source: str) -> Hardware:
+    """Validate a decoded hardware table."""
+    try:
+        return Hardware.model_validate(data)
+    except ValidationError as exc:
+        raise_input_error(source, exc)
+        raise  # unreachable: raise_input_error always raises
+
+
+def load_hardware_toml(path: Path) -> Hardware:
+    """Load and validate one hardware TOML file."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(source, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(source, "", f"cannot read: {exc}") from None
+    if not text.strip():
+        raise InputError(source, "", "file is empty")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(source, "", f"not valid TOML: {exc}") from None
+    return parse_hardware(data, source)
+
+
+def load_hardware(path_or_name: str | Path | None = None) -> Hardware:
+    """A hardware config from a ``.toml`` or SCALE-Sim ``.cfg`` path, or a shipped config's
+    name; None gives `DEFAULT_HARDWARE`."""
+    if path_or_name is None:
+        path_or_name = DEFAULT_HARDWARE
+    text = str(path_or_name)
+    path = Path(text)
+    if path.suffix.lower() == ".cfg":
+        from simaccel.frontends.scalesim_cfg import load_scalesim_cfg
+
+        return load_scalesim_cfg(path)
+    if path.suffix.lower() == ".toml" or path.exists():
+        return load_hardware_toml(path)
+    shipped = shipped_configs()
+    if text in shipped:
+        return load_hardware_toml(shipped[text])
+    raise InputError("--hw", "", f"no file and no shipped config named {text!r}; shipped: "
+                     f"{', '.join(sorted(shipped))}")

@@ -1,0 +1,81 @@
+"""Frontend for SCALE-Sim ``.cfg`` files: its architecture presets become a `Hardware`.
+
+SCALE-Sim has no clock, datatypes or vector unit: a word is one byte (int8 operands, int32
+accumulators), the clock is taken as 1 GHz so that cycles and nanoseconds coincide, the vector
+unit has one lane per array column, and ``InterfaceBandwidth: CALC`` (SCALE-Sim's "as much as
+needed") is unlimited DRAM bandwidth. ``USER`` uses the ``Bandwidth`` key, in words per cycle.
+"""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+from simaccel.errors import InputError
+from simaccel.frontends.hardware_toml import parse_hardware
+from simaccel.hardware import Hardware
+
+_SECTION = "architecture_presets"
+
+
+def load_scalesim_cfg(path: Path) -> Hardware:
+    """Load a SCALE-Sim config file as a `Hardware`."""
+    source = str(path)
+    parser = configparser.ConfigParser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(source, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(source, "", f"cannot read: {exc}") from None
+    if not text.strip():
+        raise InputError(source, "", "file is empty")
+    try:
+        parser.read_string(text, source=source)
+    except configparser.Error as exc:
+        raise InputError(source, "", f"not a valid SCALE-Sim .cfg: {exc.message}") from None
+    if not parser.has_section(_SECTION):
+        raise InputError(source, _SECTION, "missing section")
+
+    def get(key: str, section: str = _SECTION, default: str | None = None) -> str:
+        if parser.has_option(section, key):
+            return parser.get(section, key).strip()
+        if default is not None:
+            return default
+        raise InputError(source, f"{section}.{key}", "missing")
+
+    def number(key: str) -> float:
+        value = get(key)
+        try:
+            return float(value)
+        except ValueError:
+            raise InputError(source, f"{_SECTION}.{key}", f"expected a number, got "
+                             f"{value!r}") from None
+
+    mode = get("InterfaceBandwidth", "run_presets", "CALC").upper()
+    if mode not in ("CALC", "USER"):
+        raise InputError(source, "run_presets.InterfaceBandwidth", f"expected CALC or USER, "
+                         f"got {mode!r}")
+    bandwidth = float("inf") if mode == "CALC" else number("Bandwidth")
+    run_name = get("run_name", "general", path.stem)
+    data = {
+        "name": run_name or path.stem,
+        "description": f"SCALE-Sim config {path.name}",
+        "clock_mhz": 1000.0,
+        "array": {"rows": number("ArrayHeight"), "cols": number("ArrayWidth"),
+                  "dataflow": get("Dataflow").lower()},
+        "dtypes": {"input": "int8", "weight": "int8", "accumulator": "int32"},
+        "sram": {"ifmap_kib": number("IfmapSramSzkB"), "filter_kib": number("FilterSramSzkB"),
+                 "ofmap_kib": number("OfmapSramSzkB"), "double_buffered": True},
+        "dram": {"bytes_per_cycle": bandwidth, "latency_ns": 0.0},
+        "vector": {"lanes": number("ArrayWidth")},
+    }
+    for key in ("rows", "cols"):
+        value = data["array"][key]
+        if value != int(value):
+            raise InputError(source, f"{_SECTION}.Array{'Height' if key == 'rows' else 'Width'}",
+                             f"expected a whole number, got {value}")
+        data["array"][key] = int(value)
+    data["vector"]["lanes"] = int(data["vector"]["lanes"])
+    hw = parse_hardware(data, source)
+    return hw

@@ -1,0 +1,49 @@
+"""Turn pydantic validation errors into one-line `InputError`s that name the field."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from simaccel.errors import InputError, field_path
+from simaccel.model import OPS
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Drop the discriminator tag pydantic inserts after ``layers[i]`` (``layers.3.conv2d.x``)."""
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and i > 0 and isinstance(loc[i - 1], int) and part in OPS:
+            continue
+        if isinstance(part, str) and part.startswith(("function-", "literal[", "tuple[")):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _message(error: dict) -> tuple[tuple[str | int, ...], str]:
+    loc = _clean_loc(tuple(error["loc"]))
+    kind = error["type"]
+    if kind == "union_tag_invalid":
+        tag = error.get("ctx", {}).get("tag", "?")
+        return loc + ("op",), f"unknown op {tag!r}; known ops: {', '.join(OPS)}"
+    if kind == "union_tag_not_found":
+        return loc + ("op",), "missing (every layer needs an op)"
+    if kind == "missing":
+        return loc, "missing"
+    if kind == "extra_forbidden":
+        return loc, "unknown field"
+    value = error.get("input")
+    shown = repr(value)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return loc, f"{error['msg'].rstrip('.')} (got {shown})"
+
+
+def raise_input_error(source: str, exc: ValidationError, prefix: tuple = ()) -> None:
+    """Raise the first of ``exc``'s errors as an `InputError` naming ``source`` and the field."""
+    errors = exc.errors()
+    loc, message = _message(errors[0])
+    more = len(errors) - 1
+    if more:
+        message += f" (and {more} more error{'s' if more > 1 else ''})"
+    raise InputError(source, field_path(prefix + loc), message) from None

@@ -1,0 +1,97 @@
+"""The network as a networkx DiGraph of tensors and layers, with every shape inferred.
+
+Nodes are tensor names (model inputs and layer outputs; a layer's output is named after the
+layer); an edge ``a -> b`` means layer ``b`` reads tensor ``a``. Building the graph is where
+dangling references, duplicate names, cycles and shape mismatches are rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import networkx as nx
+
+from simaccel.errors import InputError
+from simaccel.model import LayerSpec, Model
+from simaccel.shapes import MAX_ELEMENTS, Shape, ShapeError, infer_shape
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A model with its dataflow graph, topological layer order and every tensor's shape."""
+
+    model: Model
+    dag: nx.DiGraph
+    order: tuple[str, ...]
+    shapes: Mapping[str, Shape]
+
+    def layer(self, name: str) -> LayerSpec:
+        """The layer spec that produces tensor ``name``."""
+        return self.dag.nodes[name]["layer"]
+
+    def consumers(self, name: str) -> list[str]:
+        """Layers that read tensor ``name``, in file order."""
+        return sorted(self.dag.successors(name), key=lambda n: self.dag.nodes[n]["index"])
+
+    def input_shapes(self, name: str) -> list[Shape]:
+        """Shapes of the tensors layer ``name`` reads, in the order it lists them."""
+        return [self.shapes[t] for t in self.layer(name).inputs]
+
+
+def build_graph(model: Model) -> Graph:
+    """Check the model's wiring and infer every tensor's shape (elements per axis)."""
+    src = model.source
+    dag = nx.DiGraph()
+    for i, spec in enumerate(model.inputs):
+        if spec.name in dag:
+            raise InputError(src, f"inputs[{i}].name", f"duplicate name {spec.name!r}")
+        if len(spec.shape) and _elements(spec.shape) > MAX_ELEMENTS:
+            raise InputError(src, f"inputs[{i}].shape", "more than 2**34 elements")
+        dag.add_node(spec.name, index=-1, layer=None)
+    for i, layer in enumerate(model.layers):
+        if layer.name in dag:
+            raise InputError(src, f"layers[{i}].name", f"duplicate name {layer.name!r}")
+        dag.add_node(layer.name, index=i, layer=layer)
+    for i, layer in enumerate(model.layers):
+        for j, tensor in enumerate(layer.inputs):
+            if tensor not in dag:
+                raise InputError(src, f"layers[{i}].inputs[{j}]", f"no input or layer named "
+                                 f"{tensor!r}")
+            dag.add_edge(tensor, layer.name)
+    _reject_cycles(model, dag)
+    for j, name in enumerate(model.outputs):
+        if name not in dag:
+            raise InputError(src, f"outputs[{j}]", f"no input or layer named {name!r}")
+    order = tuple(n for n in nx.lexicographical_topological_sort(dag, key=lambda n: (
+        dag.nodes[n]["index"], n)) if dag.nodes[n]["layer"] is not None)
+    shapes: dict[str, Shape] = {spec.name: spec.shape for spec in model.inputs}
+    for name in order:
+        index = dag.nodes[name]["index"]
+        layer = dag.nodes[name]["layer"]
+        try:
+            shapes[name] = infer_shape(layer, [shapes[t] for t in layer.inputs])
+        except ShapeError as exc:
+            field = f"layers[{index}]" + (f".{exc.field}" if exc.field else "")
+            raise InputError(src, field, f"{exc.message} (layer {name!r}, op {layer.op})")\
+                from None
+    return Graph(model=model, dag=dag, order=order, shapes=MappingProxyType(shapes))
+
+
+def _reject_cycles(model: Model, dag: nx.DiGraph) -> None:
+    try:
+        cycle = nx.find_cycle(dag)
+    except nx.NetworkXNoCycle:
+        return
+    names = [edge[0] for edge in cycle] + [cycle[0][0]]
+    first = min(dag.nodes[n]["index"] for n in names)
+    raise InputError(model.source, f"layers[{first}].inputs",
+                     "the graph has a cycle: " + " -> ".join(names))
+
+
+def _elements(shape: Shape) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out

@@ -1,0 +1,115 @@
+"""The accelerator: a systolic array with a dataflow, SRAM buffers, a DRAM channel, a vector
+unit and datatypes. Frozen, validated pydantic models; every frontend (TOML, SCALE-Sim .cfg)
+builds these and nothing downstream re-checks them."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from simaccel.domain import Dataflow, DType, Operand
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+#: Largest array side accepted (SCALE-Sim's studies go to 512; 16 Ki PEs a side is absurd).
+MAX_ARRAY_SIDE = 16384
+#: Largest SRAM buffer accepted: 16 GiB.
+MAX_SRAM_KIB = 1 << 24
+
+
+class ArrayConfig(BaseModel):
+    """The systolic array: ``rows`` × ``cols`` PEs and the stationary operand."""
+
+    model_config = _FROZEN
+    rows: Annotated[int, Field(gt=0, le=MAX_ARRAY_SIDE)]
+    cols: Annotated[int, Field(gt=0, le=MAX_ARRAY_SIDE)]
+    dataflow: Dataflow
+
+    @property
+    def pes(self) -> int:
+        """Number of processing elements (MACs per cycle at full use)."""
+        return self.rows * self.cols
+
+
+class DTypes(BaseModel):
+    """Datatypes of the array's operands; outputs are written back in the input type."""
+
+    model_config = _FROZEN
+    input: Literal[DType.INT8, DType.INT16, DType.BF16, DType.FP16, DType.FP32] = DType.INT8
+    weight: Literal[DType.INT8, DType.INT16, DType.BF16, DType.FP16, DType.FP32] = DType.INT8
+    accumulator: Literal[DType.INT32, DType.FP32] = DType.INT32
+
+
+class SramConfig(BaseModel):
+    """On-chip buffers, one per operand, in KiB."""
+
+    model_config = _FROZEN
+    ifmap_kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)]
+    filter_kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)]
+    ofmap_kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)]
+    double_buffered: bool = True
+
+    def size_bytes(self, operand: Operand) -> int:
+        """Capacity of ``operand``'s buffer in bytes (both halves when double-buffered)."""
+        kib = {Operand.IFMAP: self.ifmap_kib, Operand.FILTER: self.filter_kib,
+               Operand.OFMAP: self.ofmap_kib}[operand]
+        return int(kib * 1024)
+
+
+class DramConfig(BaseModel):
+    """One DRAM channel. Give ``bandwidth_gbps`` (gigabytes per second) or
+    ``bytes_per_cycle`` (at the array clock); ``inf`` means unlimited bandwidth."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=True)
+    bandwidth_gbps: Annotated[float, Field(gt=0, le=1e6)] | None = None
+    bytes_per_cycle: Annotated[float, Field(gt=0)] | None = None
+    latency_ns: Annotated[float, Field(ge=0, le=1e6)] = 100.0
+
+    @model_validator(mode="after")
+    def _one_bandwidth(self) -> DramConfig:
+        if (self.bandwidth_gbps is None) == (self.bytes_per_cycle is None):
+            raise ValueError("give exactly one of bandwidth_gbps and bytes_per_cycle")
+        if self.bandwidth_gbps is not None and not math.isfinite(self.bandwidth_gbps):
+            raise ValueError("bandwidth_gbps must be finite (use bytes_per_cycle = inf)")
+        return self
+
+
+class VectorConfig(BaseModel):
+    """The vector unit for pooling, elementwise ops and activations."""
+
+    model_config = _FROZEN
+    lanes: Annotated[int, Field(gt=0, le=1 << 16)]
+
+
+class Hardware(BaseModel):
+    """A whole accelerator configuration."""
+
+    model_config = _FROZEN
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    description: str = ""
+    clock_mhz: Annotated[float, Field(gt=0, le=10_000)]
+    array: ArrayConfig
+    dtypes: DTypes = DTypes()
+    sram: SramConfig
+    dram: DramConfig
+    vector: VectorConfig
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        """DRAM bandwidth in bytes per array clock cycle (``inf`` when unlimited)."""
+        if self.dram.bytes_per_cycle is not None:
+            return self.dram.bytes_per_cycle
+        assert self.dram.bandwidth_gbps is not None
+        return self.dram.bandwidth_gbps * 1e9 / (self.clock_mhz * 1e6)
+
+    @property
+    def dram_latency_cycles(self) -> int:
+        """DRAM access latency in array clock cycles."""
+        return math.ceil(self.dram.latency_ns * self.clock_mhz / 1000)
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        """MACs per cycle with every PE busy."""
+        return self.array.pes

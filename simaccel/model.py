@@ -1,0 +1,206 @@
+"""The network as the user described it: named inputs and a list of layers (one per op).
+
+Layer specs are frozen pydantic models, one class per op, so that every frontend (model.json,
+ONNX, SCALE-Sim topology) builds the same validated objects and every later stage reads typed,
+normalised attributes (``kernel`` is always a pair, ``padding`` a keyword or four integers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from simaccel.domain import DType
+
+MODEL_FORMAT = "simaccel-model/1"
+
+#: Largest value accepted for any one dimension, channel count or unit count.
+MAX_DIM = 1 << 20
+#: Largest window (kernel, pool), stride, dilation or padding accepted.
+MAX_WINDOW = 1024
+
+Pos = Annotated[int, Field(gt=0, le=MAX_DIM)]
+Window = Annotated[int, Field(gt=0, le=MAX_WINDOW)]
+Pad = Annotated[int, Field(ge=0, le=MAX_WINDOW)]
+
+ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "gelu", "softmax")
+Activation = Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "softmax"]
+Padding = Literal["same", "valid"] | tuple[Pad, Pad, Pad, Pad]
+
+
+def _pair(value: object) -> object:
+    """Accept ``3`` as ``(3, 3)``; leave anything else for the type check."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    return value
+
+
+def _padding(value: object) -> object:
+    """Accept ``[ph, pw]`` as ``(ph, ph, pw, pw)`` and an int as four equal sides."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,) * 4
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return (value[0], value[0], value[1], value[1])
+    return value
+
+
+class _Layer(BaseModel):
+    """Fields every layer has."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    inputs: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1)
+
+
+class _Windowed(_Layer):
+    stride: tuple[Window, Window] | None = None
+    padding: Padding = "valid"
+
+    _pair_stride = field_validator("stride", mode="before")(_pair)
+    _pad = field_validator("padding", mode="before")(_padding)
+
+
+class Conv2d(_Windowed):
+    op: Literal["conv2d"]
+    filters: Pos
+    kernel: tuple[Window, Window]
+    dilation: tuple[Window, Window] = (1, 1)
+    groups: Pos = 1
+    bias: bool = True
+    activation: Activation | None = None
+
+    _pair_kernel = field_validator("kernel", "dilation", mode="before")(_pair)
+
+
+class Dense(_Layer):
+    op: Literal["dense"]
+    units: Pos
+    bias: bool = True
+    activation: Activation | None = None
+
+
+class MatMul(_Layer):
+    op: Literal["matmul"]
+    transpose_b: bool = False
+    scale: float = 1.0
+    activation: Activation | None = None
+
+
+class Pool2d(_Windowed):
+    op: Literal["maxpool2d", "avgpool2d"]
+    pool: tuple[Window, Window]
+
+    _pair_pool = field_validator("pool", mode="before")(_pair)
+
+
+class GlobalAvgPool(_Layer):
+    op: Literal["global_avgpool"]
+
+
+class Add(_Layer):
+    op: Literal["add"]
+
+
+class Concat(_Layer):
+    op: Literal["concat"]
+    axis: int = -1
+
+
+class Flatten(_Layer):
+    op: Literal["flatten"]
+
+
+class Reshape(_Layer):
+    op: Literal["reshape"]
+    shape: tuple[int, ...] = Field(min_length=1, max_length=8)
+
+
+class Transpose(_Layer):
+    op: Literal["transpose"]
+    perm: tuple[int, ...] = Field(min_length=1, max_length=8)
+
+
+class BatchNorm(_Layer):
+    op: Literal["batchnorm"]
+    epsilon: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+
+
+class Elementwise(_Layer):
+    """A pointwise activation as a layer of its own."""
+
+    op: Literal["relu", "relu6", "sigmoid", "tanh", "gelu"]
+
+
+class Softmax(_Layer):
+    op: Literal["softmax"]
+    axis: int = -1
+
+
+class LayerNorm(_Layer):
+    op: Literal["layernorm"]
+    axis: int = -1
+    epsilon: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+
+
+LayerSpec = Annotated[
+    Conv2d
+    | Dense
+    | MatMul
+    | Pool2d
+    | GlobalAvgPool
+    | Add
+    | Concat
+    | Flatten
+    | Reshape
+    | Transpose
+    | BatchNorm
+    | Elementwise
+    | Softmax
+    | LayerNorm,
+    Field(discriminator="op"),
+]
+
+#: Every op name a layer may carry, in the order the docs list them.
+OPS: tuple[str, ...] = (
+    "conv2d", "dense", "matmul", "maxpool2d", "avgpool2d", "global_avgpool", "add", "concat",
+    "flatten", "reshape", "transpose", "batchnorm", "relu", "relu6", "sigmoid", "tanh", "gelu",
+    "softmax", "layernorm",
+)  # fmt: skip
+
+
+class TensorSpec(BaseModel):
+    """A named model input: shape with the batch first (NHWC for images)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    shape: tuple[Pos, ...] = Field(min_length=1, max_length=8)
+    dtype: DType = DType.FP32
+
+
+@dataclass(frozen=True)
+class Model:
+    """A validated network description.
+
+    ``source`` names where it came from (a path, for messages only); ``weights_path`` is an
+    .npz of weights resolved next to the model file, or None for weights drawn from ``seed``.
+    """
+
+    name: str
+    inputs: tuple[TensorSpec, ...]
+    layers: tuple[LayerSpec, ...]
+    outputs: tuple[str, ...]
+    source: str = "<memory>"
+    description: str = ""
+    weights_path: str | None = None
+    seed: int = 0
+
+    def layer_index(self, name: str) -> int:
+        """Position of the layer called ``name`` in ``layers``."""
+        for i, layer in enumerate(self.layers):
+            if layer.name == name:
+                return i
+        raise KeyError(name)

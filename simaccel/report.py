@@ -1,0 +1,169 @@
+"""The report: results as a JSON-able document (``simaccel-report/1``), CSV rows and files.
+
+This module and the CLI are the only ones that write files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from simaccel.graph import Graph
+from simaccel.hardware import Hardware
+from simaccel.kernels import GemmKernel
+from simaccel.results import LayerResult, Results, Totals
+
+REPORT_SCHEMA = "simaccel-report/1"
+
+#: Columns of layers.csv, in order (nested fields flattened with dots).
+CSV_COLUMNS = (
+    "name", "op", "kernel.type", "kernel.m", "kernel.k", "kernel.n", "kernel.groups",
+    "kernel.elements", "dataflow", "folds", "fused", "cycles", "compute_cycles", "stall_cycles",
+    "macs", "utilization", "mapping_efficiency", "sram_read_bytes", "sram_write_bytes",
+    "dram_read_bytes", "dram_write_bytes", "start_cycle", "end_cycle", "check.status",
+    "check.max_abs_error", "check.dtype",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Report:
+    """A finished simulation: the model, the hardware and the results."""
+
+    graph: Graph
+    hardware: Hardware
+    results: Results
+
+    def to_dict(self) -> dict:
+        """The report as plain JSON types, with DESIGN.md's field names and units."""
+        return {
+            "schema": REPORT_SCHEMA,
+            "model": _model_dict(self.graph),
+            "hardware": _hardware_dict(self.hardware),
+            "total": _total_dict(self.results.total, self.hardware, self.graph),
+            "layers": [_layer_dict(r) for r in self.results.layers],
+        }
+
+    def to_json(self) -> str:
+        """The report as JSON text (deterministic: same inputs, same bytes)."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def to_csv(self) -> str:
+        """The per-layer rows as CSV text."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for row in self.to_dict()["layers"]:
+            flat = _flatten(row)
+            flat["fused"] = ";".join(row["fused"])
+            writer.writerow(["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS])
+        return out.getvalue()
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write report.json and layers.csv into ``out_dir``; returns the paths written.
+
+        Each file is written to a temporary name and renamed, so a failed run never leaves
+        a half-written report behind.
+        """
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, text in (("report.json", self.to_json()), ("layers.csv", self.to_csv())):
+            path = folder / name
+            tmp = folder / f".{name}.tmp"
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            written.append(path)
+        return written
+
+
+def _flatten(row: dict, prefix: str = "") -> dict:
+    flat: dict = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _model_dict(graph: Graph) -> dict:
+    model = graph.model
+    return {
+        "name": model.name,
+        "source": model.source,
+        "inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.value}
+                   for t in model.inputs],
+        "outputs": list(model.outputs),
+        "layers": len(model.layers),
+    }
+
+
+def _hardware_dict(hw: Hardware) -> dict:
+    data = hw.model_dump(mode="json")
+    data["derived"] = {
+        "pes": hw.array.pes,
+        "peak_tops": 2 * hw.array.pes * hw.clock_mhz * 1e6 / 1e12,
+        "dram_bytes_per_cycle": _finite(hw.dram_bytes_per_cycle),
+        "dram_latency_cycles": hw.dram_latency_cycles,
+    }
+    return data
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: unlimited bandwidth is written as null."""
+    return None if value == float("inf") else value
+
+
+def _common(cycles: int, compute: int, macs: int, utilization: float,
+            mapping: float | None, r) -> dict:
+    traffic = r.traffic
+    return {
+        "cycles": cycles,
+        "compute_cycles": compute,
+        "stall_cycles": cycles - compute,
+        "macs": macs,
+        "utilization": utilization,
+        "mapping_efficiency": mapping,
+        "sram_read_bytes": traffic.sram_read_bytes,
+        "sram_write_bytes": traffic.sram_write_bytes,
+        "dram_read_bytes": traffic.dram_read_bytes,
+        "dram_write_bytes": traffic.dram_write_bytes,
+    }
+
+
+def _layer_dict(r: LayerResult) -> dict:
+    kernel = r.work.kernel
+    if isinstance(kernel, GemmKernel):
+        shape = {"type": "gemm", "m": kernel.m, "k": kernel.k, "n": kernel.n,
+                 "groups": kernel.groups}
+        dataflow = r.work.plan.dataflow.value if r.work.plan else None
+    else:
+        shape = {"type": "vector", "elements": kernel.elements}
+        dataflow = None
+    return {
+        "name": kernel.name,
+        "op": kernel.op,
+        "kernel": shape,
+        "dataflow": dataflow,
+        "folds": r.work.plan.folds if r.work.plan else 0,
+        "fused": list(kernel.fused),
+        **_common(r.cycles, r.compute_cycles, r.macs, r.utilization, r.mapping_efficiency, r),
+        "start_cycle": r.start_cycle,
+        "end_cycle": r.end_cycle,
+        "check": {"status": r.check.status, "max_abs_error": r.check.max_abs_error,
+                  "dtype": r.check.dtype},
+    }
+
+
+def _total_dict(t: Totals, hw: Hardware, graph: Graph) -> dict:
+    latency_s = t.cycles / (hw.clock_mhz * 1e6)
+    batch = graph.model.inputs[0].shape[0]
+    return {
+        **_common(t.cycles, t.compute_cycles, t.macs, t.utilization, t.mapping_efficiency, t),
+        "latency_s": latency_s,
+        "inferences_per_s": batch / latency_s if latency_s else None,
+        "tops": 2 * t.macs / latency_s / 1e12 if latency_s else None,
+    }
