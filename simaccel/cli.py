@@ -1,0 +1,126 @@
+"""The ``simaccel`` command line: ``simulate``, ``show`` and ``hw list``.
+
+Bad input prints one line naming the file and the field and exits 2; an internal error
+prints a short message and exits 1 (with ``--debug``, the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from simaccel.errors import InputError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simaccel",
+        description="Cycle-approximate simulator of TPU-style accelerators: cycles, stalls, "
+                    "utilization and memory traffic per layer.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    sim = verbs.add_parser(
+        "simulate", help="simulate a model on a hardware config",
+        description="Simulate MODEL (model.json or a SCALE-Sim topology .csv) and print a "
+                    "per-layer table and totals.",
+        epilog="examples:\n  simaccel simulate workloads/resnet18.json --hw tpu_v1\n"
+               "  simaccel simulate topology.csv --hw scale.cfg --out results/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sim.add_argument("model", help="model.json, or a SCALE-Sim topology CSV (conv or GEMM)")
+    _add_hw(sim)
+    sim.add_argument("--out", metavar="DIR", help="write report.json and layers.csv into DIR")
+    sim.add_argument("--json", action="store_true",
+                     help="print the report as JSON on stdout and nothing else")
+
+    show = verbs.add_parser("show", help="list a model's layers, shapes, MACs and GEMMs",
+                            description="Print every layer with its output shape, MACs and "
+                                        "the kernel it lowers to.")
+    show.add_argument("model", help="model.json or a SCALE-Sim topology CSV")
+
+    hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
+    hw_verbs = hw.add_subparsers(dest="hw_verb", required=True, metavar="ACTION")
+    hw_verbs.add_parser("list", help="list the shipped hardware configs")
+    return parser
+
+
+def _add_hw(parser: argparse.ArgumentParser) -> None:
+    from simaccel.frontends.hardware_toml import DEFAULT_HARDWARE
+
+    parser.add_argument(
+        "--hw", metavar="NAME|FILE", default=None,
+        help=f"a shipped config name (see 'simaccel hw list'), a .toml file or a SCALE-Sim "
+             f".cfg (default: {DEFAULT_HARDWARE})")
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import simaccel
+    from simaccel import display
+
+    model = simaccel.load_model(args.model)
+    hw = simaccel.load_hardware(args.hw)
+    report = simaccel.simulate(model, hw)
+    if args.json:
+        sys.stdout.write(report.to_json())
+    else:
+        out = display.console()
+        out.print(display.report_table(report))
+        for line in display.summary_lines(report):
+            out.print(line, highlight=False)
+    if args.out:
+        paths = report.write(args.out)
+        if not args.json:
+            print("wrote " + ", ".join(str(p) for p in paths))
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    import simaccel
+    from simaccel import display
+    from simaccel.graph import build_graph
+    from simaccel.lowering import lower
+
+    graph = build_graph(simaccel.load_model(args.model))
+    display.console().print(display.model_table(graph, lower(graph)))
+    return EXIT_OK
+
+
+def _hw_list(args: argparse.Namespace) -> int:
+    from simaccel import display
+    from simaccel.frontends.hardware_toml import load_hardware, shipped_configs
+
+    configs = {name: load_hardware(path) for name, path in shipped_configs().items()}
+    display.console().print(display.hardware_table(configs))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input)."""
+    args = _parser().parse_args(argv)
+    handler = {"simulate": _simulate, "show": _show, "hw": _hw_list}[args.verb]
+    try:
+        return handler(args)
+    except InputError as exc:
+        print(f"simaccel: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("simaccel: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if args.debug:
+            raise
+        print(f"simaccel: internal error: {type(exc).__name__}: {exc} (run with --debug for "
+              "the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Terminal tables (rich) for the CLI: a report's layers and totals, a model's layers, the
+shipped hardware configs. Conversion to display units (ms, %, GB/s) happens only here."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from simaccel.graph import Graph
+from simaccel.hardware import Hardware
+from simaccel.kernels import GemmKernel, Kernel
+from simaccel.report import Report
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def _shape(kernel: dict) -> str:
+    if kernel["type"] == "gemm":
+        g = f" ×{kernel['groups']}" if kernel["groups"] > 1 else ""
+        return f"{kernel['m']}×{kernel['k']}×{kernel['n']}{g}"
+    return f"{kernel['elements']:,} el"
+
+
+def report_table(report: Report) -> Table:
+    """Per-layer rows and a totals row."""
+    data = report.to_dict()
+    hw = report.hardware
+    table = Table(title=f"{data['model']['name']} on {hw.name} ({hw.array.rows}×{hw.array.cols} "
+                  f"{hw.array.dataflow.value.upper()}, {hw.clock_mhz:g} MHz)",
+                  title_justify="left")
+    for column in ("layer", "op", "GEMM m×k×n / vector", "folds", "cycles", "compute",
+                   "stall", "util %", "map eff %", "MACs"):
+        table.add_column(column, justify="left" if column in ("layer", "op") else "right",
+                         overflow="fold")
+    for row in data["layers"]:
+        table.add_row(row["name"], row["op"], _shape(row["kernel"]), _n(row["folds"]),
+                      _n(row["cycles"]), _n(row["compute_cycles"]), _n(row["stall_cycles"]),
+                      _pct(row["utilization"]), _pct(row["mapping_efficiency"]), _n(row["macs"]))
+    t = data["total"]
+    table.add_section()
+    table.add_row("total", "", "", _n(sum(r["folds"] for r in data["layers"])),
+                  _n(t["cycles"]), _n(t["compute_cycles"]), _n(t["stall_cycles"]),
+                  _pct(t["utilization"]), _pct(t["mapping_efficiency"]), _n(t["macs"]),
+                  style="bold")
+    return table
+
+
+def summary_lines(report: Report) -> list[str]:
+    """Totals in display units: latency, throughput, achieved and peak TOPS."""
+    t = report.to_dict()["total"]
+    hw = report.hardware
+    peak = 2 * hw.array.pes * hw.clock_mhz * 1e6 / 1e12
+    return [
+        f"cycles {t['cycles']:,} (compute {t['compute_cycles']:,}, stall "
+        f"{t['stall_cycles']:,})   MACs {t['macs']:,}",
+        f"latency {t['latency_s'] * 1e3:.3f} ms at {hw.clock_mhz:g} MHz   "
+        f"{t['inferences_per_s']:,.1f} inferences/s   "
+        f"{t['tops']:.3f} TOPS achieved of {peak:.3f} peak",
+        f"utilization {_pct(t['utilization'])}%   mapping efficiency "
+        f"{_pct(t['mapping_efficiency'])}%",
+    ]
+
+
+def model_table(graph: Graph, kernels: tuple[Kernel, ...]) -> Table:
+    """Every layer with its output shape, MACs and the kernel it lowers to."""
+    owner = {}
+    for kernel in kernels:
+        owner[kernel.name] = kernel
+        for name in getattr(kernel, "fused", ()):
+            owner[name] = kernel
+    model = graph.model
+    table = Table(title=f"{model.name}: {len(model.layers)} layers, "
+                  f"{sum(k.macs for k in kernels):,} MACs", title_justify="left")
+    for column in ("layer", "op", "inputs", "output shape", "MACs", "lowered to"):
+        table.add_column(column, justify="right" if column == "MACs" else "left",
+                         overflow="fold")
+    for spec in model.inputs:
+        table.add_row(spec.name, "input", "", str(list(spec.shape)), "", spec.dtype.value)
+    for name in graph.order:
+        kernel = owner[name]
+        if kernel.name != name:
+            lowered = f"fused into {kernel.name}"
+        elif isinstance(kernel, GemmKernel):
+            g = f", groups {kernel.groups}" if kernel.groups > 1 else ""
+            lowered = f"GEMM m={kernel.m} k={kernel.k} n={kernel.n}{g}"
+        else:
+            lowered = f"vector {kernel.elements:,} el × {kernel.ops_per_element} ops"
+        macs = kernel.macs if kernel.name == name else 0
+        table.add_row(name, graph.layer(name).op, ", ".join(graph.layer(name).inputs),
+                      str(list(graph.shapes[name])), _n(macs) if macs else "", lowered)
+    return table
+
+
+def hardware_table(configs: dict[str, Hardware]) -> Table:
+    """One row per shipped hardware config."""
+    table = Table(title="shipped hardware configs (use --hw NAME)", title_justify="left")
+    for column in ("name", "array", "dataflow", "MHz", "SRAM i/f/o KiB", "DRAM GB/s",
+                   "dtypes", "peak TOPS", "description"):
+        table.add_column(column, overflow="fold")
+    for name, hw in sorted(configs.items()):
+        bw = hw.dram_bytes_per_cycle * hw.clock_mhz * 1e6 / 1e9
+        s = hw.sram
+        table.add_row(name, f"{hw.array.rows}×{hw.array.cols}", hw.array.dataflow.value,
+                      f"{hw.clock_mhz:g}", f"{s.ifmap_kib:g}/{s.filter_kib:g}/{s.ofmap_kib:g}",
+                      f"{bw:g}", f"{hw.dtypes.input.value}/{hw.dtypes.accumulator.value}",
+                      f"{2 * hw.array.pes * hw.clock_mhz / 1e6:.2f}", hw.description)
+    return table
+
+
+def console(stderr: bool = False) -> Console:
+    """A console sized for tables (wide when not a terminal, so pipes get whole rows)."""
+    out = Console(stderr=stderr)
+    if not out.is_terminal:
+        out = Console(stderr=stderr, width=200)
+    return out
