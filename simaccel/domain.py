@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Dataflow(str, Enum):
+class Dataflow(StrEnum):
     """Which GEMM operand stays in the PEs while the others stream through the array."""
 
     OS = "os"  #: output stationary: M on rows, N on columns, K streamed
@@ -13,7 +13,7 @@ class Dataflow(str, Enum):
     IS = "is"  #: input stationary: K on rows, M on columns, N streamed
 
 
-class Operand(str, Enum):
+class Operand(StrEnum):
     """The three data streams of a GEMM, each with its own SRAM buffer."""
 
     IFMAP = "ifmap"
@@ -21,7 +21,7 @@ class Operand(str, Enum):
     OFMAP = "ofmap"
 
 
-class DType(str, Enum):
+class DType(StrEnum):
     """Datatypes of inputs, weights and accumulators."""
 
     INT8 = "int8"

@@ -27,6 +27,7 @@ from simaccel.model import (
     MatMul,
     Pool2d,
 )
+from simaccel.shapes import resolve_padding
 
 POINTWISE = ("relu", "relu6", "sigmoid", "tanh", "gelu")
 
@@ -56,7 +57,7 @@ def _lower_layer(graph: Graph, name: str) -> Kernel:
         kernel = GemmKernel(
             name=name, op=layer.op, m=n * h * w,
             k=layer.kernel[0] * layer.kernel[1] * ins[0][3] // g, n=layer.filters // g,
-            groups=g, ifmap_elements=math.prod(ins[0]),
+            groups=g, ifmap_elements=_touched_input(layer, ins[0], out),
             filter_elements=layer.kernel[0] * layer.kernel[1] * ins[0][3] // g * layer.filters,
             ofmap_elements=math.prod(out), bias_elements=layer.filters if layer.bias else 0)
         return _with_activation(kernel, layer.activation)
@@ -76,6 +77,22 @@ def _lower_layer(graph: Graph, name: str) -> Kernel:
             fused_vector_ops=math.prod(out) if layer.scale != 1.0 else 0)
         return _with_activation(kernel, layer.activation)
     return _vector_kernel(layer, ins, out)
+
+
+def _touched_input(layer: Conv2d, shape: tuple[int, ...], out: tuple[int, ...]) -> int:
+    """Input elements some window reads: a strided 1×1 conv skips pixels, and so does its
+    DMA (NHWC keeps a pixel's channels contiguous)."""
+    stride = layer.stride or (1, 1)
+    pads = resolve_padding(layer.padding, (shape[1], shape[2]), layer.kernel, stride,
+                           layer.dilation)
+    extents = []
+    for axis in (0, 1):
+        size, window, step, dil = shape[1 + axis], layer.kernel[axis], stride[axis], \
+            layer.dilation[axis]
+        before = pads[2 * axis]
+        rows = {o * step + i * dil - before for o in range(out[1 + axis]) for i in range(window)}
+        extents.append(sum(1 for r in rows if 0 <= r < size))
+    return shape[0] * extents[0] * extents[1] * shape[3]
 
 
 def _with_activation(kernel: GemmKernel, activation: str | None) -> GemmKernel:

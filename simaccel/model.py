@@ -65,6 +65,7 @@ class _Windowed(_Layer):
 
 class Conv2d(_Windowed):
     op: Literal["conv2d"]
+    stride: tuple[Window, Window] = (1, 1)
     filters: Pos
     kernel: tuple[Window, Window]
     dilation: tuple[Window, Window] = (1, 1)
@@ -90,6 +91,8 @@ class MatMul(_Layer):
 
 
 class Pool2d(_Windowed):
+    """Max or average pooling; ``stride`` defaults to the pool size."""
+
     op: Literal["maxpool2d", "avgpool2d"]
     pool: tuple[Window, Window]
 

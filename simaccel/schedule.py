@@ -9,14 +9,14 @@ the memory-system stage cuts kernels that do not fit into several tiles.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
 from simaccel.systolic import FoldPlan, plan_folds, sram_accesses
 
 
-class Unit(str, Enum):
+class Unit(StrEnum):
     """Hardware units that do work in the engine."""
 
     ARRAY = "array"

@@ -35,7 +35,7 @@ class Builder:
 
     def _claim(self, name):
         if name in self._names:
-            raise ValueError("duplicate tensor name %r in %s" % (name, self.name))
+            raise ValueError(f"duplicate tensor name {name!r} in {self.name}")
         self._names.add(name)
 
     def input(self, name, shape, dtype="fp32"):
@@ -47,7 +47,7 @@ class Builder:
         self._claim(name)
         for src in inputs:
             if src not in self._names or src == name:
-                raise ValueError("%s: unknown input %r for layer %r" % (self.name, src, name))
+                raise ValueError(f"{self.name}: unknown input {src!r} for layer {name!r}")
         entry = {"name": name, "op": op, "inputs": list(inputs)}
         entry.update(attrs)
         self.layers.append(entry)
@@ -140,10 +140,11 @@ def _resnet(name, description, block, blocks_per_stage, expansion):
     x = b.input("image", [1, 224, 224, 3])
     x = _resnet_stem(b, x)
     in_ch = 64
-    for stage, (planes, nblocks) in enumerate(zip([64, 128, 256, 512], blocks_per_stage), 1):
+    widths = [64, 128, 256, 512]
+    for stage, (planes, nblocks) in enumerate(zip(widths, blocks_per_stage, strict=True), 1):
         for i in range(nblocks):
             stride = 2 if (stage > 1 and i == 0) else 1
-            x = block(b, "layer%d.%d" % (stage, i), x, in_ch, planes, stride)
+            x = block(b, f"layer{stage}.{i}", x, in_ch, planes, stride)
             in_ch = planes * expansion
     x = b.layer("avgpool", "global_avgpool", [x])
     x = b.layer("fc", "dense", [x], units=1000)
@@ -191,7 +192,7 @@ def mobilenet_v2():
     for t, c, n, s in setting:
         for i in range(n):
             stride = s if i == 0 else 1
-            prefix = "features.%d" % idx
+            prefix = f"features.{idx}"
             hidden = in_ch * t
             y = x
             if t != 1:
@@ -204,7 +205,7 @@ def mobilenet_v2():
             x = y
             in_ch = c
             idx += 1
-    x = _conv_bn(b, "features.%d" % idx, x, 1280, [1, 1], [1, 1], list(PAD0))
+    x = _conv_bn(b, f"features.{idx}", x, 1280, [1, 1], [1, 1], list(PAD0))
     x = b.layer("avgpool", "global_avgpool", [x])
     x = b.layer("classifier", "dense", [x], units=1000)
     return b.model([x])
@@ -221,9 +222,9 @@ def bert_base_encoder(seq=128, hidden=768, heads=12, ffn=3072):
     x = b.input("x", [1, seq, hidden])
     heads_t = {}
     for n in ("q", "k", "v"):
-        t = b.layer("attn.%s" % n, "dense", [x], units=hidden)
-        t = b.layer("attn.%s.reshape" % n, "reshape", [t], shape=[1, seq, heads, head_dim])
-        t = b.layer("attn.%s.transpose" % n, "transpose", [t], perm=[0, 2, 1, 3])
+        t = b.layer(f"attn.{n}", "dense", [x], units=hidden)
+        t = b.layer(f"attn.{n}.reshape", "reshape", [t], shape=[1, seq, heads, head_dim])
+        t = b.layer(f"attn.{n}.transpose", "transpose", [t], perm=[0, 2, 1, 3])
         heads_t[n] = t
     s = b.layer("attn.scores", "matmul", [heads_t["q"], heads_t["k"]],
                 transpose_b=True, scale=1.0 / (head_dim ** 0.5))
@@ -247,7 +248,7 @@ def bert_base_encoder(seq=128, hidden=768, heads=12, ffn=3072):
 def gemm(name, m, k, n):
     b = Builder(name,
                 "GEMM microbenchmark: a single dense layer without bias computing "
-                "[%d x %d] @ [%d x %d] (M=%d, K=%d, N=%d)." % (m, k, k, n, m, k, n))
+                f"[{m} x {k}] @ [{k} x {n}] (M={m}, K={k}, N={n}).")
     x = b.input("x", [m, k])
     y = b.layer("gemm", "dense", [x], units=n, bias=False)
     return b.model([y])
@@ -255,8 +256,8 @@ def gemm(name, m, k, n):
 
 def batched_matmul(name, batch, m, k, n):
     b = Builder(name,
-                "Batched matmul microbenchmark: [%d x %d x %d] @ [%d x %d x %d] "
-                "(batch=%d, M=%d, K=%d, N=%d)." % (batch, m, k, batch, k, n, batch, m, k, n))
+                f"Batched matmul microbenchmark: [{batch} x {m} x {k}] @ [{batch} x {k} x {n}] "
+                f"(batch={batch}, M={m}, K={k}, N={n}).")
     a = b.input("a", [batch, m, k])
     bb = b.input("b", [batch, k, n])
     y = b.layer("matmul", "matmul", [a, bb])
@@ -283,7 +284,7 @@ def main():
         text = json.dumps(fn(), indent=1) + "\n"
         with open(path, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
-        print("wrote %s" % os.path.relpath(path))
+        print(f"wrote {os.path.relpath(path)}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,99 @@
+"""The command line as a user meets it: tables, JSON, files, help, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simaccel.cli import main
+from simaccel.report import CSV_COLUMNS
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST = str(ROOT / "workloads" / "mnist_cnn.json")
+
+LAYER_FIELDS = {"name", "op", "kernel", "dataflow", "folds", "cycles", "compute_cycles",
+                "stall_cycles", "macs", "utilization", "mapping_efficiency", "sram_read_bytes",
+                "sram_write_bytes", "dram_read_bytes", "dram_write_bytes", "check"}
+TOTAL_FIELDS = LAYER_FIELDS - {"name", "op", "kernel", "dataflow", "folds", "check"} | {
+    "latency_s", "inferences_per_s", "tops"}
+
+
+def test_simulate_prints_a_table_and_totals(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", MNIST, "--hw", "teaching_8x8"]) == 0
+    out = capsys.readouterr().out
+    for text in ("conv1", "conv2", "fc2", "total", "util %", "map eff %", "latency",
+                 "TOPS achieved", "mapping efficiency", "teaching_8x8"):
+        assert text in out
+
+
+def test_json_prints_only_the_report(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", MNIST, "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert captured.err == ""
+    assert report["schema"] == "simaccel-report/1"
+    assert set(report) == {"schema", "model", "hardware", "total", "layers"}
+    assert report["hardware"]["name"] == "scalesim_default"  # the documented default
+    assert set(report["total"]) >= TOTAL_FIELDS
+    for layer in report["layers"]:
+        assert set(layer) >= LAYER_FIELDS
+        assert set(layer["check"]) == {"status", "max_abs_error", "dtype"}
+    conv1 = report["layers"][0]
+    assert conv1["kernel"] == {"type": "gemm", "m": 676, "k": 9, "n": 32, "groups": 1}
+    assert report["layers"][1]["kernel"] == {"type": "vector", "elements": 13 * 13 * 32}
+
+
+def test_out_writes_report_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["simulate", MNIST, "--hw", "gemmini", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    rows = list(csv.DictReader((out / "layers.csv").open()))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [r["name"] for r in rows] == [layer["name"] for layer in report["layers"]]
+    assert [int(r["cycles"]) for r in rows] == [layer["cycles"] for layer in report["layers"]]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_show_lists_layers_shapes_macs_and_gemms(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(ROOT / "workloads" / "resnet18.json")]) == 0
+    out = capsys.readouterr().out
+    assert "1,814,073,344 MACs" in out
+    assert "[1, 112, 112, 64]" in out
+    assert "GEMM m=12544 k=147 n=64" in out
+    assert "fused into conv1" in out
+
+
+def test_hw_list_names_every_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hw", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("scalesim_default", "tpu_v1", "gemmini", "edge_tpu_like", "teaching_8x8"):
+        assert name in out
+    assert "256×256" in out
+
+
+def test_hw_accepts_a_toml_path(capsys: pytest.CaptureFixture[str]) -> None:
+    path = ROOT / "hw_configs" / "tpu_v1.toml"
+    assert main(["simulate", MNIST, "--hw", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hardware"]["clock_mhz"] == 700
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["simulate", "--help"], ["show", "--help"],
+                                  ["hw", "--help"], ["hw", "list", "--help"]])
+def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 0
+    assert "usage: simaccel" in capsys.readouterr().out
+
+
+def test_console_script_runs_end_to_end(tmp_path: Path) -> None:
+    """The installed entry point, as a user runs it, in a subprocess."""
+    proc = subprocess.run([sys.executable, "-m", "simaccel.cli", "simulate", MNIST, "--json"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["total"]["macs"] == 2_528_000
