@@ -104,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except InputError as exc:
-        print(f"simaccel: {exc}", file=sys.stderr)
+        # one line even when a message quotes a newline (a name, configparser's errors)
+        print("simaccel: " + " ".join(part.strip() for part in str(exc).splitlines()),
+              file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("simaccel: interrupted", file=sys.stderr)

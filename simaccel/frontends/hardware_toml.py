@@ -47,6 +47,10 @@ def load_hardware_toml(path: Path) -> Hardware:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(source, "", f"not valid TOML: {exc}") from None
+    except ValueError as exc:  # an integer longer than Python's int-string limit
+        raise InputError(source, "", f"not valid TOML: {str(exc).split(';')[0]}") from None
+    except RecursionError:
+        raise InputError(source, "", "not valid TOML: nested too deeply") from None
     return parse_hardware(data, source)
 
 

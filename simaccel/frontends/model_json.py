@@ -44,6 +44,10 @@ def read_json(path: Path) -> object:
     except json.JSONDecodeError as exc:
         raise InputError(source, "", f"not valid JSON: {exc.msg} (line {exc.lineno}, "
                          f"column {exc.colno})") from None
+    except ValueError as exc:  # an integer longer than Python's int-string limit
+        raise InputError(source, "", f"not valid JSON: {str(exc).split(';')[0]}") from None
+    except RecursionError:
+        raise InputError(source, "", "not valid JSON: nested too deeply") from None
 
 
 def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = None) -> Model:

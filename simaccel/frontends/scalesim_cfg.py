@@ -9,6 +9,7 @@ needed") is unlimited DRAM bandwidth. ``USER`` uses the ``Bandwidth`` key, in wo
 from __future__ import annotations
 
 import configparser
+import math
 from pathlib import Path
 
 from simaccel.errors import InputError
@@ -21,7 +22,7 @@ _SECTION = "architecture_presets"
 def load_scalesim_cfg(path: Path) -> Hardware:
     """Load a SCALE-Sim config file as a `Hardware`."""
     source = str(path)
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)  # a '%' in a value is literal
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -72,10 +73,27 @@ def load_scalesim_cfg(path: Path) -> Hardware:
     }
     for key in ("rows", "cols"):
         value = data["array"][key]
-        if value != int(value):
+        if not math.isfinite(value) or value != int(value):
             raise InputError(source, f"{_SECTION}.Array{'Height' if key == 'rows' else 'Width'}",
                              f"expected a whole number, got {value}")
         data["array"][key] = int(value)
     data["vector"]["lanes"] = int(data["vector"]["lanes"])
-    hw = parse_hardware(data, source)
+    try:
+        hw = parse_hardware(data, source)
+    except InputError as exc:  # name the .cfg key, not the simaccel field it became
+        raise InputError(source, _CFG_KEYS.get(exc.field, exc.field), exc.message) from None
     return hw
+
+
+_CFG_KEYS = {
+    "name": "general.run_name",
+    "array.rows": f"{_SECTION}.ArrayHeight",
+    "array.cols": f"{_SECTION}.ArrayWidth",
+    "array.dataflow": f"{_SECTION}.Dataflow",
+    "sram.ifmap_kib": f"{_SECTION}.IfmapSramSzkB",
+    "sram.filter_kib": f"{_SECTION}.FilterSramSzkB",
+    "sram.ofmap_kib": f"{_SECTION}.OfmapSramSzkB",
+    "dram": f"{_SECTION}.Bandwidth",
+    "dram.bytes_per_cycle": f"{_SECTION}.Bandwidth",
+    "vector.lanes": f"{_SECTION}.ArrayWidth",
+}

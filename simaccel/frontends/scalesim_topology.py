@@ -20,7 +20,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from simaccel.errors import InputError
+from simaccel.frontends.validation import raise_input_error
 from simaccel.model import Conv2d, Dense, Model, TensorSpec
 
 _CONV_COLUMNS = 8
@@ -73,11 +76,15 @@ def load_topology(path: Path) -> Model:
         name = cells[0]
         if any(layer.name == name for layer in layers):
             raise InputError(source, f"row {row}.name", f"duplicate layer name {name!r}")
-        if gemm:
-            m, n, k = (_int(source, row, c, v) for c, v in zip("MNK", cells[1:4], strict=True))
-            spec, layer = _gemm_layer(name, m, n, k)
-        else:
-            spec, layer = _conv_layer(source, row, name, cells)
+        try:  # the spec models check what _int does not: name length, window <= 1024, ...
+            if gemm:
+                m, n, k = (_int(source, row, c, v) for c, v in zip("MNK", cells[1:4],
+                                                                     strict=True))
+                spec, layer = _gemm_layer(name, m, n, k)
+            else:
+                spec, layer = _conv_layer(source, row, name, cells)
+        except ValidationError as exc:
+            raise_input_error(source, exc, prefix=(f"row {row}",))
         inputs.append(spec)
         layers.append(layer)
     if not layers:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from pydantic import ValidationError
 
 from simaccel.errors import InputError, field_path
@@ -43,6 +45,13 @@ def raise_input_error(source: str, exc: ValidationError, prefix: tuple = ()) -> 
     """Raise the first of ``exc``'s errors as an `InputError` naming ``source`` and the field."""
     errors = exc.errors()
     loc, message = _message(errors[0])
+    if errors[0]["type"] == "missing":  # a misspelt field shows as missing + unknown: name both
+        for error in errors[1:]:
+            other = _clean_loc(tuple(error["loc"]))
+            if (error["type"] == "extra_forbidden" and other[:-1] == loc[:-1]
+                    and difflib.get_close_matches(str(other[-1]), [str(loc[-1])])):
+                loc, message = other, f"unknown field (did you mean {loc[-1]!r}?)"
+                break
     more = len(errors) - 1
     if more:
         message += f" (and {more} more error{'s' if more > 1 else ''})"

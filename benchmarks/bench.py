@@ -1,0 +1,77 @@
+"""Benchmarks for DESIGN.md's performance budgets, measured on this machine.
+
+    python benchmarks/bench.py            # all cases, best of 5
+    python benchmarks/bench.py --repeat 20
+
+Each case prints the best and median wall time. In-process cases time `simaccel.simulate`
+on an already loaded model (what a notebook sweep pays per point); the CLI case times the
+whole `simaccel simulate` process, interpreter start-up included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import simaccel
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOADS = ROOT / "workloads"
+
+
+def _time(run: Callable[[], object], repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _simulate(workload: str, hw: str) -> Callable[[], object]:
+    model = simaccel.load_model(WORKLOADS / workload)
+    hardware = simaccel.load_hardware(hw)
+    return lambda: simaccel.simulate(model, hardware).to_dict()
+
+
+def _cli(*args: str) -> Callable[[], object]:
+    command = [sys.executable, "-m", "simaccel.cli", *args]
+    return lambda: subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+CASES: dict[str, tuple[Callable[[], Callable[[], object]], str]] = {
+    "simulate resnet50 on scalesim_default (in-process)": (
+        lambda: _simulate("resnet50.json", "scalesim_default"), "about 1 s"),
+    "simulate resnet50 on tpu_v1 (in-process)": (
+        lambda: _simulate("resnet50.json", "tpu_v1"), "about 1 s"),
+    "simulate mobilenet_v2 on gemmini (in-process)": (
+        lambda: _simulate("mobilenet_v2.json", "gemmini"), ""),
+    "CLI: SCALE-Sim resnet18 first 6 layers, 32x32 OS (whole process)": (
+        lambda: _cli("simulate", str(WORKLOADS / "scalesim" / "resnet18_first6.csv"), "--hw",
+                     str(WORKLOADS / "scalesim" / "scale.cfg"), "--json"),
+        "< 0.8 s (SCALE-Sim 3.0.0: ~80 s)"),
+    "CLI: simulate resnet50 (whole process)": (
+        lambda: _cli("simulate", str(WORKLOADS / "resnet50.json"), "--json"), ""),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs per case (default 5)")
+    parser.add_argument("-k", default="", help="only cases whose name contains this text")
+    args = parser.parse_args()
+    print(f"{'case':<68} {'best s':>8} {'median s':>9}  budget")
+    for name, (make, budget) in CASES.items():
+        if args.k not in name:
+            continue
+        times = _time(make(), args.repeat)
+        print(f"{name:<68} {min(times):8.3f} {statistics.median(times):9.3f}  {budget}")
+
+
+if __name__ == "__main__":
+    main()
