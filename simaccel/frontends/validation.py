@@ -42,7 +42,8 @@ def _message(error: dict) -> tuple[tuple[str | int, ...], str]:
 
 
 def raise_input_error(source: str, exc: ValidationError, prefix: tuple = ()) -> None:
-    """Raise the first of ``exc``'s errors as an `InputError` naming ``source`` and the field."""
+    """Raise the first of ``exc``'s errors as an `InputError` naming ``source`` and the field
+    (later errors are mostly knock-on effects of the first, so only it is shown)."""
     errors = exc.errors()
     loc, message = _message(errors[0])
     if errors[0]["type"] == "missing":  # a misspelt field shows as missing + unknown: name both
@@ -52,7 +53,4 @@ def raise_input_error(source: str, exc: ValidationError, prefix: tuple = ()) -> 
                     and difflib.get_close_matches(str(other[-1]), [str(loc[-1])])):
                 loc, message = other, f"unknown field (did you mean {loc[-1]!r}?)"
                 break
-    more = len(errors) - 1
-    if more:
-        message += f" (and {more} more error{'s' if more > 1 else ''})"
     raise InputError(source, field_path(prefix + loc), message) from None
