@@ -53,6 +53,7 @@ class GemmKernel:
     fused: tuple[str, ...] = ()
     fused_vector_ops: int = 0
     output: str = ""
+    inputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.output:
@@ -62,6 +63,11 @@ class GemmKernel:
     def macs(self) -> int:
         """Useful multiply-accumulates."""
         return self.m * self.k * self.n * self.groups
+
+    @property
+    def filter_is_activation(self) -> bool:
+        """True when the second operand is computed at run time (matmul), not a weight."""
+        return self.op == "matmul"
 
     @property
     def kind(self) -> str:
@@ -78,11 +84,12 @@ class VectorKernel:
     ops_per_element: int
     input_elements: int
     fused: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    output: str = ""
 
-    @property
-    def output(self) -> str:
-        """The tensor this kernel writes."""
-        return self.name
+    def __post_init__(self) -> None:
+        if not self.output:
+            object.__setattr__(self, "output", self.name)
 
     @property
     def macs(self) -> int:

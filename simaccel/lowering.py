@@ -51,6 +51,12 @@ def _lower_layer(graph: Graph, name: str) -> Kernel:
     layer = graph.layer(name)
     ins = graph.input_shapes(name)
     out = graph.shapes[name]
+    kernel = _lower_op(layer, ins, out)
+    return replace(kernel, inputs=layer.inputs)
+
+
+def _lower_op(layer: LayerSpec, ins: list[tuple[int, ...]], out: tuple[int, ...]) -> Kernel:
+    name = layer.name
     if isinstance(layer, Conv2d):
         n, h, w, _ = out
         g = layer.groups
@@ -117,30 +123,34 @@ def _vector_kernel(layer: LayerSpec, ins: list[tuple[int, ...]],
                         input_elements=sum(math.prod(s) for s in ins))
 
 
-def _sole_producer(graph: Graph, kernel: VectorKernel,
-                   by_output: dict[str, int], kernels: list[Kernel]) -> int | None:
-    """Index of the GEMM kernel whose output only ``kernel`` reads, if there is one."""
+def _sole_producer(graph: Graph, kernel: VectorKernel, by_output: dict[str, int],
+                   kernels: list[Kernel], into_vector: bool) -> int | None:
+    """Index of the kernel whose output only ``kernel`` reads, if it may absorb ``kernel``:
+    a GEMM, or (``into_vector``) an elementwise vector kernel of the same size."""
     layer = graph.layer(kernel.name)
     if len(layer.inputs) != 1 or layer.inputs[0] not in by_output:
         return None
     index = by_output[layer.inputs[0]]
     producer = kernels[index]
-    if not isinstance(producer, GemmKernel) or producer.output in graph.model.outputs:
+    absorbs = isinstance(producer, GemmKernel) or (
+        into_vector and isinstance(producer, VectorKernel) and producer.ops_per_element > 0
+        and producer.elements == kernel.elements)
+    if not absorbs or producer.output in graph.model.outputs:
         return None
     return index if graph.consumers(producer.output) == [kernel.name] else None
 
 
 def _merge_into_producer(graph: Graph, kernels: tuple[Kernel, ...], ops: tuple[str, ...],
-                         merge: Callable[[GemmKernel, VectorKernel], GemmKernel]
-                         ) -> tuple[Kernel, ...]:
-    """Merge each vector kernel whose op is in ``ops`` into its sole GEMM producer; the merged
-    kernel then writes the vector kernel's output tensor."""
+                         merge: Callable[[Kernel, VectorKernel], Kernel],
+                         into_vector: bool = False) -> tuple[Kernel, ...]:
+    """Merge each vector kernel whose op is in ``ops`` into its sole producer (see
+    `_sole_producer`); the merged kernel then writes the vector kernel's output tensor."""
     by_output: dict[str, int] = {}
     out: list[Kernel] = []
     for kernel in kernels:
         index = None
         if isinstance(kernel, VectorKernel) and kernel.op in ops:
-            index = _sole_producer(graph, kernel, by_output, out)
+            index = _sole_producer(graph, kernel, by_output, out, into_vector)
         if index is None:
             by_output[kernel.output] = len(out)
             out.append(kernel)
@@ -154,17 +164,22 @@ def _merge_into_producer(graph: Graph, kernels: tuple[Kernel, ...], ops: tuple[s
 def fold_batchnorm(graph: Graph, kernels: tuple[Kernel, ...]) -> tuple[Kernel, ...]:
     """Fold a batchnorm into the conv or dense before it (scale into weights, shift into
     bias): it costs nothing at run time."""
-    def merge(gemm: GemmKernel, bn: VectorKernel) -> GemmKernel:
+    def merge(gemm: Kernel, bn: VectorKernel) -> Kernel:
+        assert isinstance(gemm, GemmKernel)
         return replace(gemm, fused=gemm.fused + (bn.name,), bias_elements=gemm.n * gemm.groups)
     return _merge_into_producer(graph, kernels, ("batchnorm",), merge)
 
 
 def fuse_activations(graph: Graph, kernels: tuple[Kernel, ...]) -> tuple[Kernel, ...]:
-    """Run a pointwise activation in the GEMM's output path (its vector ops still count)."""
-    def merge(gemm: GemmKernel, act: VectorKernel) -> GemmKernel:
-        return replace(gemm, fused=gemm.fused + (act.name,),
-                       fused_vector_ops=gemm.fused_vector_ops + act.vector_ops)
-    return _merge_into_producer(graph, kernels, POINTWISE, merge)
+    """Run a pointwise activation in the GEMM's output path (its vector ops still count), or
+    in the same pass as the elementwise vector op before it (a residual add's ReLU)."""
+    def merge(producer: Kernel, act: VectorKernel) -> Kernel:
+        if isinstance(producer, VectorKernel):
+            return replace(producer, fused=producer.fused + (act.name,),
+                           ops_per_element=producer.ops_per_element + act.ops_per_element)
+        return replace(producer, fused=producer.fused + (act.name,),
+                       fused_vector_ops=producer.fused_vector_ops + act.vector_ops)
+    return _merge_into_producer(graph, kernels, POINTWISE, merge, into_vector=True)
 
 
 def check_macs(kernels: tuple[Kernel, ...], expected: int) -> None:

@@ -1,19 +1,25 @@
-"""The schedule: every kernel cut into tiles, each with its array (or vector) cycles and the
-bytes it moves. The engine consumes it; energy and numerics read it.
+"""The schedule: every kernel cut into tiles, each with its array (or vector) cycles, the
+operand blocks it loads from DRAM, the buffers it frees and the output it stores. The
+engine consumes it; energy and numerics read it.
 
-A tile is a block of folds whose operands sit in SRAM together. With buffers large enough
-for a whole kernel (what this stage models) a GEMM kernel is one tile holding all its folds;
-the memory-system stage cuts kernels that do not fit into several tiles.
+A tile's ``loads`` happen before it can start (into a free buffer slot); after it finishes,
+``frees`` names the operand blocks no later tile reuses; a tile that ``opens_output`` takes
+an ofmap slot, which its output's store gives back. Block reuse follows the tile order:
+consecutive tiles that read the same block load it once (see `simaccel.tiling`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from simaccel.domain import Operand
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
 from simaccel.systolic import FoldPlan, plan_folds, sram_accesses
+from simaccel.tiling import GemmBytes, TilePlan, gemm_bytes, plan_gemm_tiles, vector_chunks
 
 
 class Unit(StrEnum):
@@ -42,6 +48,14 @@ class Traffic:
 
 
 @dataclass(frozen=True)
+class Load:
+    """One operand block fetched from DRAM into its SRAM buffer."""
+
+    operand: Operand
+    bytes: int
+
+
+@dataclass(frozen=True)
 class Tile:
     """One unit of work: ``compute_cycles`` on its unit, moving ``traffic``."""
 
@@ -49,16 +63,21 @@ class Tile:
     folds: int
     compute_cycles: int
     traffic: Traffic
+    loads: tuple[Load, ...] = ()
+    frees: tuple[Operand, ...] = ()
+    opens_output: bool = False
+    store_bytes: int = 0
 
 
 @dataclass(frozen=True)
 class LayerSchedule:
-    """A kernel, the unit it runs on, its fold plan (GEMMs only) and its tiles."""
+    """A kernel, the unit it runs on, its fold plan and tiling (GEMMs only) and its tiles."""
 
     kernel: Kernel
     unit: Unit
     plan: FoldPlan | None
     tiles: tuple[Tile, ...]
+    tiling: TilePlan | None = None
 
     @property
     def compute_cycles(self) -> int:
@@ -82,49 +101,121 @@ class Schedule:
     layers: tuple[LayerSchedule, ...] = field(default=())
 
 
-def gemm_traffic(kernel: GemmKernel, plan: FoldPlan, hw: Hardware) -> Traffic:
-    """Bytes a GEMM kernel moves when each operand crosses the DRAM interface once.
+def _chunks(extent: int, size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + size, extent)) for start in range(0, extent, size)]
 
-    SRAM: the array's reads of ifmap (input type) and filter (weight type) elements, partial
-    sums written and read back at accumulator width, and each finished output read once to
-    be written back. DRAM: the input tensor, weights and bias in, the output out (in the input
-    type, requantised).
-    """
-    acc = hw.dtypes.accumulator.bytes
+
+def _share(total: int, lo1: int, hi1: int, ext1: int, lo2: int, hi2: int, ext2: int) -> int:
+    """Bytes of a block's share of ``total``, split so that the blocks add up exactly."""
+    def cum(a: int, b: int) -> int:
+        return total * a * b // (ext1 * ext2)
+    return cum(hi1, hi2) - cum(lo1, hi2) - cum(hi1, lo2) + cum(lo1, lo2)
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One tile's coordinates before its loads and frees are known."""
+
+    groups: tuple[int, int]
+    m: tuple[int, int]
+    k: tuple[int, int]
+    n: tuple[int, int]
+    last_k: bool
+    last_of_group: bool
+
+
+def _walk(kernel: GemmKernel, plan: TilePlan) -> Iterator[_Block]:
+    """Tiles in execution order: group blocks, then the two outer loops, K innermost."""
+    ms, ks, ns = _chunks(kernel.m, plan.tm), _chunks(kernel.k, plan.tk), _chunks(kernel.n,
+                                                                                 plan.tn)
+    for groups in _chunks(kernel.groups, plan.tg):
+        pairs = ([(mm, nn) for mm in ms for nn in ns] if plan.order == "mnk"
+                 else [(mm, nn) for nn in ns for mm in ms])
+        for p, (mm, nn) in enumerate(pairs):
+            for q, kk in enumerate(ks):
+                yield _Block(groups, mm, kk, nn, q == len(ks) - 1,
+                             p == len(pairs) - 1 and q == len(ks) - 1)
+
+
+def gemm_tiles(kernel: GemmKernel, plan: TilePlan, hw: Hardware) -> tuple[Tile, ...]:
+    """The tiles of a GEMM kernel under ``plan``, with loads, frees, cycles and traffic."""
+    size = gemm_bytes(kernel, hw)
+    blocks = list(_walk(kernel, plan))
+    keys = [((b.groups, b.m, b.k), (b.groups, b.k, b.n)) for b in blocks]
+    tiles = []
+    for i, block in enumerate(blocks):
+        loads = []
+        frees = []
+        for j, operand in enumerate((Operand.IFMAP, Operand.FILTER)):
+            if i == 0 or keys[i - 1][j] != keys[i][j]:
+                loads.append(Load(operand, _block_bytes(kernel, size, block, operand)))
+            if i == len(blocks) - 1 or keys[i + 1][j] != keys[i][j]:
+                frees.append(operand)
+        tiles.append(_gemm_tile(i, kernel, block, tuple(loads), tuple(frees), size, hw))
+    return tuple(tiles)
+
+
+def _block_bytes(kernel: GemmKernel, size: GemmBytes, block: _Block, operand: Operand) -> int:
+    groups = block.groups[1] - block.groups[0]
+    if operand is Operand.IFMAP:
+        return groups * _share(size.ifmap, *block.m, kernel.m, *block.k, kernel.k)
+    return groups * _share(size.filter, *block.k, kernel.k, *block.n, kernel.n)
+
+
+def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load, ...],
+               frees: tuple[Operand, ...], size: GemmBytes, hw: Hardware) -> Tile:
+    groups = block.groups[1] - block.groups[0]
+    tm, tk, tn = (b[1] - b[0] for b in (block.m, block.k, block.n))
+    sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=tk, n=tn, groups=groups,
+                     ifmap_elements=0, filter_elements=0, ofmap_elements=0)
+    plan = plan_folds(sub, hw.array)
+    cycles = plan.folds * plan.fold_cycles - (groups if block.last_of_group else 0)
+    use = sram_accesses(sub, plan)
+    outputs = groups * tm * tn
+    acc = size.accumulator
     act, wgt = hw.dtypes.input.bytes, hw.dtypes.weight.bytes
-    use = sram_accesses(kernel, plan)
-    finished = kernel.ofmap_elements
-    return Traffic(
+    store = groups * _share(size.ofmap, *block.m, kernel.m, *block.n, kernel.n) \
+        if block.last_k else 0
+    psum_reads = outputs if block.k[0] > 0 else 0
+    drained = outputs if block.last_k else 0
+    loaded = sum(load.bytes for load in loads)
+    traffic = Traffic(
         sram_read_bytes=use.ifmap_reads * act + use.filter_reads * wgt
-        + (use.ofmap_reads + finished) * acc,
-        sram_write_bytes=use.ofmap_writes * acc,
-        dram_read_bytes=kernel.ifmap_elements * act + kernel.filter_elements * wgt
-        + kernel.bias_elements * acc,
-        dram_write_bytes=kernel.ofmap_elements * act,
-    )
+        + (use.ofmap_reads + psum_reads + drained) * acc,
+        sram_write_bytes=use.ofmap_writes * acc + loaded,
+        dram_read_bytes=loaded,
+        dram_write_bytes=store)
+    return Tile(index=index, folds=plan.folds, compute_cycles=cycles, traffic=traffic,
+                loads=loads, frees=frees, opens_output=block.k[0] == 0, store_bytes=store)
 
 
-def vector_traffic(kernel: VectorKernel, hw: Hardware) -> Traffic:
-    """Bytes a vector kernel moves: its inputs in, its outputs out, in the input type."""
+def vector_tiles(kernel: VectorKernel, hw: Hardware) -> tuple[Tile, ...]:
+    """A vector kernel in pieces that fit the buffers: load inputs, compute, store."""
+    if kernel.ops_per_element == 0:  # a view or an address-only op: no data moves
+        return (Tile(index=0, folds=0, compute_cycles=0, traffic=Traffic()),)
     act = hw.dtypes.input.bytes
-    if kernel.ops_per_element == 0:
-        return Traffic()
-    return Traffic(sram_read_bytes=kernel.input_elements * act,
-                   sram_write_bytes=kernel.elements * act,
-                   dram_read_bytes=kernel.input_elements * act,
-                   dram_write_bytes=kernel.elements * act)
+    chunks = vector_chunks(kernel, hw)
+    tiles = []
+    for i, (lo, hi) in enumerate(_chunks(kernel.elements, math.ceil(kernel.elements / chunks))):
+        loaded = _share(kernel.input_elements * act, lo, hi, kernel.elements, 0, 1, 1)
+        stored = (hi - lo) * act
+        cycles = math.ceil((hi - lo) * kernel.ops_per_element / hw.vector.lanes)
+        traffic = Traffic(sram_read_bytes=loaded + stored, sram_write_bytes=loaded + stored,
+                          dram_read_bytes=loaded, dram_write_bytes=stored)
+        tiles.append(Tile(index=i, folds=0, compute_cycles=cycles, traffic=traffic,
+                          loads=(Load(Operand.IFMAP, loaded),), frees=(Operand.IFMAP,),
+                          opens_output=True, store_bytes=stored))
+    return tuple(tiles)
 
 
 def schedule_kernel(kernel: Kernel, hw: Hardware) -> LayerSchedule:
-    """Plan one kernel on ``hw``."""
+    """Fold and tile one kernel on ``hw``."""
     if isinstance(kernel, GemmKernel):
-        plan = plan_folds(kernel, hw.array)
-        tile = Tile(index=0, folds=plan.folds, compute_cycles=plan.compute_cycles,
-                    traffic=gemm_traffic(kernel, plan, hw))
-        return LayerSchedule(kernel=kernel, unit=Unit.ARRAY, plan=plan, tiles=(tile,))
-    tile = Tile(index=0, folds=0, compute_cycles=kernel.cycles(hw.vector.lanes),
-                traffic=vector_traffic(kernel, hw))
-    return LayerSchedule(kernel=kernel, unit=Unit.VECTOR, plan=None, tiles=(tile,))
+        tiling = plan_gemm_tiles(kernel, hw)
+        return LayerSchedule(kernel=kernel, unit=Unit.ARRAY, plan=plan_folds(kernel, hw.array),
+                             tiles=gemm_tiles(kernel, tiling, hw), tiling=tiling)
+    return LayerSchedule(kernel=kernel, unit=Unit.VECTOR, plan=None,
+                         tiles=vector_tiles(kernel, hw))
 
 
 def build_schedule(kernels: tuple[Kernel, ...], hw: Hardware) -> Schedule:
