@@ -64,7 +64,14 @@ def summary_lines(report: Report) -> list[str]:
         f"{t['tops']:.3f} TOPS achieved of {peak:.3f} peak",
         f"utilization {_pct(t['utilization'])}%   mapping efficiency "
         f"{_pct(t['mapping_efficiency'])}%",
+        f"DRAM read {t['dram_read_bytes']:,} B, written {t['dram_write_bytes']:,} B, average "
+        f"{t['dram_bandwidth_gbps']:.2f} GB/s of {_peak_gbps(hw)}",
     ]
+
+
+def _peak_gbps(hw: Hardware) -> str:
+    bandwidth = hw.dram_bytes_per_cycle * hw.clock_mhz / 1e3
+    return "unlimited" if bandwidth == float("inf") else f"{bandwidth:.2f} GB/s"
 
 
 def model_table(graph: Graph, kernels: tuple[Kernel, ...]) -> Table:

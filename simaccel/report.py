@@ -23,7 +23,8 @@ CSV_COLUMNS = (
     "name", "op", "kernel.type", "kernel.m", "kernel.k", "kernel.n", "kernel.groups",
     "kernel.elements", "dataflow", "folds", "fused", "cycles", "compute_cycles", "stall_cycles",
     "macs", "utilization", "mapping_efficiency", "sram_read_bytes", "sram_write_bytes",
-    "dram_read_bytes", "dram_write_bytes", "start_cycle", "end_cycle", "check.status",
+    "dram_read_bytes", "dram_write_bytes", "dram_bandwidth_gbps", "start_cycle", "end_cycle",
+    "tiles", "check.status",
     "check.max_abs_error", "check.dtype",
 )  # fmt: skip
 
@@ -43,7 +44,7 @@ class Report:
             "model": _model_dict(self.graph),
             "hardware": _hardware_dict(self.hardware),
             "total": _total_dict(self.results.total, self.hardware, self.graph),
-            "layers": [_layer_dict(r) for r in self.results.layers],
+            "layers": [_layer_dict(r, self.hardware) for r in self.results.layers],
         }
 
     def to_json(self) -> str:
@@ -118,8 +119,9 @@ def _finite(value: float) -> float | None:
 
 
 def _common(cycles: int, compute: int, macs: int, utilization: float,
-            mapping: float | None, r) -> dict:
+            mapping: float | None, r, hw: Hardware) -> dict:
     traffic = r.traffic
+    moved = traffic.dram_read_bytes + traffic.dram_write_bytes
     return {
         "cycles": cycles,
         "compute_cycles": compute,
@@ -131,10 +133,12 @@ def _common(cycles: int, compute: int, macs: int, utilization: float,
         "sram_write_bytes": traffic.sram_write_bytes,
         "dram_read_bytes": traffic.dram_read_bytes,
         "dram_write_bytes": traffic.dram_write_bytes,
+        # average over the span: bytes per cycle × cycles per second, in GB/s
+        "dram_bandwidth_gbps": moved / cycles * hw.clock_mhz / 1e3 if cycles else 0.0,
     }
 
 
-def _layer_dict(r: LayerResult) -> dict:
+def _layer_dict(r: LayerResult, hw: Hardware) -> dict:
     kernel = r.work.kernel
     if isinstance(kernel, GemmKernel):
         shape = {"type": "gemm", "m": kernel.m, "k": kernel.k, "n": kernel.n,
@@ -150,9 +154,11 @@ def _layer_dict(r: LayerResult) -> dict:
         "dataflow": dataflow,
         "folds": r.work.plan.folds if r.work.plan else 0,
         "fused": list(kernel.fused),
-        **_common(r.cycles, r.compute_cycles, r.macs, r.utilization, r.mapping_efficiency, r),
+        **_common(r.cycles, r.compute_cycles, r.macs, r.utilization, r.mapping_efficiency, r,
+                  hw),
         "start_cycle": r.start_cycle,
         "end_cycle": r.end_cycle,
+        "tiles": len(r.work.tiles),
         "check": {"status": r.check.status, "max_abs_error": r.check.max_abs_error,
                   "dtype": r.check.dtype},
     }
@@ -162,7 +168,8 @@ def _total_dict(t: Totals, hw: Hardware, graph: Graph) -> dict:
     latency_s = t.cycles / (hw.clock_mhz * 1e6)
     batch = graph.model.inputs[0].shape[0]
     return {
-        **_common(t.cycles, t.compute_cycles, t.macs, t.utilization, t.mapping_efficiency, t),
+        **_common(t.cycles, t.compute_cycles, t.macs, t.utilization, t.mapping_efficiency, t,
+                  hw),
         "latency_s": latency_s,
         "inferences_per_s": batch / latency_s if latency_s else None,
         "tops": 2 * t.macs / latency_s / 1e12 if latency_s else None,

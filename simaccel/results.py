@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simaccel.engine import EngineResult
+from simaccel.engine import EngineResult, TraceEvent
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel
 from simaccel.schedule import LayerSchedule, Schedule, Traffic
@@ -71,6 +71,7 @@ class Results:
 
     layers: tuple[LayerResult, ...]
     total: Totals
+    trace: tuple[TraceEvent, ...] = ()
 
 
 def collect(schedule: Schedule, engine: EngineResult, checks: tuple[Check, ...]) -> Results:
@@ -79,7 +80,7 @@ def collect(schedule: Schedule, engine: EngineResult, checks: tuple[Check, ...])
     layers = tuple(_layer(work, span.start, span.end, check, hw)
                    for work, span, check in zip(schedule.layers, engine.spans, checks,
                                                 strict=True))
-    return Results(layers=layers, total=_totals(layers, engine.cycles, hw))
+    return Results(layers=layers, total=_totals(layers, engine.cycles, hw), trace=engine.trace)
 
 
 def _layer(work: LayerSchedule, start: int, end: int, check: Check, hw: Hardware) -> LayerResult:

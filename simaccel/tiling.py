@@ -184,7 +184,7 @@ def plan_gemm_tiles(kernel: GemmKernel, hw: Hardware) -> TilePlan:
 #: Cycles of control overhead the tiler charges per tile (issuing its DMA descriptors and
 #: array instructions). Only the choice sees it: without it the estimate would always prefer
 #: smaller tiles for a slightly shorter pipeline prologue.
-TILE_OVERHEAD_CYCLES = 16
+TILE_OVERHEAD_CYCLES = 64
 
 
 def choose(time: np.ndarray, traffic: np.ndarray, tiles: np.ndarray) -> int:
@@ -207,10 +207,10 @@ def pipeline_cycles(compute: np.ndarray, load_bytes: np.ndarray, store_bytes: in
     equal tiles each (the K split), whose loads, compute and stores pipeline.
 
     Per tile: load L on the DRAM channel, compute C, access latency D; per output block a
-    store S. Double-buffered, a tile's load starts as the tile before it starts computing and
-    a block's store drains while the next block computes, so tiles follow each other every
-    max(C, L + S / tiles_per_block, L + D), after the first load and before the last
-    store: L + D + (tiles − 1) · max(...) + C + S. Single-buffered nothing overlaps:
+    store S. Double-buffered, a tile's load needs the slot of the tile two before it, so two
+    tiles take at least L + D + C; a block's store drains while the next block computes. Tiles
+    follow each other every max(C, L + S / tiles_per_block, (L + D + C) / 2), after the first
+    load and before the last store: L + D + (tiles − 1) · max(...) + C + S. Single-buffered nothing overlaps:
     tiles · (L + D + C) + blocks · S.
     """
     tiles = blocks * tiles_per_block
@@ -221,7 +221,8 @@ def pipeline_cycles(compute: np.ndarray, load_bytes: np.ndarray, store_bytes: in
     each = compute / tiles
     latency = hw.dram_latency_cycles
     if hw.sram.double_buffered:
-        period = np.maximum(np.maximum(each, load + store / tiles_per_block), load + latency)
+        period = np.maximum(np.maximum(each, load + store / tiles_per_block),
+                            (load + latency + each) / 2)
         return load + latency + (tiles - 1) * period + each + store + overhead
     return tiles * (load + latency + each) + blocks * store + overhead
 
