@@ -210,8 +210,8 @@ def pipeline_cycles(compute: np.ndarray, load_bytes: np.ndarray, store_bytes: in
     store S. Double-buffered, a tile's load needs the slot of the tile two before it, so two
     tiles take at least L + D + C; a block's store drains while the next block computes. Tiles
     follow each other every max(C, L + S / tiles_per_block, (L + D + C) / 2), after the first
-    load and before the last store: L + D + (tiles − 1) · max(...) + C + S. Single-buffered nothing overlaps:
-    tiles · (L + D + C) + blocks · S.
+    load and before the last store: L + D + (tiles − 1) · max(...) + C + S. Single-buffered
+    nothing overlaps: tiles · (L + D + C) + blocks · S.
     """
     tiles = blocks * tiles_per_block
     overhead = tiles * TILE_OVERHEAD_CYCLES
