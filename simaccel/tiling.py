@@ -146,11 +146,12 @@ def plan_gemm_tiles(kernel: GemmKernel, hw: Hardware) -> TilePlan:
     fits = (a_tile <= cap[Operand.IFMAP]) & (b_tile <= cap[Operand.FILTER]) & (
         c_tile <= cap[Operand.OFMAP])
     if not fits.any():
-        smallest = 0  # the one-fold tile is the first candidate (smallest sizes)
-        for operand, need in ((Operand.IFMAP, a_tile), (Operand.FILTER, b_tile),
-                              (Operand.OFMAP, c_tile)):
-            if need[smallest] > cap[operand]:
-                raise _fold_error(kernel, hw, operand, int(need[smallest]), cap[operand])
+        needs = ((Operand.IFMAP, a_tile), (Operand.FILTER, b_tile), (Operand.OFMAP, c_tile))
+        for operand, need in needs:  # a buffer that no tile shape fits
+            if need.min() > cap[operand]:
+                raise _fold_error(kernel, hw, operand, int(need.min()), cap[operand])
+        operand, need = max(needs, key=lambda x: x[1][0] / cap[x[0]])  # none fits all three
+        raise _fold_error(kernel, hw, operand, int(need[0]), cap[operand])
     n_m, n_k, n_n = _blocks(m, tm), _blocks(k, tk), _blocks(n, tn)
     one_k = n_k == 1
     traffic = {
