@@ -24,3 +24,12 @@ def model(layers: list[dict], inputs: list[dict] | None = None, **extra: object)
     doc = {"format": "simaccel-model/1", "name": "t",
            "inputs": inputs or [{"name": "x", "shape": [1, 8, 8, 4]}], "layers": layers, **extra}
     return parse_model(doc, source="t.json")
+
+
+def shipped_hw_dict(name: str) -> dict:
+    """A shipped hardware config as the plain dict its TOML decodes to."""
+    import tomllib
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "hw_configs" / f"{name}.toml"
+    return tomllib.loads(path.read_text(encoding="utf-8"))

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from simaccel.cli import main
+from tests.helpers import shipped_hw_dict
 
 # --- valid base documents --------------------------------------------------------------------
 
@@ -42,16 +43,7 @@ BASE_MODEL: dict = {
     "outputs": ["fc2"],
 }
 
-#: hw_configs/scalesim_default.toml as a dict
-BASE_HW: dict = {
-    "name": "scalesim_default",
-    "clock_mhz": 1000,
-    "array": {"rows": 32, "cols": 32, "dataflow": "os"},
-    "dtypes": {"input": "int8", "weight": "int8", "accumulator": "int32"},
-    "sram": {"ifmap_kib": 64, "filter_kib": 64, "ofmap_kib": 64, "double_buffered": True},
-    "dram": {"bytes_per_cycle": 10, "latency_ns": 100},
-    "vector": {"lanes": 32},
-}
+BASE_HW: dict = shipped_hw_dict("scalesim_default")
 
 TOPOLOGY_HEADER = ["Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                    "Channels", "Num Filter", "Strides"]

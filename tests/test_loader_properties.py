@@ -22,6 +22,7 @@ from simaccel.frontends.model_json import parse_model
 from simaccel.graph import build_graph
 from simaccel.hardware import Hardware
 from simaccel.model import OPS
+from tests.helpers import shipped_hw_dict
 
 
 def examples(n: int) -> settings:
@@ -259,15 +260,7 @@ def test_mutated_models_raise_only_input_error(doc: dict) -> None:
 
 # --- (c) hardware -----------------------------------------------------------------------------
 
-BASE_HW: dict = {
-    "name": "scalesim_default",
-    "clock_mhz": 1000,
-    "array": {"rows": 32, "cols": 32, "dataflow": "os"},
-    "dtypes": {"input": "int8", "weight": "int8", "accumulator": "int32"},
-    "sram": {"ifmap_kib": 64, "filter_kib": 64, "ofmap_kib": 64, "double_buffered": True},
-    "dram": {"bytes_per_cycle": 10, "latency_ns": 100},
-    "vector": {"lanes": 32},
-}
+BASE_HW: dict = shipped_hw_dict("scalesim_default")
 HW_WORDS = ["os", "ws", "is", "int8", "int16", "int32", "bf16", "fp16", "fp32", "inf", "nan"]
 toml_scalars = (st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=6)
                 | st.sampled_from(HW_WORDS) | st.integers(-2, 20000)
