@@ -41,6 +41,15 @@ class DTypes(BaseModel):
     weight: Literal[DType.INT8, DType.INT16, DType.BF16, DType.FP16, DType.FP32] = DType.INT8
     accumulator: Literal[DType.INT32, DType.FP32] = DType.INT32
 
+    @model_validator(mode="after")
+    def _consistent(self) -> DTypes:
+        if self.input.is_integer != self.weight.is_integer:
+            raise ValueError("input and weight must both be integer types or both float types")
+        wanted = DType.INT32 if self.input.is_integer else DType.FP32
+        if self.accumulator is not wanted:
+            raise ValueError(f"{self.input.value} operands accumulate in {wanted.value}")
+        return self
+
 
 class SramConfig(BaseModel):
     """On-chip buffers, one per operand, in KiB."""

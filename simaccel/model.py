@@ -7,8 +7,9 @@ normalised attributes (``kernel`` is always a pair, ``padding`` a keyword or fou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -200,6 +201,9 @@ class Model:
     description: str = ""
     weights_path: str | None = None
     seed: int = 0
+    #: arrays of the .npz at ``weights_path`` by key (``"<layer>.<name>"``), read by the
+    #: frontend; None when weights are drawn from ``seed``
+    weights: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def layer_index(self, name: str) -> int:
         """Position of the layer called ``name`` in ``layers``."""

@@ -24,7 +24,7 @@ CSV_COLUMNS = (
     "kernel.elements", "dataflow", "folds", "fused", "cycles", "compute_cycles", "stall_cycles",
     "macs", "utilization", "mapping_efficiency", "sram_read_bytes", "sram_write_bytes",
     "dram_read_bytes", "dram_write_bytes", "dram_bandwidth_gbps", "start_cycle", "end_cycle",
-    "tiles", "check.status",
+    "tiles", "check.status", "check.sqnr_db", "check.overflow",
     "check.max_abs_error", "check.dtype",
 )  # fmt: skip
 
@@ -36,6 +36,7 @@ class Report:
     graph: Graph
     hardware: Hardware
     results: Results
+    numerics: object | None = None  #: the NumericsRun when the run was checked
 
     def to_dict(self) -> dict:
         """The report as plain JSON types, with DESIGN.md's field names and units."""
@@ -113,9 +114,11 @@ def _hardware_dict(hw: Hardware) -> dict:
     return data
 
 
-def _finite(value: float) -> float | None:
-    """JSON has no infinity: unlimited bandwidth is written as null."""
-    return None if value == float("inf") else value
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: unlimited bandwidth, or an SQNR with no noise, is null."""
+    if value is None or value in (float("inf"), float("-inf")):
+        return None
+    return value
 
 
 def _common(cycles: int, compute: int, macs: int, utilization: float,
@@ -160,7 +163,8 @@ def _layer_dict(r: LayerResult, hw: Hardware) -> dict:
         "end_cycle": r.end_cycle,
         "tiles": len(r.work.tiles),
         "check": {"status": r.check.status, "max_abs_error": r.check.max_abs_error,
-                  "dtype": r.check.dtype},
+                  "dtype": r.check.dtype, "sqnr_db": _finite(r.check.sqnr_db),
+                  "overflow": r.check.overflow, "note": r.check.note},
     }
 
 

@@ -21,6 +21,9 @@ class Check:
     status: str  # "pass", "fail" or "skipped"
     dtype: str
     max_abs_error: float | None = None
+    sqnr_db: float | None = None  #: the quantized output against the fp model, in dB
+    overflow: bool = False  #: an int32 accumulator left its range
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ def test_json_prints_only_the_report(capsys: pytest.CaptureFixture[str]) -> None
     assert set(report["total"]) >= TOTAL_FIELDS
     for layer in report["layers"]:
         assert set(layer) >= LAYER_FIELDS
-        assert set(layer["check"]) == {"status", "max_abs_error", "dtype"}
+        assert {"status", "max_abs_error", "dtype", "sqnr_db", "overflow"} <= set(layer["check"])
+        assert layer["check"]["status"] == "pass"  # small models are checked by default
     conv1 = report["layers"][0]
     assert conv1["kernel"] == {"type": "gemm", "m": 676, "k": 9, "n": 32, "groups": 1}
     assert report["layers"][1]["kernel"] == {"type": "vector", "elements": 13 * 13 * 32}

@@ -66,6 +66,7 @@ def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = 
     except ValidationError as exc:
         raise_input_error(source, exc)
     weights_path = None
+    stored = None
     if spec.weights is not None:
         weights = Path(spec.weights)
         if not weights.is_absolute() and base_dir is not None:
@@ -73,6 +74,7 @@ def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = 
         if not weights.is_file():
             raise InputError(source, "weights", f"no such file: {weights}")
         weights_path = str(weights)
+        stored = load_npz(weights, source)
     outputs = spec.outputs if spec.outputs is not None else _sinks(spec.layers)
     return Model(
         name=spec.name,
@@ -83,7 +85,19 @@ def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = 
         description=spec.description,
         weights_path=weights_path,
         seed=spec.seed,
+        weights=stored,
     )
+
+
+def load_npz(path: Path, source: str) -> dict:
+    """The arrays of an .npz of weights, by key."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise InputError(source, "weights", f"cannot read {path} as .npz: {exc}") from None
 
 
 def _sinks(layers: tuple[LayerSpec, ...]) -> list[str]:

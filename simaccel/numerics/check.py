@@ -1,0 +1,241 @@
+"""Run a whole model in the accelerator's arithmetic, kernel by kernel, and check each one.
+
+* The **fp model**: every layer in float64 (`reference.layer_forward`) on the run's inputs.
+  It calibrates the activation scales (symmetric, per tensor, from each tensor's largest
+  magnitude) and is what the quantized model's SQNR is measured against.
+* The **accelerator**: inputs and weights in the hardware's types (int8/int16 quantized,
+  weights per output channel; bf16/fp16/fp32 rounded), GEMMs run tile by tile
+  (`tiled.run_tiles`) from the schedule's tile plan, outputs requantized for the next layer,
+  vector ops computed on the dequantized inputs and requantized.
+* The **check**: each GEMM's accumulators against an independent reference on the *same*
+  quantized operands (direct convolution, plain matmul): bit-exact for integer types; for
+  float types within the fp32-accumulation bound |err| ≤ 2·K·2⁻²⁴·(|A|·|B|). Each vector
+  kernel within half an output quantization step (or a rounding of the type) of the float64
+  op applied to its dequantized inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from simaccel.domain import DType
+from simaccel.graph import Graph
+from simaccel.hardware import Hardware
+from simaccel.kernels import GemmKernel, VectorKernel
+from simaccel.model import BatchNorm, Conv2d, Dense, MatMul
+from simaccel.numerics import reference
+from simaccel.numerics.quant import (
+    INT_MAX,
+    QTensor,
+    quantize,
+    round_to,
+    scale_for,
+    sqnr_db,
+    to_accelerator,
+)
+from simaccel.numerics.tiled import conv_weights, im2col, run_tiles
+from simaccel.results import Check
+from simaccel.schedule import LayerSchedule, Schedule
+
+#: Ops whose integer outputs keep their input's scale: they only select or move values.
+SCALE_PRESERVING = ("maxpool2d", "flatten", "reshape", "transpose", "relu")
+
+
+@dataclass(frozen=True)
+class NumericsRun:
+    """Per-kernel checks (schedule order), the accelerator's outputs (real values) and the
+    fp model's, per model output."""
+
+    checks: tuple[Check, ...]
+    outputs: Mapping[str, np.ndarray]
+    fp_outputs: Mapping[str, np.ndarray]
+
+
+def fp_model(graph: Graph, params: Mapping, inputs: Mapping[str, np.ndarray]) -> dict:
+    """Every tensor of the model in float64."""
+    tensors = dict(inputs)
+    for name in graph.order:
+        layer = graph.layer(name)
+        tensors[name] = reference.layer_forward(layer, [tensors[t] for t in layer.inputs],
+                                                params.get(name, {}))
+    return tensors
+
+
+def run(graph: Graph, schedule: Schedule, params: Mapping,
+        inputs: Mapping[str, np.ndarray]) -> NumericsRun:
+    """Execute ``schedule`` numerically and check every kernel."""
+    hw = schedule.hardware
+    fp = fp_model(graph, params, inputs)
+    held = {name: to_accelerator(x, hw.dtypes.input) for name, x in inputs.items()}
+    checks = []
+    for work in schedule.layers:
+        kernel = work.kernel
+        if isinstance(kernel, GemmKernel):
+            out, check = _gemm(graph, work, held, params, fp, hw)
+        else:
+            out, check = _vector(graph, kernel, held, params, fp, hw)
+        held[kernel.output] = out
+        checks.append(check)
+    outputs = {name: held[name].real() for name in graph.model.outputs}
+    return NumericsRun(tuple(checks), outputs, {name: fp[name] for name in graph.model.outputs})
+
+
+def _real_max(x: np.ndarray) -> float:
+    return float(np.abs(x).max(initial=0.0))
+
+
+def _requantize(y: np.ndarray, name: str, fp: Mapping, dtype: DType) -> QTensor:
+    """Outputs into the input type, calibrated on the fp model's same tensor."""
+    return to_accelerator(y, dtype, _real_max(fp[name]) if dtype.is_integer else None)
+
+
+def _folded(graph: Graph, kernel: GemmKernel, params: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """HWIO (or [K, N]) weights and bias with every fused batchnorm folded in (float64)."""
+    layer = graph.layer(kernel.name)
+    own = params[kernel.name]
+    weights = own["kernel"].copy()
+    bias = own.get("bias", np.zeros(weights.shape[-1])).copy()
+    for name in kernel.fused:
+        norm = graph.layer(name)
+        if isinstance(norm, BatchNorm):
+            p = params[name]
+            scale = p["gamma"] / np.sqrt(p["var"] + norm.epsilon)
+            weights = weights * scale
+            bias = (bias - p["mean"]) * scale + p["beta"]
+    assert isinstance(layer, Conv2d | Dense)
+    return weights, bias
+
+
+def _operands(graph: Graph, kernel: GemmKernel, held: Mapping, params: Mapping, hw: Hardware):
+    """(a [g, M, K] values, b [g, K, N] values, bias in accumulator units [g, N], per-output
+    scale [g, N] or scalar, the quantized weights for the reference, the layer)."""
+    layer = graph.layer(kernel.name)
+    x = held[layer.inputs[0]]
+    if isinstance(layer, MatMul):
+        y = held[layer.inputs[1]]
+        b_vals = np.swapaxes(y.values, -1, -2) if layer.transpose_b else y.values
+        batch = graph.shapes[kernel.name][:-2]
+        a = np.broadcast_to(x.values, (*batch, *x.values.shape[-2:])).reshape(
+            -1, kernel.m, kernel.k)
+        b = np.broadcast_to(b_vals, (*batch, *b_vals.shape[-2:])).reshape(-1, kernel.k, kernel.n)
+        scale = np.full((a.shape[0], kernel.n), x.scale * y.scale)
+        return a, b, np.zeros((a.shape[0], kernel.n)), scale, (b_vals,), layer
+    weights, bias = _folded(graph, kernel, params)
+    w_dtype = hw.dtypes.weight
+    if w_dtype.is_integer:
+        w_scale = scale_for(np.abs(weights.reshape(-1, weights.shape[-1])).max(axis=0), w_dtype)
+        w_vals = quantize(weights, w_scale, w_dtype)
+        scale = x.scale * w_scale
+        bias_acc = np.rint(bias / scale)
+    else:
+        w_vals = round_to(weights, w_dtype)
+        scale = np.ones(weights.shape[-1])
+        bias_acc = round_to(bias, DType.FP32)
+    g = kernel.groups
+    if isinstance(layer, Conv2d):
+        a, b = im2col(x.values, layer, g), conv_weights(w_vals, g)
+    else:
+        a, b = x.values.reshape(1, -1, kernel.k), w_vals[None]
+    return a, b, bias_acc.reshape(g, -1), scale.reshape(g, -1), (w_vals,), layer
+
+
+def _reference_acc(layer, x: QTensor, quantized: tuple, bias_acc: np.ndarray,
+                   kernel: GemmKernel) -> np.ndarray:
+    """The same arithmetic by an independent path, as accumulators [g, M, N]."""
+    g = kernel.groups
+    if isinstance(layer, Conv2d):
+        out = reference.conv2d(x.values, quantized[0], layer)  # [N, Ho, Wo, F]
+        out = out.reshape(-1, g, kernel.n).transpose(1, 0, 2)
+    elif isinstance(layer, Dense):
+        out = (x.values.reshape(-1, kernel.k) @ quantized[0])[None]
+    else:
+        out = np.matmul(x.values, quantized[0]).reshape(-1, kernel.m, kernel.n)
+    return out + bias_acc[:, None, :]
+
+
+def _gemm(graph: Graph, work: LayerSchedule, held: dict, params: Mapping, fp: Mapping,
+          hw: Hardware) -> tuple[QTensor, Check]:
+    kernel = work.kernel
+    assert isinstance(kernel, GemmKernel) and work.tiling is not None
+    a, b, bias_acc, scale, quantized, layer = _operands(graph, kernel, held, params, hw)
+    outcome = run_tiles(a, b, bias_acc, work.tiling, kernel, hw.dtypes.accumulator)
+    expected = _reference_acc(layer, held[layer.inputs[0]], quantized, bias_acc, kernel)
+    if hw.dtypes.input.is_integer and hw.dtypes.weight.is_integer:
+        error = float(np.abs(outcome.accumulators - expected).max(initial=0.0))
+        ok = error == 0.0
+    else:
+        bound = 2 * kernel.k * 2.0**-24 * np.matmul(np.abs(a), np.abs(b)) + 1e-300
+        diff = np.abs(outcome.accumulators - expected)
+        error = float(diff.max(initial=0.0))
+        ok = bool(np.all(diff <= bound + 4 * np.abs(bias_acc[:, None, :]) * 2.0**-24))
+    real = outcome.accumulators * scale[:, None, :]
+    y = _to_layout(real, graph.shapes[kernel.name], kernel)
+    if isinstance(layer, MatMul) and layer.scale != 1.0:
+        y = y * layer.scale
+    y = _activations(graph, kernel, y)
+    out = _requantize(y, kernel.output, fp, hw.dtypes.input)
+    status = "pass" if ok and not outcome.overflow else "fail"
+    note = "int32 accumulator overflow" if outcome.overflow else (
+        "" if ok else "tiled result differs from the reference")
+    return out, Check(status=status, dtype=_dtype_label(hw), max_abs_error=error,
+                      sqnr_db=sqnr_db(fp[kernel.output], out.real()), overflow=outcome.overflow,
+                      note=note)
+
+
+def _to_layout(acc: np.ndarray, shape: tuple[int, ...], kernel: GemmKernel) -> np.ndarray:
+    """[g, M, N/g] → the layer's output tensor shape (channels grouped by group)."""
+    g, m, n = acc.shape
+    if kernel.op == "matmul":
+        return acc.reshape(shape)
+    return acc.transpose(1, 0, 2).reshape(shape)
+
+
+def _activations(graph: Graph, kernel: GemmKernel, y: np.ndarray) -> np.ndarray:
+    """The GEMM's own activation and every fused pointwise layer, in float."""
+    layer = graph.layer(kernel.name)
+    if getattr(layer, "activation", None):
+        y = reference.ACTIVATIONS[layer.activation](y)
+    for name in kernel.fused:
+        op = graph.layer(name).op
+        if op in reference.ACTIVATIONS:
+            y = reference.ACTIVATIONS[op](y)
+    return y
+
+
+def _vector(graph: Graph, kernel: VectorKernel, held: dict, params: Mapping, fp: Mapping,
+            hw: Hardware) -> tuple[QTensor, Check]:
+    layers = [graph.layer(kernel.name), *(graph.layer(n) for n in kernel.fused)]
+    ins = [held[t] for t in layers[0].inputs]
+    dtype = hw.dtypes.input
+    real = [x.real() for x in ins]
+    y = real
+    for layer in layers:
+        y = [reference.layer_forward(layer, y, params.get(layer.name, {}))]
+    expected = y[0]
+    if dtype.is_integer and all(layer.op in SCALE_PRESERVING for layer in layers) \
+            and len(ins) == 1:
+        vals = ins[0].values
+        for layer in layers:
+            vals = reference.layer_forward(layer, [vals], {})
+        out = QTensor(vals, ins[0].scale, dtype)
+    else:
+        out = _requantize(expected, kernel.output, fp, dtype)
+    got = out.real()
+    error = float(np.abs(got - expected).max(initial=0.0))
+    if dtype.is_integer:
+        limit = out.scale * (0.5 + 1e-9) + 1e-12 if error <= out.scale * INT_MAX[dtype] else 0
+        saturated = np.abs(expected) > out.scale * INT_MAX[dtype]
+        ok = bool(np.all((np.abs(got - expected) <= limit) | saturated))
+    else:
+        ok = bool(np.all(np.abs(got - expected) <= np.abs(expected) * 2.0**-7 + 1e-30))
+    return out, Check(status="pass" if ok else "fail", dtype=_dtype_label(hw),
+                      max_abs_error=error, sqnr_db=sqnr_db(fp[kernel.output], got),
+                      note="" if ok else "vector result off by more than half a step")
+
+
+def _dtype_label(hw: Hardware) -> str:
+    d = hw.dtypes
+    return f"{d.input.value}/{d.weight.value}/{d.accumulator.value}"

@@ -1,0 +1,72 @@
+"""Datatypes and quantization: symmetric per-tensor activations, per-channel weights.
+
+An integer tensor is a pair (ints, scale): value ≈ ints × scale. Float types are float64
+arrays whose values are exactly representable in the type (rounded to nearest even).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simaccel.domain import DType
+
+INT_MAX = {DType.INT8: 127, DType.INT16: 32767, DType.INT32: 2**31 - 1}
+
+
+@dataclass(frozen=True)
+class QTensor:
+    """A tensor as the accelerator holds it: ``values`` (integers for int types, else
+    floats representable in ``dtype``) and ``scale`` (per tensor; 1.0 for float types)."""
+
+    values: np.ndarray
+    scale: float
+    dtype: DType
+
+    def real(self) -> np.ndarray:
+        """The real numbers it stands for (float64)."""
+        return self.values * self.scale
+
+
+def round_to(x: np.ndarray, dtype: DType) -> np.ndarray:
+    """Round float64 values to the nearest value of a float ``dtype`` (ties to even)."""
+    if dtype is DType.FP32:
+        return x.astype(np.float32).astype(np.float64)
+    if dtype is DType.FP16:
+        return x.astype(np.float16).astype(np.float64)
+    if dtype is DType.BF16:
+        bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
+        rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+        return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
+    raise ValueError(f"{dtype} is not a float type")
+
+
+def scale_for(max_abs: float | np.ndarray, dtype: DType) -> float | np.ndarray:
+    """Symmetric scale mapping ``max_abs`` to the largest integer of ``dtype``."""
+    limit = INT_MAX[dtype]
+    return np.where(np.asarray(max_abs) > 0, np.asarray(max_abs) / limit, 1.0)
+
+
+def quantize(x: np.ndarray, scale: float | np.ndarray, dtype: DType) -> np.ndarray:
+    """Integers (as float64) nearest to ``x / scale``, saturated to ``dtype``'s range."""
+    limit = INT_MAX[dtype]
+    return np.clip(np.rint(x / scale), -limit, limit)
+
+
+def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) -> QTensor:
+    """Represent real values ``x`` in ``dtype``: quantized with a scale calibrated on
+    ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types."""
+    if dtype.is_integer:
+        scale = float(scale_for(np.abs(x).max() if max_abs is None else max_abs, dtype))
+        return QTensor(quantize(x, scale, dtype), scale, dtype)
+    return QTensor(round_to(x, dtype), 1.0, dtype)
+
+
+def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
+    """Signal-to-quantization-noise ratio of ``approx`` against ``reference`` (dB)."""
+    noise = float(np.sum((reference - approx) ** 2))
+    signal = float(np.sum(reference**2))
+    if noise == 0:
+        return float("inf")
+    return 10 * np.log10(signal / noise) if signal > 0 else float("-inf")

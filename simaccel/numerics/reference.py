@@ -1,0 +1,138 @@
+"""The model's meaning, op by op, in float64 numpy: the reference everything is checked
+against. Written independently of the tiled GEMM path: convolution is a direct sum over
+`sliding_window_view` windows with `einsum`, not im2col."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from simaccel.model import (
+    Add,
+    BatchNorm,
+    Concat,
+    Conv2d,
+    Dense,
+    Elementwise,
+    Flatten,
+    GlobalAvgPool,
+    LayerNorm,
+    LayerSpec,
+    MatMul,
+    Pool2d,
+    Reshape,
+    Softmax,
+    Transpose,
+)
+from simaccel.shapes import resolve_padding
+
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """GELU, tanh approximation (as BERT and `torch.nn.GELU(approximate='tanh')`)."""
+    return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda x: np.maximum(x, 0),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "tanh": np.tanh,
+    "gelu": gelu,
+    "softmax": lambda x: softmax(x, -1),
+}
+
+
+def softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def windows(x: np.ndarray, window: tuple[int, int], stride: tuple[int, int],
+            dilation: tuple[int, int], pads: tuple[int, int, int, int],
+            fill: float = 0.0) -> np.ndarray:
+    """Sliding windows of an NHWC tensor: ``[N, Ho, Wo, C, kh, kw]`` (a view when possible)."""
+    padded = np.pad(x, ((0, 0), pads[:2], pads[2:], (0, 0)), constant_values=fill)
+    span = (dilation[0] * (window[0] - 1) + 1, dilation[1] * (window[1] - 1) + 1)
+    view = sliding_window_view(padded, span, axis=(1, 2))
+    return view[:, ::stride[0], ::stride[1], :, ::dilation[0], ::dilation[1]]
+
+
+def conv2d(x: np.ndarray, kernel: np.ndarray, layer: Conv2d) -> np.ndarray:
+    """Direct grouped convolution, NHWC × HWIO → NHWC (no bias)."""
+    stride = layer.stride
+    pads = resolve_padding(layer.padding, x.shape[1:3], layer.kernel, stride, layer.dilation)
+    win = windows(x, layer.kernel, stride, layer.dilation, pads)
+    g = layer.groups
+    n, ho, wo, c = win.shape[:4]
+    win = win.reshape(n, ho, wo, g, c // g, *layer.kernel)
+    k = kernel.reshape(*layer.kernel, c // g, g, layer.filters // g)
+    out = np.einsum("nhwgcij,ijcgf->nhwgf", win, k, optimize=True)
+    return out.reshape(n, ho, wo, layer.filters)
+
+
+def pool2d(x: np.ndarray, layer: Pool2d) -> np.ndarray:
+    stride = layer.stride or layer.pool
+    pads = resolve_padding(layer.padding, x.shape[1:3], layer.pool, stride)
+    if layer.op == "maxpool2d":
+        return windows(x, layer.pool, stride, (1, 1), pads, fill=-np.inf).max(axis=(4, 5))
+    total = windows(x, layer.pool, stride, (1, 1), pads).sum(axis=(4, 5))
+    ones = np.ones((1, *x.shape[1:3], 1))
+    count = windows(ones, layer.pool, stride, (1, 1), pads).sum(axis=(4, 5))
+    return total / count  # padding excluded from the average, as Keras and count_include_pad=False
+
+
+def matmul(a: np.ndarray, b: np.ndarray, layer: MatMul) -> np.ndarray:
+    if layer.transpose_b:
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b) * layer.scale
+
+
+def layer_forward(layer: LayerSpec, ins: list[np.ndarray], params: dict) -> np.ndarray:
+    """One layer in float64: what the model means."""
+    if isinstance(layer, Conv2d):
+        y = conv2d(ins[0], params["kernel"], layer) + params.get("bias", 0.0)
+        return ACTIVATIONS[layer.activation](y) if layer.activation else y
+    if isinstance(layer, Dense):
+        y = ins[0] @ params["kernel"] + params.get("bias", 0.0)
+        return ACTIVATIONS[layer.activation](y) if layer.activation else y
+    if isinstance(layer, MatMul):
+        y = matmul(ins[0], ins[1], layer)
+        return ACTIVATIONS[layer.activation](y) if layer.activation else y
+    if isinstance(layer, Pool2d):
+        return pool2d(ins[0], layer)
+    if isinstance(layer, GlobalAvgPool):
+        return ins[0].mean(axis=(1, 2))
+    if isinstance(layer, Add):
+        out = ins[0]
+        for other in ins[1:]:
+            out = out + other
+        return out
+    if isinstance(layer, Concat):
+        return np.concatenate(ins, axis=layer.axis)
+    if isinstance(layer, Flatten):
+        return ins[0].reshape(ins[0].shape[0], -1)
+    if isinstance(layer, Reshape):
+        return ins[0].reshape(layer.shape)
+    if isinstance(layer, Transpose):
+        return np.transpose(ins[0], layer.perm)
+    if isinstance(layer, BatchNorm):
+        scale = params["gamma"] / np.sqrt(params["var"] + layer.epsilon)
+        return (ins[0] - params["mean"]) * scale + params["beta"]
+    if isinstance(layer, Elementwise):
+        return ACTIVATIONS[layer.op](ins[0])
+    if isinstance(layer, Softmax):
+        return softmax(ins[0], layer.axis)
+    if isinstance(layer, LayerNorm):
+        x = ins[0]
+        mean = x.mean(axis=layer.axis, keepdims=True)
+        var = x.var(axis=layer.axis, keepdims=True)
+        shape = [1] * x.ndim
+        shape[layer.axis] = -1
+        return (x - mean) / np.sqrt(var + layer.epsilon) * params["gamma"].reshape(shape) \
+            + params["beta"].reshape(shape)
+    raise NotImplementedError(layer.op)

@@ -1,0 +1,84 @@
+"""Model parameters: loaded from the model's .npz or drawn from its seed.
+
+Layouts: conv kernels HWIO ``[kh, kw, C/groups, filters]``, dense ``[in, units]``, biases
+``[filters]``; batchnorm ``gamma``, ``beta``, ``mean``, ``var`` per channel; layernorm
+``gamma``, ``beta`` over the normalised axis. Keys in the .npz are ``"<layer>.<name>"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from simaccel.errors import InputError
+from simaccel.graph import Graph
+from simaccel.model import BatchNorm, Conv2d, Dense, LayerNorm
+
+Params = Mapping[str, Mapping[str, np.ndarray]]
+
+
+def _shapes(graph: Graph) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Every parameter each layer needs, with its shape."""
+    out: dict[str, dict[str, tuple[int, ...]]] = {}
+    for name in graph.order:
+        layer = graph.layer(name)
+        ins = graph.input_shapes(name)
+        if isinstance(layer, Conv2d):
+            shapes = {"kernel": (*layer.kernel, ins[0][3] // layer.groups, layer.filters)}
+            if layer.bias:
+                shapes["bias"] = (layer.filters,)
+            out[name] = shapes
+        elif isinstance(layer, Dense):
+            shapes = {"kernel": (ins[0][-1], layer.units)}
+            if layer.bias:
+                shapes["bias"] = (layer.units,)
+            out[name] = shapes
+        elif isinstance(layer, BatchNorm):
+            c = ins[0][-1]
+            out[name] = {"gamma": (c,), "beta": (c,), "mean": (c,), "var": (c,)}
+        elif isinstance(layer, LayerNorm):
+            c = ins[0][layer.axis]
+            out[name] = {"gamma": (c,), "beta": (c,)}
+    return out
+
+
+def _draw(rng: np.random.Generator, key: str, shape: tuple[int, ...]) -> np.ndarray:
+    """He-style initialisation, so activations neither vanish nor explode through a deep
+    network; batchnorm statistics near identity."""
+    if key == "kernel":
+        fan_in = math.prod(shape[:-1])
+        return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
+    if key in ("bias", "beta", "mean"):
+        return rng.normal(0.0, 0.05, size=shape)
+    if key == "gamma":
+        return rng.uniform(0.8, 1.2, size=shape)
+    return rng.uniform(0.5, 1.5, size=shape)  # var
+
+
+def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -> dict:
+    """Parameters per layer (float64): from ``stored`` (an .npz's arrays) where present,
+    else drawn from the model's seed, layer by layer in topological order."""
+    rng = np.random.default_rng(graph.model.seed)
+    params: dict[str, dict[str, np.ndarray]] = {}
+    for layer, shapes in _shapes(graph).items():
+        params[layer] = {}
+        for key, shape in shapes.items():
+            drawn = _draw(rng, key, shape)
+            full = f"{layer}.{key}"
+            if stored is not None and full in stored:
+                value = np.asarray(stored[full], dtype=np.float64)
+                if value.shape != shape:
+                    raise InputError(graph.model.weights_path or graph.model.source, full,
+                                     f"shape {list(value.shape)} does not match the layer's "
+                                     f"{list(shape)}")
+                drawn = value
+            params[layer][key] = drawn
+    return params
+
+
+def input_tensors(graph: Graph, seed: int | None = None) -> dict[str, np.ndarray]:
+    """A random input per model input (standard normal, float64) from ``seed``."""
+    rng = np.random.default_rng(graph.model.seed + 1 if seed is None else seed)
+    return {spec.name: rng.standard_normal(spec.shape) for spec in graph.model.inputs}
