@@ -1,7 +1,8 @@
 """The ``simaccel`` command line: ``simulate``, ``show`` and ``hw list``.
 
-Bad input prints one line naming the file and the field and exits 2; an internal error
-prints a short message and exits 1 (with ``--debug``, the traceback).
+Bad input prints one line naming the file and the field and exits 2; a failed numerics
+check writes the (complete) report, names the layers and exits 3; an internal error prints
+a short message and exits 1 (with ``--debug``, the traceback).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 
 from simaccel.errors import InputError
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_CHECK_FAILED = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", metavar="DIR", help="write report.json and layers.csv into DIR")
     sim.add_argument("--json", action="store_true",
                      help="print the report as JSON on stdout and nothing else")
+    sim.add_argument("--check", action=argparse.BooleanOptionalAction, default=None,
+                     help="run the tiled schedule numerically and check every layer against "
+                          "numpy (default: on for models up to 2 GMACs); a failed check "
+                          "exits 3")
 
     show = verbs.add_parser("show", help="list a model's layers, shapes, MACs and GEMMs",
                             description="Print every layer with its output shape, MACs and "
@@ -62,7 +67,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     model = simaccel.load_model(args.model)
     hw = simaccel.load_hardware(args.hw)
-    report = simaccel.simulate(model, hw)
+    report = simaccel.simulate(model, hw, check=args.check)
     if args.json:
         sys.stdout.write(report.to_json())
     else:
@@ -74,6 +79,12 @@ def _simulate(args: argparse.Namespace) -> int:
         paths = report.write(args.out)
         if not args.json:
             print("wrote " + ", ".join(str(p) for p in paths))
+    failed = [r for r in report.results.layers if r.check.status == "fail"]
+    if failed:
+        names = ", ".join(f"{r.work.kernel.name!r} ({r.check.note})" for r in failed[:5])
+        more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+        print(f"simaccel: numerics check failed in {names}{more}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
     return EXIT_OK
 
 

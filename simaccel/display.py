@@ -20,6 +20,18 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}"
 
 
+def _db(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _check_summary(rows: list[dict]) -> str:
+    statuses = [r["check"]["status"] for r in rows]
+    if all(s == "skipped" for s in statuses):
+        return "skipped"
+    failed = statuses.count("fail")
+    return f"{failed} fail" if failed else "all pass"
+
+
 def _shape(kernel: dict) -> str:
     if kernel["type"] == "gemm":
         g = f" ×{kernel['groups']}" if kernel["groups"] > 1 else ""
@@ -35,19 +47,20 @@ def report_table(report: Report) -> Table:
                   f"{hw.array.dataflow.value.upper()}, {hw.clock_mhz:g} MHz)",
                   title_justify="left")
     for column in ("layer", "op", "GEMM m×k×n / vector", "folds", "cycles", "compute",
-                   "stall", "util %", "map eff %", "MACs"):
+                   "stall", "util %", "map eff %", "MACs", "check", "SQNR dB"):
         table.add_column(column, justify="left" if column in ("layer", "op") else "right",
                          overflow="fold")
     for row in data["layers"]:
         table.add_row(row["name"], row["op"], _shape(row["kernel"]), _n(row["folds"]),
                       _n(row["cycles"]), _n(row["compute_cycles"]), _n(row["stall_cycles"]),
-                      _pct(row["utilization"]), _pct(row["mapping_efficiency"]), _n(row["macs"]))
+                      _pct(row["utilization"]), _pct(row["mapping_efficiency"]), _n(row["macs"]),
+                      row["check"]["status"], _db(row["check"]["sqnr_db"]))
     t = data["total"]
     table.add_section()
     table.add_row("total", "", "", _n(sum(r["folds"] for r in data["layers"])),
                   _n(t["cycles"]), _n(t["compute_cycles"]), _n(t["stall_cycles"]),
                   _pct(t["utilization"]), _pct(t["mapping_efficiency"]), _n(t["macs"]),
-                  style="bold")
+                  _check_summary(data["layers"]), "", style="bold")
     return table
 
 

@@ -1,0 +1,243 @@
+"""Numerics: the tiled schedule against numpy, quantization, overflow, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import simaccel
+from simaccel.cli import main
+from simaccel.domain import DType
+from simaccel.frontends.hardware_toml import parse_hardware
+from simaccel.graph import build_graph
+from simaccel.hardware import Hardware
+from simaccel.numerics import reference
+from simaccel.numerics.quant import quantize, round_to, scale_for, sqnr_db
+from simaccel.numerics.tiled import conv_weights, im2col
+from tests.helpers import model
+
+WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
+
+
+def _hw(dataflow: str = "os", side: int = 8, kib: float = 4, dtypes: tuple = ("int8", "int8",
+        "int32"), double: bool = True) -> Hardware:
+    return parse_hardware({
+        "name": "n", "clock_mhz": 1000,
+        "array": {"rows": side, "cols": side, "dataflow": dataflow},
+        "dtypes": dict(zip(("input", "weight", "accumulator"), dtypes, strict=True)),
+        "sram": {"ifmap_kib": kib, "filter_kib": kib, "ofmap_kib": kib,
+                 "double_buffered": double},
+        "dram": {"bytes_per_cycle": 8, "latency_ns": 20}, "vector": {"lanes": side}}, "<test>")
+
+
+def _statuses(report: simaccel.Report) -> list[str]:
+    return [layer["check"]["status"] for layer in report.to_dict()["layers"]]
+
+
+# --- reference ops, by hand ------------------------------------------------------------------
+
+def test_reference_conv_matches_a_hand_sum() -> None:
+    """A 3×3 input of 1..9, one 2×2 kernel of ones, stride 1, valid: each output is the sum
+    of a 2×2 window: 1+2+4+5 = 12, 2+3+5+6 = 16, 4+5+7+8 = 24, 5+6+8+9 = 28."""
+    layer = build_graph(model([{"name": "c", "op": "conv2d", "inputs": ["x"], "filters": 1,
+                                "kernel": 2}], [{"name": "x", "shape": [1, 3, 3, 1]}])).layer("c")
+    x = np.arange(1, 10, dtype=float).reshape(1, 3, 3, 1)
+    out = reference.conv2d(x, np.ones((2, 2, 1, 1)), layer)
+    assert out.reshape(-1).tolist() == [12, 16, 24, 28]
+
+
+def test_im2col_times_weights_equals_direct_convolution() -> None:
+    graph = build_graph(model([{"name": "c", "op": "conv2d", "inputs": ["x"], "filters": 6,
+                                "kernel": 3, "stride": 2, "dilation": 1, "groups": 2,
+                                "padding": "same"}], [{"name": "x", "shape": [2, 7, 7, 4]}]))
+    layer = graph.layer("c")
+    rng = np.random.default_rng(0)
+    x, w = rng.integers(-9, 9, (2, 7, 7, 4)).astype(float), rng.integers(-9, 9, (3, 3, 2, 6))
+    cols = im2col(x, layer, 2) @ conv_weights(w.astype(float), 2)  # [g, M, N/g]
+    direct = reference.conv2d(x, w.astype(float), layer)
+    assert np.array_equal(cols.transpose(1, 0, 2).reshape(direct.shape), direct)
+
+
+def test_average_pool_excludes_padding() -> None:
+    """3×3 average with 'same' padding at a corner averages the 4 real values only."""
+    layer = build_graph(model([{"name": "p", "op": "avgpool2d", "inputs": ["x"], "pool": 3,
+                                "stride": 1, "padding": "same"}],
+                              [{"name": "x", "shape": [1, 3, 3, 1]}])).layer("p")
+    x = np.arange(1, 10, dtype=float).reshape(1, 3, 3, 1)
+    assert reference.pool2d(x, layer)[0, 0, 0, 0] == (1 + 2 + 4 + 5) / 4
+
+
+# --- quantization ----------------------------------------------------------------------------
+
+def test_bf16_rounds_to_nearest_even() -> None:
+    x = np.array([1 + 2**-8, 1 + 3 * 2**-8, 1 + 2**-9, -(1 + 2**-7)])
+    assert round_to(x, DType.BF16).tolist() == [1.0, 1 + 2**-6, 1.0, -(1 + 2**-7)]
+
+
+def test_symmetric_quantization_saturates() -> None:
+    scale = scale_for(2.0, DType.INT8)
+    assert scale == pytest.approx(2 / 127)
+    assert quantize(np.array([2.0, -2.0, 3.0, 0.01]), scale, DType.INT8).tolist() == [
+        127, -127, 127, 1]
+
+
+def test_sqnr() -> None:
+    """Noise 1/10 of the signal's amplitude: 20 dB."""
+    assert sqnr_db(np.ones(4) * 10, np.ones(4) * 11) == pytest.approx(20.0)
+
+
+# --- whole models ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", ["scalesim_default", "gemmini", "tpu_v1", "teaching_8x8"])
+@pytest.mark.parametrize("workload", ["mnist_cnn", "bert_base_encoder"])
+def test_int8_schedules_are_bit_exact(workload: str, config: str) -> None:
+    report = simaccel.simulate(simaccel.load_model(WORKLOADS / f"{workload}.json"),
+                               simaccel.load_hardware(config), check=True)
+    layers = report.to_dict()["layers"]
+    assert all(layer["check"]["status"] == "pass" for layer in layers)
+    assert all(layer["check"]["max_abs_error"] == 0 for layer in layers
+               if layer["kernel"]["type"] == "gemm")
+    assert min(layer["check"]["sqnr_db"] for layer in layers) > 15
+
+
+@pytest.mark.parametrize(("dtypes", "min_sqnr"), [
+    (("bf16", "bf16", "fp32"), 30), (("fp16", "fp16", "fp32"), 45),
+    (("fp32", "fp32", "fp32"), 100)])
+def test_other_datatypes_pass_and_are_more_precise(dtypes: tuple, min_sqnr: float) -> None:
+    hw = _hw(dataflow="ws", dtypes=dtypes, kib=8)
+    report = simaccel.simulate(simaccel.load_model(WORKLOADS / "mnist_cnn.json"), hw, check=True)
+    layers = report.to_dict()["layers"]
+    assert all(layer["check"]["status"] == "pass" for layer in layers)
+    assert all(layer["check"]["dtype"] == "/".join(dtypes) for layer in layers)
+    assert min(layer["check"]["sqnr_db"] or 1e9 for layer in layers) > min_sqnr
+
+
+def _overflowing_model() -> simaccel.model.Model:
+    """A dense layer of K = 140 000 with every input and weight at the int8 maximum:
+    140 000 · 127 · 127 ≈ 2.26·10⁹ > 2³¹ − 1."""
+    k = 140_000
+    base = model([{"name": "d", "op": "dense", "inputs": ["x"], "units": 2, "bias": False}],
+                 [{"name": "x", "shape": [1, k]}])
+    return replace(base, weights={"d.kernel": np.ones((k, 2))})
+
+
+def test_int32_accumulator_overflow_is_reported_not_wrapped() -> None:
+    hw = _hw(side=8, kib=64)
+    report = simaccel.simulate(_overflowing_model(), hw, check=True,
+                               inputs={"x": np.ones((1, 140_000))})
+    (check,) = [layer["check"] for layer in report.to_dict()["layers"]]
+    assert check["status"] == "fail" and check["overflow"] is True
+    assert "overflow" in check["note"]
+
+
+def test_int16_operands_overflow_int32_accumulators_and_say_so() -> None:
+    """Full-scale int16 products are ~2³⁰: three of them overflow an int32 accumulator.
+    Every GEMM is flagged; its accumulators are still exact (computed, not wrapped), and
+    the outputs are far more precise than int8's."""
+    hw = _hw(dataflow="ws", dtypes=("int16", "int16", "int32"), kib=8)
+    report = simaccel.simulate(simaccel.load_model(WORKLOADS / "mnist_cnn.json"), hw, check=True)
+    for layer in report.to_dict()["layers"]:
+        check = layer["check"]
+        assert check["max_abs_error"] == 0 and check["sqnr_db"] > 60
+        assert check["overflow"] is (layer["kernel"]["type"] == "gemm")
+        assert check["status"] == ("fail" if check["overflow"] else "pass")
+
+
+def test_a_failed_check_exits_3_and_names_the_layer(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    toml = (WORKLOADS.parent / "hw_configs" / "gemmini.toml").read_text()
+    toml = toml.replace('input = "int8"', 'input = "int16"').replace(
+        'weight = "int8"', 'weight = "int16"')
+    (tmp_path / "g16.toml").write_text(toml)
+    code = main(["simulate", str(WORKLOADS / "mnist_cnn.json"), "--hw", str(tmp_path / "g16.toml"),
+                 "--out", str(tmp_path / "o")])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "numerics check failed in 'conv1' (int32 accumulator overflow)" in err
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["layers"][0]["check"]["overflow"] is True
+
+
+def test_no_check_skips_numerics(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", str(WORKLOADS / "mnist_cnn.json"), "--no-check", "--json"]) == 0
+    layers = json.loads(capsys.readouterr().out)["layers"]
+    assert {layer["check"]["status"] for layer in layers} == {"skipped"}
+
+
+def test_weights_come_from_the_npz(tmp_path: Path) -> None:
+    doc = {"format": "simaccel-model/1", "name": "w", "weights": "w.npz",
+           "inputs": [{"name": "x", "shape": [1, 4]}],
+           "layers": [{"name": "d", "op": "dense", "inputs": ["x"], "units": 3}]}
+    kernel = np.arange(12.0).reshape(4, 3)
+    np.savez(tmp_path / "w.npz", **{"d.kernel": kernel, "d.bias": np.zeros(3)})
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    loaded = simaccel.load_model(tmp_path / "m.json")
+    report = simaccel.simulate(loaded, _hw(kib=8), check=True,
+                               inputs={"x": np.array([[1.0, 0, 0, 1]])})
+    expected = kernel[0] + kernel[3]
+    assert np.allclose(report.numerics.fp_outputs["d"], expected)
+    assert np.allclose(report.numerics.outputs["d"], expected, rtol=0.01)
+
+
+def test_npz_with_a_wrong_shape_names_the_key(tmp_path: Path) -> None:
+    doc = {"format": "simaccel-model/1", "name": "w", "weights": "w.npz",
+           "inputs": [{"name": "x", "shape": [1, 4]}],
+           "layers": [{"name": "d", "op": "dense", "inputs": ["x"], "units": 3}]}
+    np.savez(tmp_path / "w.npz", **{"d.kernel": np.ones((5, 3))})
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    with pytest.raises(simaccel.InputError) as caught:
+        simaccel.simulate(simaccel.load_model(tmp_path / "m.json"), _hw(kib=8), check=True)
+    assert caught.value.field == "d.kernel" and "[5, 3]" in caught.value.message
+
+
+# --- properties ------------------------------------------------------------------------------
+
+@st.composite
+def conv_cases(draw: st.DrawFn) -> tuple[dict, dict, Hardware]:
+    groups = draw(st.sampled_from([1, 2, 4]))
+    channels = groups * draw(st.integers(1, 3))
+    filters = groups * draw(st.integers(1, 4))
+    size = draw(st.integers(5, 11))
+    layer = {"name": "c", "op": "conv2d", "inputs": ["x"], "filters": filters,
+             "kernel": draw(st.integers(1, 3)), "stride": draw(st.integers(1, 3)),
+             "dilation": draw(st.integers(1, 2)), "groups": groups,
+             "padding": draw(st.sampled_from(["same", "valid", [1, 0, 2, 1]])),
+             "activation": draw(st.sampled_from([None, "relu", "gelu"]))}
+    if layer["activation"] is None:
+        del layer["activation"]
+    follow = draw(st.sampled_from([None, "maxpool2d", "avgpool2d", "global_avgpool"]))
+    layers = [layer]
+    if follow:
+        layers.append({"name": "p", "op": follow, "inputs": ["c"]} | (
+            {"pool": 2, "padding": "same"} if follow != "global_avgpool" else {}))
+    dtypes = draw(st.sampled_from([("int8", "int8", "int32"), ("int16", "int16", "int32"),
+                                   ("bf16", "bf16", "fp32"), ("fp32", "fp32", "fp32")]))
+    hw = _hw(dataflow=draw(st.sampled_from(["os", "ws", "is"])), side=draw(st.sampled_from([2, 4])),
+             kib=draw(st.sampled_from([0.25, 0.5, 2, 64])), dtypes=dtypes,
+             double=draw(st.booleans()))
+    inputs = {"name": "x", "shape": [draw(st.integers(1, 2)), size, size, channels]}
+    return {"layers": layers, "inputs": [inputs]}, layer, hw
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conv_cases())
+def test_tiled_schedules_match_the_reference(case: tuple) -> None:
+    """Any small conv (stride, padding, dilation, groups), dtype, dataflow and buffer size:
+    every kernel's check passes (bit-exact accumulators for integer types); int16 may
+    legitimately overflow its int32 accumulator, which must then be the reason."""
+    doc, layer, hw = case
+    try:
+        report = simaccel.simulate(model(doc["layers"], doc["inputs"]), hw, check=True)
+    except simaccel.InputError as exc:  # a buffer too small for one fold is a valid answer
+        assert "one array fold" in exc.message or "kernel" in exc.field
+        return
+    for layer in report.to_dict()["layers"]:
+        check = layer["check"]
+        assert check["status"] == "pass" or (check["overflow"] and hw.dtypes.input.value ==
+                                             "int16" and check["max_abs_error"] == 0)
