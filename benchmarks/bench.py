@@ -39,6 +39,12 @@ def _simulate(workload: str, hw: str) -> Callable[[], object]:
     return lambda: simaccel.simulate(model, hardware, check=False).to_dict()
 
 
+def _checked(workload: str, hw: str) -> Callable[[], object]:
+    model = simaccel.load_model(WORKLOADS / workload)
+    hardware = simaccel.load_hardware(hw)
+    return lambda: simaccel.simulate(model, hardware, check=True).to_dict()
+
+
 def _cli(*args: str) -> Callable[[], object]:
     command = [sys.executable, "-m", "simaccel.cli", *args]
     return lambda: subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -51,6 +57,10 @@ CASES: dict[str, tuple[Callable[[], Callable[[], object]], str]] = {
         lambda: _simulate("resnet50.json", "tpu_v1"), "about 1 s"),
     "simulate mobilenet_v2 on gemmini (in-process)": (
         lambda: _simulate("mobilenet_v2.json", "gemmini"), ""),
+    "simulate + int8 numerics check resnet18 on scalesim_default": (
+        lambda: _checked("resnet18.json", "scalesim_default"), "seconds"),
+    "simulate + int8 numerics check resnet50 on scalesim_default": (
+        lambda: _checked("resnet50.json", "scalesim_default"), "well under a minute"),
     "CLI: SCALE-Sim resnet18 first 6 layers, 32x32 OS (whole process)": (
         lambda: _cli("simulate", str(WORKLOADS / "scalesim" / "resnet18_first6.csv"), "--hw",
                      str(WORKLOADS / "scalesim" / "scale.cfg"), "--json"),

@@ -264,8 +264,28 @@ def batched_matmul(name, batch, m, k, n):
     return b.model([y])
 
 
+def digits_cnn():
+    """The MNIST CNN adapted to scikit-learn's 8x8 digits, with trained weights."""
+    b = Builder("digits_cnn",
+                "The Keras MNIST CNN adapted to scikit-learn's 8x8 digits: 3x3 'same' convs "
+                "(16, 32 filters) each with ReLU and 2x2 max pooling, dense 64 ReLU, dense 10 "
+                "softmax. Weights trained by scripts/train_digits.py.")
+    x = b.input("image", [1, 8, 8, 1])
+    x = b.conv("conv1", x, 16, [3, 3], [1, 1], "same", activation="relu")
+    x = b.layer("pool1", "maxpool2d", [x], pool=[2, 2], stride=[2, 2], padding="valid")
+    x = b.conv("conv2", x, 32, [3, 3], [1, 1], "same", activation="relu")
+    x = b.layer("pool2", "maxpool2d", [x], pool=[2, 2], stride=[2, 2], padding="valid")
+    x = b.layer("flatten", "flatten", [x])
+    x = b.layer("fc1", "dense", [x], units=64, activation="relu")
+    x = b.layer("fc2", "dense", [x], units=10, activation="softmax")
+    model = b.model([x])
+    model["weights"] = "digits_cnn.npz"
+    return model
+
+
 MODELS = [
     ("mnist_cnn.json", mnist_cnn),
+    ("digits_cnn.json", digits_cnn),
     ("resnet18.json", resnet18),
     ("resnet50.json", resnet50),
     ("mobilenet_v2.json", mobilenet_v2),
