@@ -12,8 +12,9 @@ from simaccel.graph import build_graph
 from simaccel.hardware import Hardware
 from simaccel.lowering import lower
 from simaccel.model import Model
+from simaccel.numerics.outcome import Check
 from simaccel.report import Report
-from simaccel.results import Check, collect
+from simaccel.results import collect
 from simaccel.schedule import build_schedule
 
 #: Models up to this many MACs are checked numerically unless told otherwise: ResNet-18

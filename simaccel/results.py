@@ -11,19 +11,8 @@ from dataclasses import dataclass
 from simaccel.engine import EngineResult, TraceEvent
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel
+from simaccel.numerics.outcome import Check
 from simaccel.schedule import LayerSchedule, Schedule, Traffic
-
-
-@dataclass(frozen=True)
-class Check:
-    """Outcome of the numerics check of one kernel."""
-
-    status: str  # "pass", "fail" or "skipped"
-    dtype: str
-    max_abs_error: float | None = None
-    sqnr_db: float | None = None  #: the quantized output against the fp model, in dB
-    overflow: bool = False  #: an int32 accumulator left its range
-    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, VectorKernel
 from simaccel.model import BatchNorm, Conv2d, Dense, MatMul
 from simaccel.numerics import reference
+from simaccel.numerics.outcome import Check
 from simaccel.numerics.quant import (
     INT_MAX,
     QTensor,
@@ -37,7 +38,6 @@ from simaccel.numerics.quant import (
     to_accelerator,
 )
 from simaccel.numerics.tiled import conv_weights, im2col, run_tiles
-from simaccel.results import Check
 from simaccel.schedule import LayerSchedule, Schedule
 
 #: Ops whose integer outputs keep their input's scale: they only select or move values.

@@ -1,0 +1,17 @@
+"""The outcome of checking one kernel numerically: what the results and report carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Check:
+    """Outcome of the numerics check of one kernel."""
+
+    status: str  # "pass", "fail" or "skipped"
+    dtype: str
+    max_abs_error: float | None = None
+    sqnr_db: float | None = None  #: the quantized output against the fp model, in dB
+    overflow: bool = False  #: an int32 accumulator left its range
+    note: str = ""
