@@ -79,7 +79,16 @@ def summary_lines(report: Report) -> list[str]:
         f"{_pct(t['mapping_efficiency'])}%",
         f"DRAM read {t['dram_read_bytes']:,} B, written {t['dram_write_bytes']:,} B, average "
         f"{t['dram_bandwidth_gbps']:.2f} GB/s of {_peak_gbps(hw)}",
+        _energy_line(t),
     ]
+
+
+def _energy_line(t: dict) -> str:
+    e = t["energy_pj"]
+    parts = ", ".join(f"{k} {100 * e[k] / e['total']:.0f}%" for k in
+                      ("mac", "sram", "dram", "vector", "static")) if e["total"] else ""
+    return (f"energy {e['total'] * 1e-6:,.1f} µJ per run ({parts})   "
+            f"{t['average_power_w']:.3f} W average   {t['tops_per_w']:.2f} TOPS/W")
 
 
 def _peak_gbps(hw: Hardware) -> str:

@@ -92,6 +92,25 @@ class VectorConfig(BaseModel):
     lanes: Annotated[int, Field(gt=0, le=1 << 16)]
 
 
+class EnergyConfig(BaseModel):
+    """Energy per action. ``preset`` supplies every figure (see `simaccel.energy.PRESETS`);
+    the other keys override it. ``mac_pj`` is by input datatype; ``sram_access_pj`` lists
+    (buffer KiB, pJ per 64-bit access) points interpolated log-log; ``vector_pj_per_op`` has
+    ``int`` and ``float``; ``static_mw`` defaults to 10% of the array's peak MAC power."""
+
+    model_config = _FROZEN
+    preset: Literal["horowitz_45nm", "eyeriss_relative"] = "horowitz_45nm"
+    source: str | None = None
+    mac_pj: dict[Literal["int8", "int16", "bf16", "fp16", "fp32"],
+                 Annotated[float, Field(ge=0, le=1e4)]] | None = None
+    sram_access_pj: list[tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(ge=0)]]] \
+        | None = Field(default=None, min_length=1)
+    dram_pj_per_byte: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    vector_pj_per_op: dict[Literal["int", "float"], Annotated[float, Field(ge=0, le=1e4)]] \
+        | None = None
+    static_mw: Annotated[float, Field(ge=0, le=1e7)] | None = None
+
+
 class Hardware(BaseModel):
     """A whole accelerator configuration."""
 
@@ -104,6 +123,7 @@ class Hardware(BaseModel):
     sram: SramConfig
     dram: DramConfig
     vector: VectorConfig
+    energy: EnergyConfig = EnergyConfig()
 
     @property
     def dram_bytes_per_cycle(self) -> float:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from simaccel import engine
+from simaccel.energy import estimate
 from simaccel.graph import build_graph
 from simaccel.hardware import Hardware
 from simaccel.lowering import lower
@@ -40,7 +41,8 @@ def simulate(model: Model, hw: Hardware, check: bool | None = None,
     checks = numerics.checks if numerics else tuple(
         Check(status="skipped", dtype=hw.dtypes.input.value) for _ in kernels)
     results = collect(schedule, trace, checks)
-    return Report(graph=graph, hardware=hw, results=results, numerics=numerics)
+    energy = estimate(results, hw)
+    return Report(graph=graph, hardware=hw, results=results, energy=energy, numerics=numerics)
 
 
 def _numerics(graph, schedule, inputs):

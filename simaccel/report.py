@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from simaccel.domain import Operand
+from simaccel.energy import Energy, EnergyReport
 from simaccel.graph import Graph
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel
@@ -23,7 +25,9 @@ CSV_COLUMNS = (
     "name", "op", "kernel.type", "kernel.m", "kernel.k", "kernel.n", "kernel.groups",
     "kernel.elements", "dataflow", "folds", "fused", "cycles", "compute_cycles", "stall_cycles",
     "macs", "utilization", "mapping_efficiency", "sram_read_bytes", "sram_write_bytes",
-    "dram_read_bytes", "dram_write_bytes", "dram_bandwidth_gbps", "start_cycle", "end_cycle",
+    "dram_read_bytes", "dram_write_bytes", "dram_bandwidth_gbps", "energy_pj.mac",
+    "energy_pj.sram", "energy_pj.dram", "energy_pj.vector", "energy_pj.static",
+    "energy_pj.total", "start_cycle", "end_cycle",
     "tiles", "check.status", "check.sqnr_db", "check.overflow",
     "check.max_abs_error", "check.dtype",
 )  # fmt: skip
@@ -36,6 +40,7 @@ class Report:
     graph: Graph
     hardware: Hardware
     results: Results
+    energy: EnergyReport
     numerics: object | None = None  #: the NumericsRun when the run was checked
 
     def to_dict(self) -> dict:
@@ -43,9 +48,11 @@ class Report:
         return {
             "schema": REPORT_SCHEMA,
             "model": _model_dict(self.graph),
-            "hardware": _hardware_dict(self.hardware),
-            "total": _total_dict(self.results.total, self.hardware, self.graph),
-            "layers": [_layer_dict(r, self.hardware) for r in self.results.layers],
+            "hardware": _hardware_dict(self.hardware, self.energy),
+            "total": _total_dict(self.results.total, self.hardware, self.graph,
+                                 self.energy.total),
+            "layers": [_layer_dict(r, self.hardware, e)
+                       for r, e in zip(self.results.layers, self.energy.layers, strict=True)],
         }
 
     def to_json(self) -> str:
@@ -103,8 +110,20 @@ def _model_dict(graph: Graph) -> dict:
     }
 
 
-def _hardware_dict(hw: Hardware) -> dict:
+def _energy_dict(energy: Energy) -> dict:
+    return {"mac": energy.mac, "sram": energy.sram, "dram": energy.dram,
+            "vector": energy.vector, "static": energy.static, "total": energy.total}
+
+
+def _hardware_dict(hw: Hardware, energy: EnergyReport) -> dict:
     data = hw.model_dump(mode="json")
+    table = energy.table
+    data["energy_table"] = {
+        "mac_pj": table.mac_pj, "dram_pj_per_byte": table.dram_pj_per_byte,
+        "vector_pj_per_op": table.vector_pj_per_op, "static_mw": table.static_mw,
+        "sram_pj_per_byte": {op.value: table.sram_pj_per_byte(hw.sram.size_bytes(op) / 1024)
+                             for op in Operand},
+        "source": table.source}
     data["derived"] = {
         "pes": hw.array.pes,
         "peak_tops": 2 * hw.array.pes * hw.clock_mhz * 1e6 / 1e12,
@@ -141,7 +160,7 @@ def _common(cycles: int, compute: int, macs: int, utilization: float,
     }
 
 
-def _layer_dict(r: LayerResult, hw: Hardware) -> dict:
+def _layer_dict(r: LayerResult, hw: Hardware, energy: Energy) -> dict:
     kernel = r.work.kernel
     if isinstance(kernel, GemmKernel):
         shape = {"type": "gemm", "m": kernel.m, "k": kernel.k, "n": kernel.n,
@@ -162,13 +181,14 @@ def _layer_dict(r: LayerResult, hw: Hardware) -> dict:
         "start_cycle": r.start_cycle,
         "end_cycle": r.end_cycle,
         "tiles": len(r.work.tiles),
+        "energy_pj": _energy_dict(energy),
         "check": {"status": r.check.status, "max_abs_error": r.check.max_abs_error,
                   "dtype": r.check.dtype, "sqnr_db": _finite(r.check.sqnr_db),
                   "overflow": r.check.overflow, "note": r.check.note},
     }
 
 
-def _total_dict(t: Totals, hw: Hardware, graph: Graph) -> dict:
+def _total_dict(t: Totals, hw: Hardware, graph: Graph, energy: Energy) -> dict:
     latency_s = t.cycles / (hw.clock_mhz * 1e6)
     batch = graph.model.inputs[0].shape[0]
     return {
@@ -177,4 +197,9 @@ def _total_dict(t: Totals, hw: Hardware, graph: Graph) -> dict:
         "latency_s": latency_s,
         "inferences_per_s": batch / latency_s if latency_s else None,
         "tops": 2 * t.macs / latency_s / 1e12 if latency_s else None,
+        "energy_pj": _energy_dict(energy),
+        # 2 ops per MAC over the energy in joules, in tera-ops per watt-second
+        "tops_per_w": 2 * t.macs / (energy.total * 1e-12) / 1e12 if energy.total else None,
+        "average_power_w": energy.total * 1e-12 / latency_s if latency_s else None,
+        "energy_per_inference_uj": energy.total * 1e-6 / batch,
     }

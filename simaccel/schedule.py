@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 from simaccel.domain import Operand
@@ -31,20 +31,35 @@ class Unit(StrEnum):
 
 @dataclass(frozen=True)
 class Traffic:
-    """Bytes moved to and from SRAM and DRAM; traffic adds up."""
+    """Bytes read from and written to each SRAM buffer, and to and from DRAM; traffic adds
+    up. SRAM bytes are per buffer because an access costs more in a bigger buffer."""
 
-    sram_read_bytes: int = 0
-    sram_write_bytes: int = 0
+    ifmap_read_bytes: int = 0
+    filter_read_bytes: int = 0
+    ofmap_read_bytes: int = 0
+    ifmap_write_bytes: int = 0
+    filter_write_bytes: int = 0
+    ofmap_write_bytes: int = 0
     dram_read_bytes: int = 0
     dram_write_bytes: int = 0
 
     def __add__(self, other: Traffic) -> Traffic:
-        return Traffic(
-            self.sram_read_bytes + other.sram_read_bytes,
-            self.sram_write_bytes + other.sram_write_bytes,
-            self.dram_read_bytes + other.dram_read_bytes,
-            self.dram_write_bytes + other.dram_write_bytes,
-        )
+        return Traffic(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    @property
+    def sram_read_bytes(self) -> int:
+        """Bytes read from all SRAM buffers."""
+        return self.ifmap_read_bytes + self.filter_read_bytes + self.ofmap_read_bytes
+
+    @property
+    def sram_write_bytes(self) -> int:
+        """Bytes written to all SRAM buffers."""
+        return self.ifmap_write_bytes + self.filter_write_bytes + self.ofmap_write_bytes
+
+    def sram_bytes(self, operand: Operand) -> tuple[int, int]:
+        """(read, write) bytes of one buffer."""
+        return (getattr(self, f"{operand.value}_read_bytes"),
+                getattr(self, f"{operand.value}_write_bytes"))
 
 
 @dataclass(frozen=True)
@@ -178,12 +193,16 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
         if block.last_k else 0
     psum_reads = outputs if block.k[0] > 0 else 0
     drained = outputs if block.last_k else 0
-    loaded = sum(load.bytes for load in loads)
+    loaded = {op: sum(load.bytes for load in loads if load.operand is op)
+              for op in (Operand.IFMAP, Operand.FILTER)}
     traffic = Traffic(
-        sram_read_bytes=use.ifmap_reads * act + use.filter_reads * wgt
-        + (use.ofmap_reads + psum_reads + drained) * acc,
-        sram_write_bytes=use.ofmap_writes * acc + loaded,
-        dram_read_bytes=loaded,
+        ifmap_read_bytes=use.ifmap_reads * act,
+        filter_read_bytes=use.filter_reads * wgt,
+        ofmap_read_bytes=(use.ofmap_reads + psum_reads + drained) * acc,
+        ifmap_write_bytes=loaded[Operand.IFMAP],
+        filter_write_bytes=loaded[Operand.FILTER],
+        ofmap_write_bytes=use.ofmap_writes * acc,
+        dram_read_bytes=sum(loaded.values()),
         dram_write_bytes=store)
     return Tile(index=index, folds=plan.folds, compute_cycles=cycles, traffic=traffic,
                 loads=loads, frees=frees, opens_output=block.k[0] == 0, store_bytes=store)
@@ -200,7 +219,8 @@ def vector_tiles(kernel: VectorKernel, hw: Hardware) -> tuple[Tile, ...]:
         loaded = _share(kernel.input_elements * act, lo, hi, kernel.elements, 0, 1, 1)
         stored = (hi - lo) * act
         cycles = math.ceil((hi - lo) * kernel.ops_per_element / hw.vector.lanes)
-        traffic = Traffic(sram_read_bytes=loaded + stored, sram_write_bytes=loaded + stored,
+        traffic = Traffic(ifmap_read_bytes=loaded, ofmap_read_bytes=stored,
+                          ifmap_write_bytes=loaded, ofmap_write_bytes=stored,
                           dram_read_bytes=loaded, dram_write_bytes=stored)
         tiles.append(Tile(index=i, folds=0, compute_cycles=cycles, traffic=traffic,
                           loads=(Load(Operand.IFMAP, loaded),), frees=(Operand.IFMAP,),

@@ -12,7 +12,7 @@ def _gemm_layer(name: str, tiles: list[int]) -> LayerSchedule:
     kernel = GemmKernel(name=name, op="dense", m=1, k=1, n=1, groups=1, ifmap_elements=1,
                         filter_elements=1, ofmap_elements=1)
     return LayerSchedule(kernel=kernel, unit=Unit.ARRAY, plan=None, tiles=tuple(
-        Tile(index=i, folds=1, compute_cycles=c, traffic=Traffic(sram_read_bytes=10 * (i + 1)))
+        Tile(index=i, folds=1, compute_cycles=c, traffic=Traffic(ifmap_read_bytes=10 * (i + 1)))
         for i, c in enumerate(tiles)))
 
 

@@ -70,6 +70,9 @@ def test_invariants(workload: Path, config: str) -> None:
         assert total[key] == sum(r[key] for r in layers)
     assert total["latency_s"] == pytest.approx(total["cycles"] / (hw["clock_mhz"] * 1e6))
     assert total["tops"] <= hw["derived"]["peak_tops"]
+    for key in ("mac", "sram", "dram", "vector", "static", "total"):
+        assert all(row["energy_pj"][key] >= 0 for row in layers)
+        assert total["energy_pj"][key] == pytest.approx(sum(r["energy_pj"][key] for r in layers))
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda p: p.stem)
