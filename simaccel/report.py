@@ -20,6 +20,10 @@ from simaccel.results import LayerResult, Results, Totals
 
 REPORT_SCHEMA = "simaccel-report/1"
 
+#: Trace tracks, by the engine's unit names, with their display names.
+TRACE_TRACKS = {"dram_read": "DRAM read", "dram_write": "DRAM write", "array": "systolic array",
+                "vector": "vector unit"}
+
 #: Columns of layers.csv, in order (nested fields flattened with dots).
 CSV_COLUMNS = (
     "name", "op", "kernel.type", "kernel.m", "kernel.k", "kernel.n", "kernel.groups",
@@ -70,8 +74,32 @@ class Report:
             writer.writerow(["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS])
         return out.getvalue()
 
+    def trace_events(self) -> dict:
+        """The engine's trace in the Chrome trace event format (opens in Perfetto): one
+        track per unit, one complete ("X") slice per tile or transfer; times in µs."""
+        to_us = 1.0 / self.hardware.clock_mhz
+        names = [r.work.kernel.name for r in self.results.layers]
+        events: list[dict] = [{"ph": "M", "pid": 1, "name": "process_name",
+                               "args": {"name": f"{self.graph.model.name} on "
+                                                f"{self.hardware.name}"}}]
+        for tid, unit in enumerate(TRACE_TRACKS, start=1):
+            events.append({"ph": "M", "pid": 1, "tid": tid, "name": "thread_name",
+                           "args": {"name": TRACE_TRACKS[unit]}})
+            events.append({"ph": "M", "pid": 1, "tid": tid, "name": "thread_sort_index",
+                           "args": {"sort_index": tid}})
+        track = {unit: tid for tid, unit in enumerate(TRACE_TRACKS, start=1)}
+        for e in self.results.trace:
+            events.append({
+                "ph": "X", "pid": 1, "tid": track[e.unit], "name": f"{names[e.layer]} #{e.tile}",
+                "cat": e.unit, "ts": e.start * to_us, "dur": (e.end - e.start) * to_us,
+                "args": {"layer": names[e.layer], "tile": e.tile, "bytes": e.bytes,
+                         "cycles": e.end - e.start, "start_cycle": e.start}})
+        return {"traceEvents": events, "displayTimeUnit": "ns",
+                "otherData": {"schema": REPORT_SCHEMA, "clock_mhz": self.hardware.clock_mhz,
+                              "cycles": self.results.total.cycles}}
+
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write report.json and layers.csv into ``out_dir``; returns the paths written.
+        """Write report.json, layers.csv and trace.json into ``out_dir``; returns the paths.
 
         Each file is written to a temporary name and renamed, so a failed run never leaves
         a half-written report behind.
@@ -79,7 +107,9 @@ class Report:
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, text in (("report.json", self.to_json()), ("layers.csv", self.to_csv())):
+        files = (("report.json", self.to_json()), ("layers.csv", self.to_csv()),
+                 ("trace.json", json.dumps(self.trace_events(), separators=(",", ":")) + "\n"))
+        for name, text in files:
             path = folder / name
             tmp = folder / f".{name}.tmp"
             tmp.write_text(text, encoding="utf-8")
