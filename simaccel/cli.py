@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", metavar="DIR", help="write report.json and layers.csv into DIR")
     sim.add_argument("--json", action="store_true",
                      help="print the report as JSON on stdout and nothing else")
+    sim.add_argument("--plots", action="store_true",
+                     help="with --out: also draw cycles, utilization, energy, roofline and "
+                          "timeline PNGs")
+    sim.add_argument("--layers", metavar="A:B", default=None,
+                     help="layer range (indices, inclusive) of the timeline plot")
     sim.add_argument("--check", action=argparse.BooleanOptionalAction, default=None,
                      help="run the tiled schedule numerically and check every layer against "
                           "numpy (default: on for models up to 2 GMACs); a failed check "
@@ -45,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
                             description="Print every layer with its output shape, MACs and "
                                         "the kernel it lowers to.")
     show.add_argument("model", help="model.json or a SCALE-Sim topology CSV")
+
+    plot = verbs.add_parser("plot", help="draw the plots of a saved run",
+                            description="Draw cycles, utilization, energy, roofline and timeline "
+                                        "PNGs from a run written with --out.")
+    plot.add_argument("run", help="the --out folder of a run, or its report.json")
+    plot.add_argument("--out", metavar="DIR", help="where to write the PNGs (default: the "
+                                                   "run's folder)")
+    plot.add_argument("--layers", metavar="A:B", default=None,
+                      help="layer range (indices, inclusive) of the timeline")
 
     hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
     hw_verbs = hw.add_subparsers(dest="hw_verb", required=True, metavar="ACTION")
@@ -75,8 +89,15 @@ def _simulate(args: argparse.Namespace) -> int:
         out.print(display.report_table(report))
         for line in display.summary_lines(report):
             out.print(line, highlight=False)
+    if args.plots and not args.out:
+        raise InputError("--plots", "", "needs --out DIR to write the PNGs into")
     if args.out:
         paths = report.write(args.out)
+        if args.plots:
+            from simaccel.plots import write_plots
+
+            paths += write_plots(report.to_dict(), report.trace_events(), args.out,
+                                 _layer_range(args.layers))
         if not args.json:
             print("wrote " + ", ".join(str(p) for p in paths))
     failed = [r for r in report.results.layers if r.check.status == "fail"]
@@ -85,6 +106,37 @@ def _simulate(args: argparse.Namespace) -> int:
         more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
         print(f"simaccel: numerics check failed in {names}{more}", file=sys.stderr)
         return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+def _layer_range(text: str | None) -> tuple[int, int | None]:
+    if not text:
+        return (0, None)
+    try:
+        first, _, last = text.partition(":")
+        return (int(first or 0), int(last) if last else None)
+    except ValueError:
+        raise InputError("--layers", "", f"expected A:B layer indices, got {text!r}") from None
+
+
+def _plot(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from simaccel.plots import write_plots
+
+    run = Path(args.run)
+    report_path = run / "report.json" if run.is_dir() else run
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(str(report_path), "", f"cannot read a report: {exc}") from None
+    if report.get("schema") != "simaccel-report/1":
+        raise InputError(str(report_path), "schema", "not a simaccel-report/1 file")
+    trace_path = report_path.parent / "trace.json"
+    trace = json.loads(trace_path.read_text()) if trace_path.exists() else None
+    paths = write_plots(report, trace, args.out or report_path.parent, _layer_range(args.layers))
+    print("wrote " + ", ".join(str(p) for p in paths))
     return EXIT_OK
 
 
@@ -111,7 +163,7 @@ def _hw_list(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input)."""
     args = _parser().parse_args(argv)
-    handler = {"simulate": _simulate, "show": _show, "hw": _hw_list}[args.verb]
+    handler = {"simulate": _simulate, "show": _show, "plot": _plot, "hw": _hw_list}[args.verb]
     try:
         return handler(args)
     except InputError as exc:
