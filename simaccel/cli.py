@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", metavar="DIR", help="write report.json and layers.csv into DIR")
     sim.add_argument("--json", action="store_true",
                      help="print the report as JSON on stdout and nothing else")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.add_argument("--plots", action="store_true",
                      help="with --out: also draw cycles, utilization, energy, roofline and "
                           "timeline PNGs")
@@ -81,7 +82,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
     model = simaccel.load_model(args.model)
     hw = simaccel.load_hardware(args.hw)
-    report = simaccel.simulate(model, hw, check=args.check)
+    with display.progress(enabled=not args.quiet) as tell:
+        report = simaccel.simulate(model, hw, check=args.check, progress=tell)
     if args.json:
         sys.stdout.write(report.to_json())
     else:

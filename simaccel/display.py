@@ -3,6 +3,9 @@ shipped hardware configs. Conversion to display units (ms, %, GB/s) happens only
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from rich.console import Console
 from rich.table import Table
 
@@ -140,6 +143,27 @@ def hardware_table(configs: dict[str, Hardware]) -> Table:
                       f"{bw:g}", f"{hw.dtypes.input.value}/{hw.dtypes.accumulator.value}",
                       f"{2 * hw.array.pes * hw.clock_mhz / 1e6:.2f}", hw.description)
     return table
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr for long runs: silent when stderr is not a terminal or when
+    not ``enabled``. Yields the callback `simaccel.simulate` takes."""
+    err = Console(stderr=True)
+    if not (enabled and err.is_terminal):
+        yield lambda stage, done, total: None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}"
+                   "/{task.total}"), TimeElapsedColumn(), console=err, transient=True)
+    task = bar.add_task("loading", total=1)
+
+    def tell(stage: str, done: int, total: int) -> None:
+        bar.update(task, description=stage, completed=done, total=total)
+
+    with bar:
+        yield tell
 
 
 def console(stderr: bool = False) -> Console:

@@ -3,7 +3,7 @@ with the numerics a separate consumer of the schedule."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -23,21 +23,30 @@ from simaccel.schedule import build_schedule
 CHECK_BY_DEFAULT_MAX_MACS = 2_000_000_000
 
 
+Progress = Callable[[str, int, int], None]
+
+
 def simulate(model: Model, hw: Hardware, check: bool | None = None,
-             inputs: Mapping[str, np.ndarray] | None = None) -> Report:
+             inputs: Mapping[str, np.ndarray] | None = None,
+             progress: Progress | None = None) -> Report:
     """Simulate ``model`` on ``hw`` and return the `Report` (cycles, bytes, MACs, checks).
 
     ``check`` runs the tiled schedule numerically and checks every kernel (None: only for
     models up to `CHECK_BY_DEFAULT_MAX_MACS`); ``inputs`` are the model's input tensors
-    (float, by input name), drawn from the model's seed when not given.
+    (float, by input name), drawn from the model's seed when not given. ``progress`` is
+    called as (stage, done, total) while the run advances.
     """
+    tell = progress or (lambda stage, done, total: None)
     graph = build_graph(model)
     kernels = lower(graph)
+    tell("tiling", 0, 1)
     schedule = build_schedule(kernels, hw)
+    tell("simulating", 0, 1)
     trace = engine.run(schedule)
+    tell("simulating", 1, 1)
     if check is None:
         check = sum(k.macs for k in kernels) <= CHECK_BY_DEFAULT_MAX_MACS
-    numerics = _numerics(graph, schedule, inputs) if check else None
+    numerics = _numerics(graph, schedule, inputs, tell) if check else None
     checks = numerics.checks if numerics else tuple(
         Check(status="skipped", dtype=hw.dtypes.input.value) for _ in kernels)
     results = collect(schedule, trace, checks)
@@ -45,9 +54,11 @@ def simulate(model: Model, hw: Hardware, check: bool | None = None,
     return Report(graph=graph, hardware=hw, results=results, energy=energy, numerics=numerics)
 
 
-def _numerics(graph, schedule, inputs):
+def _numerics(graph, schedule, inputs, tell: Progress):
     from simaccel.numerics import check, weights
 
     params = weights.model_params(graph, graph.model.weights)
     data = dict(inputs) if inputs is not None else weights.input_tensors(graph)
-    return check.run(graph, schedule, params, data)
+    total = len(schedule.layers)
+    return check.run(graph, schedule, params, data,
+                     on_kernel=lambda done: tell("checking numerics", done, total))

@@ -98,3 +98,18 @@ def test_console_script_runs_end_to_end(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["total"]["macs"] == 2_528_000
+
+
+def test_progress_is_reported_and_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    import simaccel
+
+    seen = []
+    simaccel.simulate(simaccel.load_model(MNIST), simaccel.load_hardware(None), check=True,
+                      progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stages = [s for s, _, _ in seen]
+    assert stages.index("tiling") < stages.index("simulating") < stages.index(
+        "checking numerics")
+    assert seen[-1] == ("checking numerics", 7, 7)
+    assert main(["simulate", MNIST]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal: no bar

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,9 +64,10 @@ def fp_model(graph: Graph, params: Mapping, inputs: Mapping[str, np.ndarray]) ->
     return tensors
 
 
-def run(graph: Graph, schedule: Schedule, params: Mapping,
-        inputs: Mapping[str, np.ndarray]) -> NumericsRun:
-    """Execute ``schedule`` numerically and check every kernel."""
+def run(graph: Graph, schedule: Schedule, params: Mapping, inputs: Mapping[str, np.ndarray],
+        on_kernel: Callable[[int], None] | None = None) -> NumericsRun:
+    """Execute ``schedule`` numerically and check every kernel; ``on_kernel`` is told how
+    many kernels are done after each."""
     hw = schedule.hardware
     fp = fp_model(graph, params, inputs)
     held = {name: to_accelerator(x, hw.dtypes.input) for name, x in inputs.items()}
@@ -79,6 +80,8 @@ def run(graph: Graph, schedule: Schedule, params: Mapping,
             out, check = _vector(graph, kernel, held, params, fp, hw)
         held[kernel.output] = out
         checks.append(check)
+        if on_kernel is not None:
+            on_kernel(len(checks))
     outputs = {name: held[name].real() for name in graph.model.outputs}
     return NumericsRun(tuple(checks), outputs, {name: fp[name] for name in graph.model.outputs})
 
