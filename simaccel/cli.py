@@ -31,7 +31,10 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  simaccel simulate workloads/resnet18.json --hw tpu_v1\n"
                "  simaccel simulate topology.csv --hw scale.cfg --out results/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sim.add_argument("model", help="model.json, or a SCALE-Sim topology CSV (conv or GEMM)")
+    sim.add_argument("model", help="model.json, an ONNX file, or a SCALE-Sim topology CSV")
+    sim.add_argument("--allow-unknown", action="store_true",
+                     help="ONNX: cost unsupported ops as vector ops (with a warning) instead "
+                          "of refusing the model")
     _add_hw(sim)
     sim.add_argument("--out", metavar="DIR", help="write report.json and layers.csv into DIR")
     sim.add_argument("--json", action="store_true",
@@ -50,7 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     show = verbs.add_parser("show", help="list a model's layers, shapes, MACs and GEMMs",
                             description="Print every layer with its output shape, MACs and "
                                         "the kernel it lowers to.")
-    show.add_argument("model", help="model.json or a SCALE-Sim topology CSV")
+    show.add_argument("model", help="model.json, an ONNX file or a SCALE-Sim topology CSV")
+    show.add_argument("--allow-unknown", action="store_true",
+                      help="ONNX: keep unsupported ops as vector ops")
+
+    imp = verbs.add_parser("import", help="convert an ONNX model to model.json + weights .npz",
+                           description="Convert MODEL.onnx into a simaccel-model/1 JSON file "
+                                       "and an .npz of its weights beside it.")
+    imp.add_argument("model", help="the .onnx file")
+    imp.add_argument("-o", "--output", metavar="JSON", required=True,
+                     help="the model.json to write (the weights go to the same name .npz)")
+    imp.add_argument("--allow-unknown", action="store_true",
+                     help="keep unsupported ops as vector ops")
 
     plot = verbs.add_parser("plot", help="draw the plots of a saved run",
                             description="Draw cycles, utilization, energy, roofline and timeline "
@@ -80,7 +94,7 @@ def _simulate(args: argparse.Namespace) -> int:
     import simaccel
     from simaccel import display
 
-    model = simaccel.load_model(args.model)
+    model = _load(args)
     hw = simaccel.load_hardware(args.hw)
     with display.progress(enabled=not args.quiet) as tell:
         report = simaccel.simulate(model, hw, check=args.check, progress=tell)
@@ -108,6 +122,39 @@ def _simulate(args: argparse.Namespace) -> int:
         more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
         print(f"simaccel: numerics check failed in {names}{more}", file=sys.stderr)
         return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+def _load(args: argparse.Namespace):
+    import simaccel
+
+    model = simaccel.load_model(args.model, allow_unknown=args.allow_unknown)
+    unknown = [layer for layer in model.layers if layer.op == "opaque"]
+    if unknown:
+        print(f"simaccel: warning: {len(unknown)} unsupported op(s) costed as vector ops, "
+              f"numerics skipped: {', '.join(f'{u.onnx_op} ({u.name})' for u in unknown)}",
+              file=sys.stderr)
+    return model
+
+
+def _import(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from simaccel.frontends.model_json import model_document
+    from simaccel.graph import build_graph
+
+    model = _load(args)
+    build_graph(model)  # refuse to write a model that does not hold together
+    out = Path(args.output)
+    weights = out.with_suffix(".npz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(weights, **{k: np.asarray(v) for k, v in (model.weights or {}).items()})
+    out.write_text(json.dumps(model_document(model, weights.name), indent=1) + "\n",
+                   encoding="utf-8")
+    print(f"wrote {out} ({len(model.layers)} layers) and {weights}")
     return EXIT_OK
 
 
@@ -143,12 +190,11 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    import simaccel
     from simaccel import display
     from simaccel.graph import build_graph
     from simaccel.lowering import lower
 
-    graph = build_graph(simaccel.load_model(args.model))
+    graph = build_graph(_load(args))
     display.console().print(display.model_table(graph, lower(graph)))
     return EXIT_OK
 
@@ -165,7 +211,8 @@ def _hw_list(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input)."""
     args = _parser().parse_args(argv)
-    handler = {"simulate": _simulate, "show": _show, "plot": _plot, "hw": _hw_list}[args.verb]
+    handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
+               "hw": _hw_list}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

@@ -23,6 +23,7 @@ VECTOR_OPS_PER_ELEMENT: dict[str, int] = {
     "layernorm": 8,
     "batchnorm": 2,
     "transpose": 1,
+    "opaque": 1,
     "concat": 0,
     "flatten": 0,
     "reshape": 0,

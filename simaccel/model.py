@@ -105,7 +105,9 @@ class GlobalAvgPool(_Layer):
 
 
 class Add(_Layer):
-    op: Literal["add"]
+    """Elementwise sum (``add``) or product (``mul``) of 2+ broadcastable inputs."""
+
+    op: Literal["add", "mul"]
 
 
 class Concat(_Layer):
@@ -149,6 +151,15 @@ class LayerNorm(_Layer):
     epsilon: Annotated[float, Field(gt=0, lt=1)] = 1e-5
 
 
+class Opaque(_Layer):
+    """An op simaccel does not model (kept from an ONNX import with --allow-unknown): costed
+    as one vector op per output element of the given ``shape``; numerics are skipped."""
+
+    op: Literal["opaque"]
+    onnx_op: str
+    shape: tuple[Pos, ...] = Field(min_length=1, max_length=8)
+
+
 LayerSpec = Annotated[
     Conv2d
     | Dense
@@ -163,15 +174,17 @@ LayerSpec = Annotated[
     | BatchNorm
     | Elementwise
     | Softmax
-    | LayerNorm,
+    | LayerNorm
+    | Opaque,
     Field(discriminator="op"),
 ]
 
 #: Every op name a layer may carry, in the order the docs list them.
 OPS: tuple[str, ...] = (
-    "conv2d", "dense", "matmul", "maxpool2d", "avgpool2d", "global_avgpool", "add", "concat",
+    "conv2d", "dense", "matmul", "maxpool2d", "avgpool2d", "global_avgpool", "add", "mul",
+    "concat",
     "flatten", "reshape", "transpose", "batchnorm", "relu", "relu6", "sigmoid", "tanh", "gelu",
-    "softmax", "layernorm",
+    "softmax", "layernorm", "opaque",
 )  # fmt: skip
 
 

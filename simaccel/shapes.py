@@ -21,6 +21,7 @@ from simaccel.model import (
     LayerNorm,
     LayerSpec,
     MatMul,
+    Opaque,
     Pool2d,
     Reshape,
     Softmax,
@@ -239,6 +240,7 @@ INFER: dict[type, Callable[..., Shape]] = {
     Elementwise: _same,
     Softmax: _normalised,
     LayerNorm: _normalised,
+    Opaque: lambda layer, inputs: tuple(layer.shape),
 }
 
 

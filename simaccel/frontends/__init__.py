@@ -10,8 +10,9 @@ from simaccel.errors import InputError
 from simaccel.model import Model
 
 
-def load_model(path: str | Path) -> Model:
-    """Load a network from ``model.json`` or a SCALE-Sim topology ``.csv``."""
+def load_model(path: str | Path, allow_unknown: bool = False) -> Model:
+    """Load a network from ``model.json``, an ONNX file or a SCALE-Sim topology ``.csv``.
+    ``allow_unknown`` (ONNX) costs unsupported ops as vector ops instead of refusing."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -23,7 +24,8 @@ def load_model(path: str | Path) -> Model:
 
         return load_topology(path)
     if suffix == ".onnx":
-        raise InputError(str(path), "", "ONNX input is not supported yet; convert it to "
-                         "model.json")
+        from simaccel.frontends.onnx_model import load_onnx
+
+        return load_onnx(path, allow_unknown=allow_unknown)
     raise InputError(str(path), "", f"unknown model file type {suffix or '(none)'!r}; "
-                     "expected .json (simaccel-model/1) or .csv (SCALE-Sim topology)")
+                     "expected .json (simaccel-model/1), .onnx or .csv (SCALE-Sim topology)")

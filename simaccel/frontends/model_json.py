@@ -106,6 +106,23 @@ def _sinks(layers: tuple[LayerSpec, ...]) -> list[str]:
     return [layer.name for layer in layers if layer.name not in consumed]
 
 
+def model_document(model: Model, weights_file: str | None = None) -> dict:
+    """``model`` as a model.json document (attributes at their defaults omitted)."""
+    doc: dict = {"format": MODEL_FORMAT, "name": model.name}
+    if model.description:
+        doc["description"] = model.description
+    doc["inputs"] = [spec.model_dump(mode="json") for spec in model.inputs]
+    doc["layers"] = [{"name": layer.name, "op": layer.op, "inputs": list(layer.inputs),
+                      **layer.model_dump(mode="json", exclude_defaults=True,
+                                         exclude={"name", "op", "inputs"})}
+                     for layer in model.layers]
+    doc["outputs"] = list(model.outputs)
+    if weights_file is not None:
+        doc["weights"] = weights_file
+    doc["seed"] = model.seed
+    return doc
+
+
 def load_model_json(path: Path) -> Model:
     """Load and validate a model.json file."""
     return parse_model(read_json(path), source=str(path), base_dir=path.parent)

@@ -29,12 +29,20 @@ from simaccel.model import (
 )
 from simaccel.shapes import resolve_padding
 
-SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, to 1.2e-7 (Numerical Recipes' erfc Chebyshev fit)."""
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    return np.sign(x) * (1.0 - t * np.exp(poly))
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """GELU, tanh approximation (as BERT and `torch.nn.GELU(approximate='tanh')`)."""
-    return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+    """GELU, exact: x · Φ(x) = x/2 · (1 + erf(x/√2)) (BERT, `torch.nn.GELU()`, ONNX Gelu)."""
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -110,7 +118,7 @@ def layer_forward(layer: LayerSpec, ins: list[np.ndarray], params: dict) -> np.n
     if isinstance(layer, Add):
         out = ins[0]
         for other in ins[1:]:
-            out = out + other
+            out = out * other if layer.op == "mul" else out + other
         return out
     if isinstance(layer, Concat):
         return np.concatenate(ins, axis=layer.axis)

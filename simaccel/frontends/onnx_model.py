@@ -1,0 +1,592 @@
+"""Frontend for ONNX models (what `torch.onnx.export` and tf2onnx write), opsets 13 to 21.
+
+The graph is walked in order with static shapes (ONNX shape inference; a dynamic dimension,
+such as a symbolic batch, becomes 1). Constant subgraphs (Constant, Shape of a known shape,
+Gather, Concat, Unsqueeze, Cast, ... on constants) are evaluated here and vanish.
+
+Layout: a 4-D ONNX tensor is NCHW; simaccel's is NHWC. Such tensors are carried as NHWC
+(the model input's shape is permuted, conv weights OIHW become HWIO, channel axes map to
+the last axis), and where an op needs NCHW element order (Flatten or Reshape of a tensor
+with spatial extent, Transpose) a transpose back to NCHW is inserted first.
+
+Patterns exporters emit are recognised: x·0.5·(1 + erf(x/√2)) is GELU; ReduceMean, Sub,
+Pow, ReduceMean, Add, Sqrt, Div, Mul, Add is LayerNormalization; Clip(0, 6) is ReLU6; a
+MatMul by a constant followed by Add of a constant is a dense layer with bias.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simaccel.errors import InputError
+from simaccel.model import (
+    Add,
+    BatchNorm,
+    Concat,
+    Conv2d,
+    Dense,
+    Elementwise,
+    GlobalAvgPool,
+    LayerNorm,
+    MatMul,
+    Model,
+    Pool2d,
+    Reshape,
+    Softmax,
+    TensorSpec,
+    Transpose,
+)
+
+MIN_OPSET, MAX_OPSET = 13, 21
+TO_NCHW = (0, 3, 1, 2)
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """An ONNX tensor as simaccel holds it: its simaccel name, its ONNX shape, and whether it
+    is a 4-D NCHW tensor carried as NHWC."""
+
+    name: str
+    shape: tuple[int, ...]
+    nhwc: bool = False
+
+
+class _Import:
+    """State of one import: constants, tensors, the layers and weights produced so far."""
+
+    def __init__(self, graph, source: str, allow_unknown: bool) -> None:
+        from onnx import numpy_helper
+
+        self.source = source
+        self.allow_unknown = allow_unknown
+        self.consts: dict[str, np.ndarray] = {
+            init.name: numpy_helper.to_array(init) for init in graph.initializer}
+        self.shapes = _static_shapes(graph)
+        self.tensors: dict[str, Tensor] = {}
+        self.layers: list = []
+        self.weights: dict[str, np.ndarray] = {}
+        self.inputs: list[TensorSpec] = []
+        self.names: set[str] = set()
+        self.unknown: list[str] = []
+        self.consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        self.skip: set[int] = set()
+
+    # -- names and layers ---------------------------------------------------------------
+    def unique(self, wanted: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_.\-/:]", "_", wanted).strip("/") or "layer"
+        name, i = base, 1
+        while name in self.names:
+            i += 1
+            name = f"{base}_{i}"
+        self.names.add(name)
+        return name
+
+    def add(self, layer_cls, name: str, inputs: list[str], **attrs) -> str:
+        layer = layer_cls(name=self.unique(name), inputs=tuple(inputs), **attrs)
+        self.layers.append(layer)
+        return layer.name
+
+    def get(self, onnx_name: str, node) -> Tensor:
+        if onnx_name not in self.tensors:
+            raise InputError(self.source, f"node {node.name or node.op_type}",
+                             f"input {onnx_name!r} is not an activation simaccel can compute")
+        return self.tensors[onnx_name]
+
+    def nchw(self, t: Tensor, hint: str) -> Tensor:
+        """``t`` in ONNX element order (transposing an NHWC-carried 4-D tensor back)."""
+        if not t.nhwc:
+            return t
+        if t.shape[2] == 1 and t.shape[3] == 1:  # no spatial extent: same element order
+            name = self.add(Reshape, f"{hint}/to_nchw", [t.name], op="reshape",
+                            shape=tuple(t.shape))
+        else:
+            name = self.add(Transpose, f"{hint}/to_nchw", [t.name], op="transpose",
+                            perm=TO_NCHW)
+        return Tensor(name, t.shape, False)
+
+
+def _static_shapes(graph) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for info in list(graph.input) + list(graph.value_info) + list(graph.output):
+        dims = info.type.tensor_type.shape.dim
+        shapes[info.name] = tuple(d.dim_value if d.dim_value > 0 else 1 for d in dims)
+    return shapes
+
+
+def _attrs(node) -> dict:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _channel_axis(t: Tensor, axis: int) -> int:
+    """An ONNX axis of ``t`` as simaccel's axis."""
+    rank = len(t.shape)
+    axis %= rank
+    if t.nhwc:
+        return {0: 0, 1: 3, 2: 1, 3: 2}[axis]
+    return axis
+
+
+def _conv(im: _Import, node) -> None:
+    a = _attrs(node)
+    x = im.get(node.input[0], node)
+    w = im.consts.get(node.input[1])
+    if w is None or len(w.shape) != 4 or not x.nhwc:
+        raise InputError(im.source, f"node {node.name}", "only 2-D convolutions with constant "
+                         "weights are supported")
+    k = (int(w.shape[2]), int(w.shape[3]))
+    pads = a.get("pads", [0, 0, 0, 0])
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    padding = "same" if auto in ("SAME_UPPER", "SAME_LOWER") else (
+        "valid" if auto == "VALID" else (pads[0], pads[2], pads[1], pads[3]))
+    groups = int(a.get("group", 1))
+    name = im.add(Conv2d, node.name or node.output[0], [x.name], op="conv2d",
+                  filters=int(w.shape[0]), kernel=k, stride=tuple(a.get("strides", [1, 1])),
+                  dilation=tuple(a.get("dilations", [1, 1])), padding=padding, groups=groups,
+                  bias=len(node.input) > 2)
+    im.weights[f"{name}.kernel"] = w.transpose(2, 3, 1, 0)
+    if len(node.input) > 2:
+        im.weights[f"{name}.bias"] = im.consts[node.input[2]]
+    im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]], True)
+
+
+def _gemm(im: _Import, node) -> None:
+    a = _attrs(node)
+    x = im.nchw(im.get(node.input[0], node), node.name)
+    b = im.consts.get(node.input[1])
+    if a.get("transA", 0) or b is None:
+        raise InputError(im.source, f"node {node.name}", "Gemm needs a constant B and no transA")
+    w = (b.T if a.get("transB", 0) else b) * a.get("alpha", 1.0)
+    bias = im.consts.get(node.input[2]) if len(node.input) > 2 else None
+    name = im.add(Dense, node.name or node.output[0], [x.name], op="dense", units=int(w.shape[1]),
+                  bias=bias is not None)
+    im.weights[f"{name}.kernel"] = w
+    if bias is not None:
+        im.weights[f"{name}.bias"] = np.broadcast_to(bias * a.get("beta", 1.0), (w.shape[1],))
+    im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]])
+
+
+def _matmul(im: _Import, node) -> None:
+    x = im.nchw(im.get(node.input[0], node), node.name)
+    w = im.consts.get(node.input[1])
+    out = node.output[0]
+    if w is not None and w.ndim == 2:
+        bias, out = _trailing_bias(im, node, w.shape[1])
+        name = im.add(Dense, node.name or out, [x.name], op="dense", units=int(w.shape[1]),
+                      bias=bias is not None)
+        im.weights[f"{name}.kernel"] = w
+        if bias is not None:
+            im.weights[f"{name}.bias"] = bias
+    else:
+        y = im.nchw(im.get(node.input[1], node), node.name)
+        scale, out = _trailing_scale(im, node)
+        name = im.add(MatMul, node.name or out, [x.name, y.name], op="matmul", scale=scale)
+    im.tensors[out] = Tensor(name, im.shapes[out])
+
+
+def _single_consumer(im: _Import, tensor: str, op_type: str):
+    users = im.consumers.get(tensor, [])
+    return users[0] if len(users) == 1 and users[0].op_type == op_type else None
+
+
+def _trailing_bias(im: _Import, node, units: int):
+    """A constant Add right after (a bias): fold it in, and skip that node."""
+    add = _single_consumer(im, node.output[0], "Add")
+    if add is not None:
+        other = [n for n in add.input if n != node.output[0]]
+        if len(other) == 1 and other[0] in im.consts and im.consts[other[0]].size == units:
+            im.skip.add(id(add))
+            return im.consts[other[0]].reshape(units), add.output[0]
+    return None, node.output[0]
+
+
+def _trailing_scale(im: _Import, node):
+    """A Mul or Div by a constant scalar right after a MatMul: its ``scale``."""
+    for op_type in ("Mul", "Div"):
+        user = _single_consumer(im, node.output[0], op_type)
+        if user is None:
+            continue
+        other = [n for n in user.input if n != node.output[0]]
+        if len(other) == 1 and other[0] in im.consts and im.consts[other[0]].size == 1:
+            value = float(im.consts[other[0]].reshape(()))
+            im.skip.add(id(user))
+            return (value if op_type == "Mul" else 1.0 / value), user.output[0]
+    return 1.0, node.output[0]
+
+
+def _batchnorm(im: _Import, node) -> None:
+    x = im.get(node.input[0], node)
+    name = im.add(BatchNorm, node.name or node.output[0], [x.name], op="batchnorm",
+                  epsilon=float(_attrs(node).get("epsilon", 1e-5)))
+    for key, idx in (("gamma", 1), ("beta", 2), ("mean", 3), ("var", 4)):
+        im.weights[f"{name}.{key}"] = im.consts[node.input[idx]]
+    im.tensors[node.output[0]] = Tensor(name, x.shape, x.nhwc)
+
+
+def _unary(op: str) -> Callable:
+    def handle(im: _Import, node) -> None:
+        x = im.get(node.input[0], node)
+        name = im.add(Elementwise, node.name or node.output[0], [x.name], op=op)
+        im.tensors[node.output[0]] = Tensor(name, x.shape, x.nhwc)
+    return handle
+
+
+def _clip(im: _Import, node) -> None:
+    lo = im.consts.get(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+    hi = im.consts.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    a = _attrs(node)
+    lo = float(lo) if lo is not None else a.get("min", None)
+    hi = float(hi) if hi is not None else a.get("max", None)
+    if lo == 0.0 and hi == 6.0:
+        return _unary("relu6")(im, node)
+    if lo == 0.0 and hi is None:
+        return _unary("relu")(im, node)
+    raise InputError(im.source, f"node {node.name}", f"Clip({lo}, {hi}) is supported only as "
+                     "ReLU6 (0, 6) or ReLU (0, none)")
+
+
+def _pool(op: str) -> Callable:
+    def handle(im: _Import, node) -> None:
+        a = _attrs(node)
+        x = im.get(node.input[0], node)
+        if a.get("ceil_mode", 0) or (op == "avgpool2d" and a.get("count_include_pad", 0) and
+                                     any(a.get("pads", [0]))):
+            raise InputError(im.source, f"node {node.name}", "ceil_mode and count_include_pad "
+                             "with padding are not supported")
+        pads = a.get("pads", [0, 0, 0, 0])
+        k = tuple(a["kernel_shape"])
+        name = im.add(Pool2d, node.name or node.output[0], [x.name], op=op, pool=k,
+                      stride=tuple(a.get("strides", k)),
+                      padding=(pads[0], pads[2], pads[1], pads[3]))
+        im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]], True)
+    return handle
+
+
+def _global_pool(im: _Import, node) -> None:
+    x = im.get(node.input[0], node)
+    pooled = im.add(GlobalAvgPool, node.name or node.output[0], [x.name], op="global_avgpool")
+    shape = im.shapes[node.output[0]]  # [N, C, 1, 1]; simaccel's is [N, C]
+    name = im.add(Reshape, f"{pooled}/nhwc", [pooled], op="reshape",
+                  shape=(shape[0], 1, 1, shape[1]))
+    im.tensors[node.output[0]] = Tensor(name, shape, True)
+
+
+def _binary(op: str) -> Callable:
+    def handle(im: _Import, node) -> None:
+        if any(n in im.consts for n in node.input):
+            raise InputError(im.source, f"node {node.name}", f"{node.op_type} with a constant "
+                             "operand is supported only as a bias or scale right after a "
+                             "MatMul")
+        ins = [im.get(n, node) for n in node.input]
+        if len({t.nhwc for t in ins}) > 1 or len({t.shape for t in ins}) > 1:
+            ins = [im.nchw(t, node.name) for t in ins]
+        name = im.add(Add, node.name or node.output[0], [t.name for t in ins], op=op)
+        im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]], ins[0].nhwc)
+    return handle
+
+
+def _concat(im: _Import, node) -> None:
+    ins = [im.get(n, node) for n in node.input]
+    if len({t.nhwc for t in ins}) > 1:
+        ins = [im.nchw(t, node.name) for t in ins]
+    axis = _channel_axis(ins[0], int(_attrs(node)["axis"]))
+    name = im.add(Concat, node.name or node.output[0], [t.name for t in ins], op="concat",
+                  axis=axis)
+    im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]], ins[0].nhwc)
+
+
+def _softmax(im: _Import, node) -> None:
+    x = im.get(node.input[0], node)
+    name = im.add(Softmax, node.name or node.output[0], [x.name], op="softmax",
+                  axis=_channel_axis(x, int(_attrs(node).get("axis", -1))))
+    im.tensors[node.output[0]] = Tensor(name, x.shape, x.nhwc)
+
+
+def _layernorm(im: _Import, node) -> None:
+    x = im.nchw(im.get(node.input[0], node), node.name)
+    a = _attrs(node)
+    if int(a.get("axis", -1)) % len(x.shape) != len(x.shape) - 1:
+        raise InputError(im.source, f"node {node.name}", "LayerNormalization only over the "
+                         "last axis")
+    name = im.add(LayerNorm, node.name or node.output[0], [x.name], op="layernorm",
+                  epsilon=float(a.get("epsilon", 1e-5)))
+    c = x.shape[-1]
+    im.weights[f"{name}.gamma"] = im.consts[node.input[1]].reshape(c)
+    im.weights[f"{name}.beta"] = (im.consts[node.input[2]].reshape(c) if len(node.input) > 2
+                                  else np.zeros(c))
+    im.tensors[node.output[0]] = Tensor(name, x.shape)
+
+
+def _reshape_like(im: _Import, node) -> None:
+    """Flatten, Reshape, Squeeze, Unsqueeze: a reshape in ONNX element order."""
+    x = im.nchw(im.get(node.input[0], node), node.name)
+    shape = im.shapes[node.output[0]]
+    name = im.add(Reshape, node.name or node.output[0], [x.name], op="reshape", shape=shape)
+    im.tensors[node.output[0]] = Tensor(name, shape)
+
+
+def _transpose(im: _Import, node) -> None:
+    x = im.nchw(im.get(node.input[0], node), node.name)
+    perm = tuple(_attrs(node).get("perm", list(range(len(x.shape)))[::-1]))
+    name = im.add(Transpose, node.name or node.output[0], [x.name], op="transpose", perm=perm)
+    im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]])
+
+
+def _alias(im: _Import, node) -> None:
+    im.tensors[node.output[0]] = im.get(node.input[0], node)
+
+
+HANDLERS: dict[str, Callable] = {
+    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
+    "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
+    "Gelu": _unary("gelu"), "Clip": _clip, "Softmax": _softmax,
+    "LayerNormalization": _layernorm, "MaxPool": _pool("maxpool2d"),
+    "AveragePool": _pool("avgpool2d"), "GlobalAveragePool": _global_pool,
+    "Add": _binary("add"), "Mul": _binary("mul"), "Concat": _concat,
+    "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
+    "Unsqueeze": _reshape_like, "Transpose": _transpose, "Identity": _alias, "Dropout": _alias,
+}
+
+#: Ops evaluated when all their inputs are constants.
+FOLDABLE = {"Constant", "Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Cast", "Reshape",
+            "Mul", "Add", "Sub", "Div", "Slice", "Range", "Identity", "ConstantOfShape"}
+
+
+# -- constant folding ---------------------------------------------------------------------
+
+def _fold(im: _Import, node) -> bool:
+    """Evaluate ``node`` if every input is known at import time; True when folded."""
+    from onnx import helper, numpy_helper
+
+    if node.op_type not in FOLDABLE:
+        return False
+    ins = [n for n in node.input if n]
+    if node.op_type == "Shape":
+        if node.input[0] in im.consts:
+            shape = im.consts[node.input[0]].shape
+        elif node.input[0] in im.shapes:
+            shape = im.shapes[node.input[0]]
+        else:
+            return False
+        im.consts[node.output[0]] = np.array(shape, dtype=np.int64)
+        return True
+    if not all(n in im.consts for n in ins):
+        return False
+    a = _attrs(node)
+    v = [im.consts[n] for n in ins]
+    op = node.op_type
+    if op == "Constant":
+        if "value" in a:
+            out = numpy_helper.to_array(a["value"])
+        else:
+            key = next(k for k in a if k.startswith("value"))
+            out = np.array(a[key])
+    elif op == "Gather":
+        out = np.take(v[0], v[1].astype(np.int64), axis=int(a.get("axis", 0)))
+    elif op == "Concat":
+        out = np.concatenate([np.atleast_1d(x) for x in v], axis=int(a["axis"]))
+    elif op in ("Unsqueeze", "Squeeze"):
+        axes = tuple(int(i) for i in (v[1] if len(v) > 1 else a.get("axes", [])))
+        out = np.expand_dims(v[0], axes) if op == "Unsqueeze" else (
+            np.squeeze(v[0], axis=axes or None))
+    elif op == "Cast":
+        out = v[0].astype(helper.tensor_dtype_to_np_dtype(a["to"]))
+    elif op == "Reshape":
+        target = [d if d != 0 else v[0].shape[i] for i, d in enumerate(v[1].astype(int))]
+        out = v[0].reshape(target)
+    elif op in ("Mul", "Add", "Sub", "Div"):
+        fn = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.divide}[op]
+        out = fn(v[0], v[1])
+        if np.issubdtype(v[0].dtype, np.integer) and op == "Div":
+            out = (v[0] // v[1]).astype(v[0].dtype)
+    elif op == "Slice":
+        out = _slice(v)
+    elif op == "Range":
+        out = np.arange(v[0], v[1], v[2])
+    elif op == "ConstantOfShape":
+        value = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1)
+        out = np.full(tuple(v[0].astype(int)), value.reshape(-1)[0], dtype=value.dtype)
+    else:  # Identity
+        out = v[0]
+    im.consts[node.output[0]] = np.asarray(out)
+    return True
+
+
+def _slice(v: list[np.ndarray]) -> np.ndarray:
+    data, starts, ends = v[0], v[1], v[2]
+    axes = v[3] if len(v) > 3 else np.arange(len(starts))
+    steps = v[4] if len(v) > 4 else np.ones(len(starts), dtype=int)
+    index = [slice(None)] * data.ndim
+    for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
+        index[int(axis)] = slice(int(start), int(min(end, np.iinfo(np.int64).max)), int(step))
+    return data[tuple(index)]
+
+
+# -- patterns -----------------------------------------------------------------------------
+
+def _const_near(im: _Import, name: str, value: float) -> bool:
+    return name in im.consts and im.consts[name].size == 1 and abs(
+        float(im.consts[name].reshape(())) - value) < 1e-3 * max(1.0, abs(value))
+
+
+def _other(node, name: str) -> str:
+    rest = [n for n in node.input if n != name]
+    return rest[0] if rest else ""
+
+
+def _gelu_pattern(im: _Import, node) -> bool:
+    """Div(x, √2) → Erf → Add(1) → Mul(x) → Mul(0.5) is GELU."""
+    if node.op_type != "Div" or not _const_near(im, node.input[1], 2**0.5):
+        return False
+    x = node.input[0]
+    erf = _single_consumer(im, node.output[0], "Erf")
+    add = erf and _single_consumer(im, erf.output[0], "Add")
+    mul = add and _const_near(im, _other(add, erf.output[0]), 1.0) and _single_consumer(
+        im, add.output[0], "Mul")
+    half = mul and _other(mul, add.output[0]) == x and _single_consumer(im, mul.output[0], "Mul")
+    if not (half and _const_near(im, _other(half, mul.output[0]), 0.5)):
+        return False
+    t = im.get(x, node)
+    name = im.add(Elementwise, node.name or half.output[0], [t.name], op="gelu")
+    im.tensors[half.output[0]] = Tensor(name, t.shape, t.nhwc)
+    im.skip.update({id(erf), id(add), id(mul), id(half)})
+    return True
+
+
+def _layernorm_pattern(im: _Import, node) -> bool:
+    """ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div (, Mul γ, Add β) is
+    LayerNormalization over the last axis."""
+    if node.op_type != "ReduceMean":
+        return False
+    x = node.input[0]
+    users = im.consumers.get(node.output[0], [])
+    sub = users[0] if len(users) == 1 and users[0].op_type == "Sub" else None
+    if sub is None or sub.input[0] != x:
+        return False
+    pow_ = next((u for u in im.consumers.get(sub.output[0], []) if u.op_type == "Pow"), None)
+    div = next((u for u in im.consumers.get(sub.output[0], []) if u.op_type == "Div"), None)
+    mean2 = pow_ and _const_near(im, pow_.input[1], 2.0) and _single_consumer(
+        im, pow_.output[0], "ReduceMean")
+    add = mean2 and _single_consumer(im, mean2.output[0], "Add")
+    sqrt = add and _single_consumer(im, add.output[0], "Sqrt")
+    if not (sqrt and div and div.input[1] == sqrt.output[0]):
+        return False
+    eps_name = _other(add, mean2.output[0])
+    if eps_name not in im.consts:
+        return False
+    t = im.nchw(im.get(x, node), node.name or "layernorm")
+    c = t.shape[-1]
+    out, gamma, beta = div.output[0], np.ones(c), np.zeros(c)
+    skip = [sub, pow_, div, mean2, add, sqrt]
+    mul = _single_consumer(im, out, "Mul")
+    if mul is not None and _other(mul, out) in im.consts:
+        gamma, out = im.consts[_other(mul, out)].reshape(c), mul.output[0]
+        skip.append(mul)
+        bias = _single_consumer(im, out, "Add")
+        if bias is not None and _other(bias, out) in im.consts:
+            beta, out = im.consts[_other(bias, out)].reshape(c), bias.output[0]
+            skip.append(bias)
+    name = im.add(LayerNorm, node.name or out, [t.name], op="layernorm",
+                  epsilon=float(im.consts[eps_name].reshape(())))
+    im.weights[f"{name}.gamma"], im.weights[f"{name}.beta"] = gamma, beta
+    im.tensors[out] = Tensor(name, t.shape)
+    im.skip.update(id(n) for n in skip)
+    return True
+
+
+# -- the import ---------------------------------------------------------------------------
+
+def _opaque(im: _Import, node) -> None:
+    from simaccel.model import Opaque
+
+    ins = [im.get(n, node) for n in node.input if n and n not in im.consts]
+    shape = im.shapes.get(node.output[0])
+    if not ins or shape is None:
+        raise InputError(im.source, f"node {node.name or node.op_type}", f"unsupported op "
+                         f"{node.op_type} has no activation input or no known output shape")
+    name = im.add(Opaque, node.name or node.output[0], [ins[0].name], op="opaque",
+                  onnx_op=node.op_type, shape=shape)
+    im.tensors[node.output[0]] = Tensor(name, shape)
+
+
+def _walk(im: _Import, graph) -> None:
+    for node in graph.node:
+        if id(node) in im.skip or _fold(im, node):
+            continue
+        if _gelu_pattern(im, node) or _layernorm_pattern(im, node):
+            continue
+        handler = HANDLERS.get(node.op_type)
+        if handler is not None:
+            handler(im, node)
+            continue
+        where = node.name or node.output[0]
+        im.unknown.append(f"{node.op_type} ({where})")
+        if im.allow_unknown:
+            _opaque(im, node)
+
+
+def load_onnx(path: Path, allow_unknown: bool = False) -> Model:
+    """Load an ONNX model as a `Model` whose weights are the model's initializers.
+
+    ``allow_unknown`` costs unsupported ops as vector ops (numerics are then skipped)
+    instead of refusing the model; the model's ``description`` lists them.
+    """
+    try:
+        import onnx
+    except ImportError:
+        raise InputError(str(path), "", "reading ONNX needs the onnx package: "
+                         "pip install 'simaccel[onnx]'") from None
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(source, "", f"cannot read: {exc}") from None
+    if not raw:
+        raise InputError(source, "", "file is empty")
+    try:
+        proto = onnx.load_model_from_string(raw)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
+        raise InputError(source, "", f"not a valid ONNX file ({type(exc).__name__})") from None
+    if not proto.graph.node:
+        raise InputError(source, "graph", "not a valid ONNX model: the graph has no nodes")
+    versions = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
+    if not versions or not MIN_OPSET <= versions[0] <= MAX_OPSET:
+        raise InputError(source, "opset_import", f"opset {versions[0] if versions else 'none'}"
+                         f": simaccel reads opsets {MIN_OPSET} to {MAX_OPSET}")
+    for inp in proto.graph.input:  # pin dynamic dimensions (a symbolic batch) to 1
+        for dim in inp.type.tensor_type.shape.dim:
+            if dim.dim_value <= 0:
+                dim.dim_value = 1
+    try:
+        proto = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(source, "graph", f"ONNX shape inference failed: {exc}") from None
+    im = _Import(proto.graph, source, allow_unknown)
+    for inp in proto.graph.input:
+        if inp.name in im.consts:
+            continue
+        shape = im.shapes[inp.name]
+        nhwc = len(shape) == 4
+        ours = (shape[0], shape[2], shape[3], shape[1]) if nhwc else shape
+        name = im.unique(inp.name)
+        im.inputs.append(TensorSpec(name=name, shape=ours))
+        im.tensors[inp.name] = Tensor(name, shape, nhwc)
+    _walk(im, proto.graph)
+    if im.unknown and not allow_unknown:
+        raise InputError(source, "graph", f"unsupported ONNX ops ({len(im.unknown)}): "
+                         + ", ".join(im.unknown) + "; --allow-unknown costs them as vector ops")
+    outputs = tuple(im.get(o.name, proto.graph.node[-1]).name for o in proto.graph.output)
+    note = f"; costed as vector ops: {', '.join(im.unknown)}" if im.unknown else ""
+    return Model(name=proto.graph.name or path.stem, inputs=tuple(im.inputs),
+                 layers=tuple(im.layers), outputs=outputs, source=source,
+                 description=f"imported from ONNX {path.name}{note}", weights=im.weights)
