@@ -4,13 +4,15 @@ with the numerics a separate consumer of the schedule."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from simaccel import engine
 from simaccel.energy import estimate
-from simaccel.graph import build_graph
+from simaccel.graph import Graph, build_graph
 from simaccel.hardware import Hardware
+from simaccel.kernels import Kernel
 from simaccel.lowering import lower
 from simaccel.model import Model
 from simaccel.numerics.outcome import Check
@@ -26,6 +28,21 @@ CHECK_BY_DEFAULT_MAX_MACS = 2_000_000_000
 Progress = Callable[[str, int, int], None]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What does not depend on the hardware: the shaped graph and its kernels. Sweeps make
+    it once per workload and run it on every design point."""
+
+    graph: Graph
+    kernels: tuple[Kernel, ...]
+
+
+def prepare(model: Model) -> Prepared:
+    """Build the graph and lower it to kernels."""
+    graph = build_graph(model)
+    return Prepared(graph=graph, kernels=lower(graph))
+
+
 def simulate(model: Model, hw: Hardware, check: bool | None = None,
              inputs: Mapping[str, np.ndarray] | None = None,
              progress: Progress | None = None) -> Report:
@@ -36,9 +53,15 @@ def simulate(model: Model, hw: Hardware, check: bool | None = None,
     (float, by input name), drawn from the model's seed when not given. ``progress`` is
     called as (stage, done, total) while the run advances.
     """
+    return run(prepare(model), hw, check=check, inputs=inputs, progress=progress)
+
+
+def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
+        inputs: Mapping[str, np.ndarray] | None = None,
+        progress: Progress | None = None) -> Report:
+    """The hardware-dependent stages of `simulate` on a `prepare`d model."""
     tell = progress or (lambda stage, done, total: None)
-    graph = build_graph(model)
-    kernels = lower(graph)
+    graph, kernels = prepared.graph, prepared.kernels
     tell("tiling", 0, 1)
     schedule = build_schedule(kernels, hw)
     tell("simulating", 0, 1)
@@ -46,7 +69,7 @@ def simulate(model: Model, hw: Hardware, check: bool | None = None,
     tell("simulating", 1, 1)
     if check is None:
         check = sum(k.macs for k in kernels) <= CHECK_BY_DEFAULT_MAX_MACS
-    if any(layer.op == "opaque" for layer in model.layers):
+    if any(layer.op == "opaque" for layer in graph.model.layers):
         check = False  # an op simaccel does not model has no numerics
     numerics = _numerics(graph, schedule, inputs, tell) if check else None
     checks = numerics.checks if numerics else tuple(
