@@ -19,6 +19,7 @@ VECTOR_OPS_PER_ELEMENT: dict[str, int] = {
     "sigmoid": 4,
     "tanh": 4,
     "gelu": 8,
+    "gelu_tanh": 8,
     "softmax": 5,
     "layernorm": 8,
     "batchnorm": 2,

@@ -29,7 +29,7 @@ from simaccel.model import (
 )
 from simaccel.shapes import resolve_padding
 
-POINTWISE = ("relu", "relu6", "sigmoid", "tanh", "gelu")
+POINTWISE = ("relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh")
 
 
 def lower(graph: Graph) -> tuple[Kernel, ...]:

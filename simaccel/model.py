@@ -26,8 +26,8 @@ Pos = Annotated[int, Field(gt=0, le=MAX_DIM)]
 Window = Annotated[int, Field(gt=0, le=MAX_WINDOW)]
 Pad = Annotated[int, Field(ge=0, le=MAX_WINDOW)]
 
-ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "gelu", "softmax")
-Activation = Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "softmax"]
+ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
+Activation = Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax"]
 Padding = Literal["same", "valid"] | tuple[Pad, Pad, Pad, Pad]
 
 
@@ -137,7 +137,7 @@ class BatchNorm(_Layer):
 class Elementwise(_Layer):
     """A pointwise activation as a layer of its own."""
 
-    op: Literal["relu", "relu6", "sigmoid", "tanh", "gelu"]
+    op: Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh"]
 
 
 class Softmax(_Layer):
@@ -184,7 +184,7 @@ OPS: tuple[str, ...] = (
     "conv2d", "dense", "matmul", "maxpool2d", "avgpool2d", "global_avgpool", "add", "mul",
     "concat",
     "flatten", "reshape", "transpose", "batchnorm", "relu", "relu6", "sigmoid", "tanh", "gelu",
-    "softmax", "layernorm", "opaque",
+    "gelu_tanh", "softmax", "layernorm", "opaque",
 )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ MatMul by a constant followed by Add of a constant is a dense layer with bias.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +94,14 @@ class _Import:
         self.layers.append(layer)
         return layer.name
 
+    def shape(self, onnx_name: str, node) -> tuple[int, ...]:
+        """The static shape of ``onnx_name``, which ``node`` produces or reads."""
+        if onnx_name not in self.shapes:
+            raise InputError(self.source, f"node {node.name or node.op_type}",
+                             f"the shape of {onnx_name!r} is not static (it depends on the "
+                             "input data); simaccel needs every shape known at import")
+        return self.shapes[onnx_name]
+
     def get(self, onnx_name: str, node) -> Tensor:
         if onnx_name not in self.tensors:
             raise InputError(self.source, f"node {node.name or node.op_type}",
@@ -114,10 +122,13 @@ class _Import:
 
 
 def _static_shapes(graph) -> dict[str, tuple[int, ...]]:
+    """Every tensor whose shape ONNX inference knows in full."""
     shapes = {}
     for info in list(graph.input) + list(graph.value_info) + list(graph.output):
-        dims = info.type.tensor_type.shape.dim
-        shapes[info.name] = tuple(d.dim_value if d.dim_value > 0 else 1 for d in dims)
+        t = info.type.tensor_type
+        dims = tuple(d.dim_value for d in t.shape.dim)
+        if t.HasField("shape") and all(d > 0 for d in dims):
+            shapes[info.name] = dims
     return shapes
 
 
@@ -157,7 +168,7 @@ def _conv(im: _Import, node) -> None:
     im.weights[f"{name}.kernel"] = w.transpose(2, 3, 1, 0)
     if len(node.input) > 2:
         im.weights[f"{name}.bias"] = im.consts[node.input[2]]
-    im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]], True)
+    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), True)
 
 
 def _gemm(im: _Import, node) -> None:
@@ -173,7 +184,7 @@ def _gemm(im: _Import, node) -> None:
     im.weights[f"{name}.kernel"] = w
     if bias is not None:
         im.weights[f"{name}.bias"] = np.broadcast_to(bias * a.get("beta", 1.0), (w.shape[1],))
-    im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]])
+    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node))
 
 
 def _matmul(im: _Import, node) -> None:
@@ -191,7 +202,7 @@ def _matmul(im: _Import, node) -> None:
         y = im.nchw(im.get(node.input[1], node), node.name)
         scale, out = _trailing_scale(im, node)
         name = im.add(MatMul, node.name or out, [x.name, y.name], op="matmul", scale=scale)
-    im.tensors[out] = Tensor(name, im.shapes[out])
+    im.tensors[out] = Tensor(name, im.shape(out, node))
 
 
 def _single_consumer(im: _Import, tensor: str, op_type: str):
@@ -241,6 +252,11 @@ def _unary(op: str) -> Callable:
     return handle
 
 
+def _gelu(im: _Import, node) -> None:
+    tanh = _attrs(node).get("approximate", b"none") in ("tanh", b"tanh")
+    _unary("gelu_tanh" if tanh else "gelu")(im, node)
+
+
 def _clip(im: _Import, node) -> None:
     lo = im.consts.get(node.input[1]) if len(node.input) > 1 and node.input[1] else None
     hi = im.consts.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
@@ -268,14 +284,14 @@ def _pool(op: str) -> Callable:
         name = im.add(Pool2d, node.name or node.output[0], [x.name], op=op, pool=k,
                       stride=tuple(a.get("strides", k)),
                       padding=(pads[0], pads[2], pads[1], pads[3]))
-        im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]], True)
+        im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), True)
     return handle
 
 
 def _global_pool(im: _Import, node) -> None:
     x = im.get(node.input[0], node)
     pooled = im.add(GlobalAvgPool, node.name or node.output[0], [x.name], op="global_avgpool")
-    shape = im.shapes[node.output[0]]  # [N, C, 1, 1]; simaccel's is [N, C]
+    shape = im.shape(node.output[0], node)  # [N, C, 1, 1]; simaccel's is [N, C]
     name = im.add(Reshape, f"{pooled}/nhwc", [pooled], op="reshape",
                   shape=(shape[0], 1, 1, shape[1]))
     im.tensors[node.output[0]] = Tensor(name, shape, True)
@@ -291,7 +307,7 @@ def _binary(op: str) -> Callable:
         if len({t.nhwc for t in ins}) > 1 or len({t.shape for t in ins}) > 1:
             ins = [im.nchw(t, node.name) for t in ins]
         name = im.add(Add, node.name or node.output[0], [t.name for t in ins], op=op)
-        im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]], ins[0].nhwc)
+        im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), ins[0].nhwc)
     return handle
 
 
@@ -302,7 +318,7 @@ def _concat(im: _Import, node) -> None:
     axis = _channel_axis(ins[0], int(_attrs(node)["axis"]))
     name = im.add(Concat, node.name or node.output[0], [t.name for t in ins], op="concat",
                   axis=axis)
-    im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]], ins[0].nhwc)
+    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), ins[0].nhwc)
 
 
 def _softmax(im: _Import, node) -> None:
@@ -330,7 +346,7 @@ def _layernorm(im: _Import, node) -> None:
 def _reshape_like(im: _Import, node) -> None:
     """Flatten, Reshape, Squeeze, Unsqueeze: a reshape in ONNX element order."""
     x = im.nchw(im.get(node.input[0], node), node.name)
-    shape = im.shapes[node.output[0]]
+    shape = im.shape(node.output[0], node)
     name = im.add(Reshape, node.name or node.output[0], [x.name], op="reshape", shape=shape)
     im.tensors[node.output[0]] = Tensor(name, shape)
 
@@ -339,7 +355,7 @@ def _transpose(im: _Import, node) -> None:
     x = im.nchw(im.get(node.input[0], node), node.name)
     perm = tuple(_attrs(node).get("perm", list(range(len(x.shape)))[::-1]))
     name = im.add(Transpose, node.name or node.output[0], [x.name], op="transpose", perm=perm)
-    im.tensors[node.output[0]] = Tensor(name, im.shapes[node.output[0]])
+    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node))
 
 
 def _alias(im: _Import, node) -> None:
@@ -349,13 +365,16 @@ def _alias(im: _Import, node) -> None:
 HANDLERS: dict[str, Callable] = {
     "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
     "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
-    "Gelu": _unary("gelu"), "Clip": _clip, "Softmax": _softmax,
+    "Gelu": _gelu, "Clip": _clip, "Softmax": _softmax,
     "LayerNormalization": _layernorm, "MaxPool": _pool("maxpool2d"),
     "AveragePool": _pool("avgpool2d"), "GlobalAveragePool": _global_pool,
     "Add": _binary("add"), "Mul": _binary("mul"), "Concat": _concat,
     "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
     "Unsqueeze": _reshape_like, "Transpose": _transpose, "Identity": _alias, "Dropout": _alias,
 }
+
+#: Ops that are supported only as part of an exporter's pattern (GELU, LayerNorm).
+PATTERN_OPS = {"Div", "Erf", "ReduceMean", "Sub", "Pow", "Sqrt"}
 
 #: Ops evaluated when all their inputs are constants.
 FOLDABLE = {"Constant", "Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Cast", "Reshape",
@@ -364,26 +383,27 @@ FOLDABLE = {"Constant", "Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Ca
 
 # -- constant folding ---------------------------------------------------------------------
 
-def _fold(im: _Import, node) -> bool:
-    """Evaluate ``node`` if every input is known at import time; True when folded."""
+def _fold(consts: dict[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]], node) -> bool:
+    """Evaluate ``node`` into ``consts`` if every input is known at import time (a Shape
+    needs only its input's static shape); True when folded."""
     from onnx import helper, numpy_helper
 
     if node.op_type not in FOLDABLE:
         return False
     ins = [n for n in node.input if n]
     if node.op_type == "Shape":
-        if node.input[0] in im.consts:
-            shape = im.consts[node.input[0]].shape
-        elif node.input[0] in im.shapes:
-            shape = im.shapes[node.input[0]]
+        if node.input[0] in consts:
+            shape = consts[node.input[0]].shape
+        elif node.input[0] in shapes:
+            shape = shapes[node.input[0]]
         else:
             return False
-        im.consts[node.output[0]] = np.array(shape, dtype=np.int64)
+        consts[node.output[0]] = np.array(shape, dtype=np.int64)
         return True
-    if not all(n in im.consts for n in ins):
+    if not all(n in consts for n in ins):
         return False
     a = _attrs(node)
-    v = [im.consts[n] for n in ins]
+    v = [consts[n] for n in ins]
     op = node.op_type
     if op == "Constant":
         if "value" in a:
@@ -418,7 +438,7 @@ def _fold(im: _Import, node) -> bool:
         out = np.full(tuple(v[0].astype(int)), value.reshape(-1)[0], dtype=value.dtype)
     else:  # Identity
         out = v[0]
-    im.consts[node.output[0]] = np.asarray(out)
+    consts[node.output[0]] = np.asarray(out)
     return True
 
 
@@ -506,6 +526,39 @@ def _layernorm_pattern(im: _Import, node) -> bool:
 
 # -- the import ---------------------------------------------------------------------------
 
+def _infer(proto, source: str):
+    import onnx
+
+    try:
+        return onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+    except Exception as exc:  # noqa: BLE001 - onnx raises several kinds
+        raise InputError(source, "graph", f"ONNX shape inference failed: {exc}") from None
+
+
+def _fold_constants(proto, source: str):
+    """``proto`` with its constant subgraphs (the Shape → Gather → Concat chains exporters
+    write for Reshape targets, Constant nodes) replaced by initializers, and shapes
+    inferred. Folding a Shape can make a Reshape's output static, which lets the next
+    Shape fold, so inference and folding alternate until nothing more folds."""
+    from onnx import numpy_helper
+
+    while True:
+        proto = _infer(proto, source)
+        graph = proto.graph
+        consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        shapes = _static_shapes(graph)
+        folded = [node for node in graph.node if _fold(consts, shapes, node)]
+        if not folded:
+            return proto
+        done = {id(node) for node in folded}
+        kept = [node for node in graph.node if id(node) not in done]
+        produced = {out for node in folded for out in node.output}
+        wanted = {name for node in kept for name in node.input} | {o.name for o in graph.output}
+        del graph.node[:]
+        graph.node.extend(kept)
+        graph.initializer.extend(numpy_helper.from_array(consts[name], name)
+                                 for name in sorted(produced & wanted))
+
 def _opaque(im: _Import, node) -> None:
     from simaccel.model import Opaque
 
@@ -520,8 +573,16 @@ def _opaque(im: _Import, node) -> None:
 
 
 def _walk(im: _Import, graph) -> None:
+    """Translate every node. Without ``allow_unknown`` the walk goes on past an unsupported
+    op, skipping what depends on it, so that the error lists every unsupported op."""
+    downstream: set[str] = set()  # tensors computed from an unsupported op's output
     for node in graph.node:
-        if id(node) in im.skip or _fold(im, node):
+        if id(node) in im.skip or _fold(im.consts, im.shapes, node):
+            continue
+        if downstream & set(node.input):  # cannot be translated, but may be unsupported
+            if node.op_type not in HANDLERS and node.op_type not in PATTERN_OPS:
+                im.unknown.append(f"{node.op_type} ({node.name or node.output[0]})")
+            downstream.update(node.output)
             continue
         if _gelu_pattern(im, node) or _layernorm_pattern(im, node):
             continue
@@ -529,10 +590,11 @@ def _walk(im: _Import, graph) -> None:
         if handler is not None:
             handler(im, node)
             continue
-        where = node.name or node.output[0]
-        im.unknown.append(f"{node.op_type} ({where})")
+        im.unknown.append(f"{node.op_type} ({node.name or node.output[0]})")
         if im.allow_unknown:
             _opaque(im, node)
+        else:
+            downstream.update(node.output)
 
 
 def load_onnx(path: Path, allow_unknown: bool = False) -> Model:
@@ -567,15 +629,12 @@ def load_onnx(path: Path, allow_unknown: bool = False) -> Model:
         for dim in inp.type.tensor_type.shape.dim:
             if dim.dim_value <= 0:
                 dim.dim_value = 1
-    try:
-        proto = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(source, "graph", f"ONNX shape inference failed: {exc}") from None
+    proto = _fold_constants(proto, source)
     im = _Import(proto.graph, source, allow_unknown)
     for inp in proto.graph.input:
         if inp.name in im.consts:
             continue
-        shape = im.shapes[inp.name]
+        shape = im.shape(inp.name, inp)
         nhwc = len(shape) == 4
         ours = (shape[0], shape[2], shape[3], shape[1]) if nhwc else shape
         name = im.unique(inp.name)

@@ -45,12 +45,19 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """GELU, tanh approximation: x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))) (GPT-2's
+    gelu_new, `torch.nn.GELU(approximate="tanh")`, ONNX Gelu approximate="tanh")."""
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda x: np.maximum(x, 0),
     "relu6": lambda x: np.clip(x, 0, 6),
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "tanh": np.tanh,
     "gelu": gelu,
+    "gelu_tanh": gelu_tanh,
     "softmax": lambda x: softmax(x, -1),
 }
 
