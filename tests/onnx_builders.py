@@ -122,6 +122,30 @@ def cnn(opset: int) -> onnx.ModelProto:
     return b.model([("x", [1, 3, 17, 15])], [fc, ap], opset, "cnn")
 
 
+# --- a Keras CNN as tf2onnx writes it ---------------------------------------------------------
+
+def keras_cnn(opset: int) -> onnx.ModelProto:
+    """A Keras CNN as tf2onnx converts it: an NHWC input [1, 12, 10, 3] transposed to NCHW
+    for each Conv, convs and pools in NCHW, Relu, a transpose back to NHWC before Keras'
+    Flatten (so the flatten is in HWC order), a Reshape, then Dense as MatMul + Add, and a
+    Softmax. A second output is the last feature map in NHWC."""
+    b = GraphBuilder(seed=200 + opset)
+    t = b.op("Transpose", ["x"], "conv1__6", perm=[0, 3, 1, 2])
+    c1 = b.op("Conv", [t, b.weight((6, 3, 3, 3)), b.weight((6,), scale=0.1)], "conv1",
+              kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])          # [1, 6, 12, 10]
+    r1 = b.op("Relu", [c1], "relu1")
+    mp = b.op("MaxPool", [r1], "pool1", kernel_shape=[2, 2], strides=[2, 2])   # [1, 6, 6, 5]
+    c2 = b.op("Conv", [mp, b.weight((8, 6, 3, 3))], "conv2", kernel_shape=[3, 3],
+              auto_pad="SAME_UPPER")                                          # [1, 8, 6, 5]
+    r2 = b.op("Relu", [c2], "relu2")
+    nhwc = b.op("Transpose", [r2], "flatten__12", perm=[0, 2, 3, 1])          # [1, 6, 5, 8]
+    flat = b.op("Reshape", [nhwc, b.const([-1, 240], "flat_shape", np.int64)], "flatten")
+    mm = b.op("MatMul", [flat, b.weight((240, 10), "dense_w")], "dense")
+    add = b.op("Add", [mm, b.weight((10,), "dense_b", scale=0.1)], "dense_bias")
+    sm = b.op("Softmax", [add], "softmax", axis=-1)
+    return b.model([("x", [1, 12, 10, 3])], [sm, nhwc], opset, "keras")
+
+
 # --- an attention block ---------------------------------------------------------------------
 
 def _target_shape(b: GraphBuilder, src: str, keep: int, tail: list[int],

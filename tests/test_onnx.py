@@ -26,7 +26,14 @@ from simaccel.numerics.check import fp_model
 from simaccel.numerics.weights import model_params
 from simaccel.pipeline import prepare, run
 from tests.helpers import shipped_hw_dict
-from tests.onnx_builders import GraphBuilder, attention, cnn, export_like_torch, onnx_macs
+from tests.onnx_builders import (
+    GraphBuilder,
+    attention,
+    cnn,
+    export_like_torch,
+    keras_cnn,
+    onnx_macs,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +108,25 @@ def test_cnn_equals_onnxruntime_and_counts_the_graphs_macs(opset: int, tmp_path:
     proto = cnn(opset)
     report = assert_matches_onnxruntime(proto, tmp_path)
     assert report.results.total.macs == onnx_macs(proto) == 76_872
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_keras_nhwc_model_from_tf2onnx_equals_onnxruntime(opset: int, tmp_path: Path) -> None:
+    """tf2onnx's NHWC → NCHW transposes cancel against simaccel's own NHWC layout: the
+    input stays NHWC and no transpose layer is left."""
+    proto = keras_cnn(opset)
+    feeds = random_feeds(proto)
+    model = simaccel.load_model(save(proto, tmp_path))
+    assert model.inputs[0].shape == (1, 12, 10, 3)
+    assert "transpose" not in {layer.op for layer in model.layers}
+    report = run(prepare(model), FP32, check=True,
+                 inputs={model.inputs[0].name: feeds["x"].astype(np.float64)})
+    probs, feature_map = onnxruntime_outputs(proto, feeds)
+    np.testing.assert_allclose(report.numerics.outputs[model.outputs[0]], probs,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(report.numerics.outputs[model.outputs[1]], feature_map,
+                               rtol=1e-5, atol=1e-5 * float(np.abs(feature_map).max()))
+    assert report.results.total.macs == onnx_macs(proto)
 
 
 ATTENTION_VARIANTS = {

@@ -4,10 +4,15 @@ The graph is walked in order with static shapes (ONNX shape inference; a dynamic
 such as a symbolic batch, becomes 1). Constant subgraphs (Constant, Shape of a known shape,
 Gather, Concat, Unsqueeze, Cast, ... on constants) are evaluated here and vanish.
 
-Layout: a 4-D ONNX tensor is NCHW; simaccel's is NHWC. Such tensors are carried as NHWC
-(the model input's shape is permuted, conv weights OIHW become HWIO, channel axes map to
-the last axis), and where an op needs NCHW element order (Flatten or Reshape of a tensor
-with spatial extent, Transpose) a transpose back to NCHW is inserted first.
+Layout: ONNX convolutions are NCHW; simaccel's are NHWC. Every ONNX tensor is held as a
+simaccel tensor plus a pending permutation (`Tensor.perm`): the ONNX tensor is the simaccel
+tensor transposed by ``perm``. Convs and pools produce NHWC tensors whose ONNX view is
+NCHW (perm 0, 3, 1, 2); elementwise ops keep the permutation; an ONNX Transpose only
+composes it and costs nothing by itself. Where an op needs a particular element order
+(Flatten, Reshape, MatMul, LayerNorm need the ONNX order; Conv and pools need NHWC) a
+simaccel transpose is inserted, once per tensor and order. A 4-D model input is NCHW
+(torch) and becomes an NHWC input, unless every consumer transposes it to NCHW first (tf2onnx
+from Keras), in which case it already is NHWC.
 
 Patterns exporters emit are recognised: x·0.5·(1 + erf(x/√2)) is GELU; ReduceMean, Sub,
 Pow, ReduceMean, Add, Sqrt, Div, Mul, Add is LayerNormalization; Clip(0, 6) is ReLU6; a
@@ -48,12 +53,26 @@ TO_NCHW = (0, 3, 1, 2)
 
 @dataclass(frozen=True)
 class Tensor:
-    """An ONNX tensor as simaccel holds it: its simaccel name, its ONNX shape, and whether it
-    is a 4-D NCHW tensor carried as NHWC."""
+    """An ONNX tensor as simaccel holds it: the ONNX tensor is simaccel tensor ``name``
+    transposed by ``perm`` (None: the same element order); ``shape`` is the ONNX shape.
+    ``via`` names the ONNX Transpose whose permutation is pending, for the layer that
+    eventually applies it."""
 
     name: str
     shape: tuple[int, ...]
-    nhwc: bool = False
+    perm: tuple[int, ...] | None = None
+    via: str = ""
+
+    @property
+    def nhwc(self) -> bool:
+        """A 4-D NCHW ONNX tensor held as NHWC."""
+        return self.perm == TO_NCHW
+
+
+def _compose(p: tuple[int, ...] | None, q: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The permutation of ``x.transpose(p).transpose(q)`` from ``x`` (None: identity)."""
+    r = tuple(p[i] for i in q) if p is not None else tuple(q)
+    return None if r == tuple(range(len(r))) else r
 
 
 class _Import:
@@ -78,6 +97,7 @@ class _Import:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.skip: set[int] = set()
+        self.materialized: dict[tuple[str, tuple[int, ...]], str] = {}
 
     # -- names and layers ---------------------------------------------------------------
     def unique(self, wanted: str) -> str:
@@ -108,17 +128,44 @@ class _Import:
                              f"input {onnx_name!r} is not an activation simaccel can compute")
         return self.tensors[onnx_name]
 
+    def permuted(self, t: Tensor, perm: tuple[int, ...], hint: str) -> str:
+        """Simaccel tensor ``t.name`` transposed by ``perm``: a transpose layer, or a reshape
+        where only axes of extent 1 move; made once per tensor and permutation."""
+        key = (t.name, perm)
+        if key not in self.materialized:
+            shape = tuple(self.shape_held(t)[i] for i in perm)
+            moved = [i for i in perm if self.shape_held(t)[i] != 1]
+            if moved == sorted(moved):  # element order unchanged
+                name = self.add(Reshape, f"{t.via or hint}/reshape", [t.name], op="reshape",
+                                shape=shape)
+            else:
+                name = self.add(Transpose, t.via or f"{hint}/transpose", [t.name],
+                                op="transpose", perm=perm)
+            self.materialized[key] = name
+        return self.materialized[key]
+
+    def shape_held(self, t: Tensor) -> tuple[int, ...]:
+        """The shape of the simaccel tensor that holds ``t``."""
+        if t.perm is None:
+            return t.shape
+        held = [0] * len(t.shape)
+        for onnx_axis, held_axis in enumerate(t.perm):
+            held[held_axis] = t.shape[onnx_axis]
+        return tuple(held)
+
     def nchw(self, t: Tensor, hint: str) -> Tensor:
-        """``t`` in ONNX element order (transposing an NHWC-carried 4-D tensor back)."""
-        if not t.nhwc:
+        """``t`` in ONNX element order (applying its pending permutation)."""
+        if t.perm is None:
             return t
-        if t.shape[2] == 1 and t.shape[3] == 1:  # no spatial extent: same element order
-            name = self.add(Reshape, f"{hint}/to_nchw", [t.name], op="reshape",
-                            shape=tuple(t.shape))
-        else:
-            name = self.add(Transpose, f"{hint}/to_nchw", [t.name], op="transpose",
-                            perm=TO_NCHW)
-        return Tensor(name, t.shape, False)
+        return Tensor(self.permuted(t, t.perm, hint), t.shape)
+
+    def nhwc(self, t: Tensor, hint: str) -> Tensor:
+        """A 4-D ``t`` held as NHWC, for convs and pools."""
+        if t.nhwc:
+            return t
+        perm = _compose(t.perm, (0, 2, 3, 1))
+        name = t.name if perm is None else self.permuted(t, perm, hint)
+        return Tensor(name, t.shape, TO_NCHW)
 
 
 def _static_shapes(graph) -> dict[str, tuple[int, ...]]:
@@ -139,19 +186,16 @@ def _attrs(node) -> dict:
 
 
 def _channel_axis(t: Tensor, axis: int) -> int:
-    """An ONNX axis of ``t`` as simaccel's axis."""
-    rank = len(t.shape)
-    axis %= rank
-    if t.nhwc:
-        return {0: 0, 1: 3, 2: 1, 3: 2}[axis]
-    return axis
+    """An ONNX axis of ``t`` as the axis of the simaccel tensor holding it."""
+    axis %= len(t.shape)
+    return t.perm[axis] if t.perm is not None else axis
 
 
 def _conv(im: _Import, node) -> None:
     a = _attrs(node)
     x = im.get(node.input[0], node)
     w = im.consts.get(node.input[1])
-    if w is None or len(w.shape) != 4 or not x.nhwc:
+    if w is None or len(w.shape) != 4 or len(x.shape) != 4:
         raise InputError(im.source, f"node {node.name}", "only 2-D convolutions with constant "
                          "weights are supported")
     k = (int(w.shape[2]), int(w.shape[3]))
@@ -161,6 +205,7 @@ def _conv(im: _Import, node) -> None:
     padding = "same" if auto in ("SAME_UPPER", "SAME_LOWER") else (
         "valid" if auto == "VALID" else (pads[0], pads[2], pads[1], pads[3]))
     groups = int(a.get("group", 1))
+    x = im.nhwc(x, node.name)
     name = im.add(Conv2d, node.name or node.output[0], [x.name], op="conv2d",
                   filters=int(w.shape[0]), kernel=k, stride=tuple(a.get("strides", [1, 1])),
                   dilation=tuple(a.get("dilations", [1, 1])), padding=padding, groups=groups,
@@ -168,7 +213,7 @@ def _conv(im: _Import, node) -> None:
     im.weights[f"{name}.kernel"] = w.transpose(2, 3, 1, 0)
     if len(node.input) > 2:
         im.weights[f"{name}.bias"] = im.consts[node.input[2]]
-    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), True)
+    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), TO_NCHW)
 
 
 def _gemm(im: _Import, node) -> None:
@@ -199,10 +244,18 @@ def _matmul(im: _Import, node) -> None:
         if bias is not None:
             im.weights[f"{name}.bias"] = bias
     else:
-        y = im.nchw(im.get(node.input[1], node), node.name)
+        y = im.get(node.input[1], node)
+        swapped = None if y.perm is None else _compose(y.perm, _swap_last(len(y.shape)))
+        transpose_b = y.perm is not None and swapped is None  # Bᵀ: read B transposed
+        y = Tensor(y.name, y.shape) if transpose_b else im.nchw(y, node.name)
         scale, out = _trailing_scale(im, node)
-        name = im.add(MatMul, node.name or out, [x.name, y.name], op="matmul", scale=scale)
+        name = im.add(MatMul, node.name or out, [x.name, y.name], op="matmul", scale=scale,
+                      transpose_b=transpose_b)
     im.tensors[out] = Tensor(name, im.shape(out, node))
+
+
+def _swap_last(rank: int) -> tuple[int, ...]:
+    return (*range(rank - 2), rank - 1, rank - 2)
 
 
 def _single_consumer(im: _Import, tensor: str, op_type: str):
@@ -237,18 +290,25 @@ def _trailing_scale(im: _Import, node):
 
 def _batchnorm(im: _Import, node) -> None:
     x = im.get(node.input[0], node)
+    if len(x.shape) == 4:
+        x = im.nhwc(x, node.name)
+    elif len(x.shape) == 2:
+        x = im.nchw(x, node.name)
+    else:
+        raise InputError(im.source, f"node {node.name}", "BatchNormalization only of 2-D or "
+                         "4-D tensors")
     name = im.add(BatchNorm, node.name or node.output[0], [x.name], op="batchnorm",
                   epsilon=float(_attrs(node).get("epsilon", 1e-5)))
     for key, idx in (("gamma", 1), ("beta", 2), ("mean", 3), ("var", 4)):
         im.weights[f"{name}.{key}"] = im.consts[node.input[idx]]
-    im.tensors[node.output[0]] = Tensor(name, x.shape, x.nhwc)
+    im.tensors[node.output[0]] = Tensor(name, x.shape, x.perm)
 
 
 def _unary(op: str) -> Callable:
     def handle(im: _Import, node) -> None:
         x = im.get(node.input[0], node)
         name = im.add(Elementwise, node.name or node.output[0], [x.name], op=op)
-        im.tensors[node.output[0]] = Tensor(name, x.shape, x.nhwc)
+        im.tensors[node.output[0]] = Tensor(name, x.shape, x.perm)
     return handle
 
 
@@ -281,20 +341,21 @@ def _pool(op: str) -> Callable:
                              "with padding are not supported")
         pads = a.get("pads", [0, 0, 0, 0])
         k = tuple(a["kernel_shape"])
+        x = im.nhwc(x, node.name)
         name = im.add(Pool2d, node.name or node.output[0], [x.name], op=op, pool=k,
                       stride=tuple(a.get("strides", k)),
                       padding=(pads[0], pads[2], pads[1], pads[3]))
-        im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), True)
+        im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), TO_NCHW)
     return handle
 
 
 def _global_pool(im: _Import, node) -> None:
-    x = im.get(node.input[0], node)
+    x = im.nhwc(im.get(node.input[0], node), node.name)
     pooled = im.add(GlobalAvgPool, node.name or node.output[0], [x.name], op="global_avgpool")
     shape = im.shape(node.output[0], node)  # [N, C, 1, 1]; simaccel's is [N, C]
     name = im.add(Reshape, f"{pooled}/nhwc", [pooled], op="reshape",
                   shape=(shape[0], 1, 1, shape[1]))
-    im.tensors[node.output[0]] = Tensor(name, shape, True)
+    im.tensors[node.output[0]] = Tensor(name, shape, TO_NCHW)
 
 
 def _binary(op: str) -> Callable:
@@ -304,28 +365,28 @@ def _binary(op: str) -> Callable:
                              "operand is supported only as a bias or scale right after a "
                              "MatMul")
         ins = [im.get(n, node) for n in node.input]
-        if len({t.nhwc for t in ins}) > 1 or len({t.shape for t in ins}) > 1:
+        if len({t.perm for t in ins}) > 1 or len({t.shape for t in ins}) > 1:
             ins = [im.nchw(t, node.name) for t in ins]
         name = im.add(Add, node.name or node.output[0], [t.name for t in ins], op=op)
-        im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), ins[0].nhwc)
+        im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), ins[0].perm)
     return handle
 
 
 def _concat(im: _Import, node) -> None:
     ins = [im.get(n, node) for n in node.input]
-    if len({t.nhwc for t in ins}) > 1:
+    if len({t.perm for t in ins}) > 1:
         ins = [im.nchw(t, node.name) for t in ins]
     axis = _channel_axis(ins[0], int(_attrs(node)["axis"]))
     name = im.add(Concat, node.name or node.output[0], [t.name for t in ins], op="concat",
                   axis=axis)
-    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), ins[0].nhwc)
+    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), ins[0].perm)
 
 
 def _softmax(im: _Import, node) -> None:
     x = im.get(node.input[0], node)
     name = im.add(Softmax, node.name or node.output[0], [x.name], op="softmax",
                   axis=_channel_axis(x, int(_attrs(node).get("axis", -1))))
-    im.tensors[node.output[0]] = Tensor(name, x.shape, x.nhwc)
+    im.tensors[node.output[0]] = Tensor(name, x.shape, x.perm)
 
 
 def _layernorm(im: _Import, node) -> None:
@@ -352,10 +413,12 @@ def _reshape_like(im: _Import, node) -> None:
 
 
 def _transpose(im: _Import, node) -> None:
-    x = im.nchw(im.get(node.input[0], node), node.name)
+    """A permutation composed onto the tensor's pending one; no layer until an op needs
+    the element order."""
+    x = im.get(node.input[0], node)
     perm = tuple(_attrs(node).get("perm", list(range(len(x.shape)))[::-1]))
-    name = im.add(Transpose, node.name or node.output[0], [x.name], op="transpose", perm=perm)
-    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node))
+    im.tensors[node.output[0]] = Tensor(x.name, im.shape(node.output[0], node),
+                                        _compose(x.perm, perm), node.name or node.output[0])
 
 
 def _alias(im: _Import, node) -> None:
@@ -478,7 +541,7 @@ def _gelu_pattern(im: _Import, node) -> bool:
         return False
     t = im.get(x, node)
     name = im.add(Elementwise, node.name or half.output[0], [t.name], op="gelu")
-    im.tensors[half.output[0]] = Tensor(name, t.shape, t.nhwc)
+    im.tensors[half.output[0]] = Tensor(name, t.shape, t.perm)
     im.skip.update({id(erf), id(add), id(mul), id(half)})
     return True
 
@@ -525,6 +588,12 @@ def _layernorm_pattern(im: _Import, node) -> bool:
 
 
 # -- the import ---------------------------------------------------------------------------
+
+def _output(im: _Import, t: Tensor, onnx_name: str) -> str:
+    """A model output: in ONNX element order, except that NCHW maps stay NHWC."""
+    if t.perm is None or t.nhwc:
+        return t.name
+    return im.nchw(t, onnx_name).name
 
 def _infer(proto, source: str):
     import onnx
@@ -635,16 +704,20 @@ def load_onnx(path: Path, allow_unknown: bool = False) -> Model:
         if inp.name in im.consts:
             continue
         shape = im.shape(inp.name, inp)
-        nhwc = len(shape) == 4
-        ours = (shape[0], shape[2], shape[3], shape[1]) if nhwc else shape
+        users = im.consumers.get(inp.name, [])
+        nchw = len(shape) == 4 and not (users and all(
+            u.op_type == "Transpose" and tuple(_attrs(u).get("perm", ())) == TO_NCHW
+            for u in users))
+        ours = (shape[0], shape[2], shape[3], shape[1]) if nchw else shape
         name = im.unique(inp.name)
         im.inputs.append(TensorSpec(name=name, shape=ours))
-        im.tensors[inp.name] = Tensor(name, shape, nhwc)
+        im.tensors[inp.name] = Tensor(name, shape, TO_NCHW if nchw else None)
     _walk(im, proto.graph)
     if im.unknown and not allow_unknown:
         raise InputError(source, "graph", f"unsupported ONNX ops ({len(im.unknown)}): "
                          + ", ".join(im.unknown) + "; --allow-unknown costs them as vector ops")
-    outputs = tuple(im.get(o.name, proto.graph.node[-1]).name for o in proto.graph.output)
+    outputs = tuple(_output(im, im.get(o.name, proto.graph.node[-1]), o.name)
+                    for o in proto.graph.output)
     note = f"; costed as vector ops: {', '.join(im.unknown)}" if im.unknown else ""
     return Model(name=proto.graph.name or path.stem, inputs=tuple(im.inputs),
                  layers=tuple(im.layers), outputs=outputs, source=source,
