@@ -2,6 +2,7 @@
 
     python benchmarks/bench.py            # all cases, best of 5
     python benchmarks/bench.py --repeat 20
+    python benchmarks/bench.py -k sweep --workers 2
 
 Each case prints the best and median wall time. In-process cases time `simaccel.simulate`
 on an already loaded model (what a notebook sweep pays per point); the CLI case times the
@@ -70,10 +71,50 @@ CASES: dict[str, tuple[Callable[[], Callable[[], object]], str]] = {
 }
 
 
+SWEEP = {
+    "name": "bench_resnet18", "base": "scalesim_default",
+    "workloads": [str(WORKLOADS / "resnet18.json")],
+    "grid": {"array.rows+array.cols": [16, 32, 64, 128],
+             "sram.ifmap_kib+sram.filter_kib+sram.ofmap_kib": [256, 1024],
+             "dram.bandwidth_gbps": [8, 16, 32, 64, 128, 256],
+             "array.dataflow": ["os", "ws", "is"]},
+}
+
+
+def sweep_rate(workers: int) -> None:
+    """Points per second of a ResNet-18 sweep (144 points) on ``workers`` processes, pool
+    start-up included, and where one point's time goes (set-up once vs engine per point)."""
+    from simaccel.hardware import vary
+    from simaccel.pipeline import prepare, run
+    from simaccel.sweeps import parse_spec, sweep
+
+    spec = parse_spec(SWEEP)
+    start = time.perf_counter()
+    frame = sweep(spec, workers=workers)
+    elapsed = time.perf_counter() - start
+    assert (frame["error"] == "").all()
+    print(f"sweep resnet18, {len(frame)} points, {workers} workers: "
+          f"{len(frame) / elapsed:.1f} points/s ({elapsed:.2f} s, pool start-up included)",
+          flush=True)
+    start = time.perf_counter()
+    prepared = prepare(simaccel.load_model(WORKLOADS / "resnet18.json"))
+    setup = time.perf_counter() - start
+    base = simaccel.load_hardware("scalesim_default")
+    points = [vary(base, {"array.rows+array.cols": n, "sram.ofmap_kib": 256})
+              for n in (16, 32, 64, 128)]
+    start = time.perf_counter()
+    for hw in points:
+        run(prepared, hw, check=False).to_dict()
+    per_point = (time.perf_counter() - start) / len(points)
+    print(f"  one point in process: parse + lower {setup * 1e3:.0f} ms once, tile + engine + "
+          f"report {per_point * 1e3:.0f} ms per point")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (default 5)")
     parser.add_argument("-k", default="", help="only cases whose name contains this text")
+    parser.add_argument("--workers", type=int, default=2, help="sweep workers (default 2)")
     args = parser.parse_args()
     print(f"{'case':<68} {'best s':>8} {'median s':>9}  budget")
     for name, (make, budget) in CASES.items():
@@ -81,6 +122,8 @@ def main() -> None:
             continue
         times = _time(make(), args.repeat)
         print(f"{name:<68} {min(times):8.3f} {statistics.median(times):9.3f}  {budget}")
+    if args.k in "sweep":
+        sweep_rate(args.workers)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,20 @@ The public API::
     report = simaccel.simulate(model, hw)
     report.to_dict()["total"]["cycles"]
     report.write("out/")
+
+    fast = simaccel.vary(hw, {"dram.bandwidth_gbps": 60})      # a validated variant
+    frame = simaccel.sweep("sweep.toml")             # design points x workloads, pandas
+    simaccel.pareto_front(frame, ["latency_s", "energy_pj", "area_mm2"])
 """
 
 from simaccel.errors import InputError, SimaccelError
 from simaccel.frontends import load_model
 from simaccel.frontends.hardware_toml import load_hardware
+from simaccel.hardware import vary
 from simaccel.pipeline import simulate
 from simaccel.report import Report
+from simaccel.sweeps import pareto_front, sweep
 
-__all__ = ["InputError", "Report", "SimaccelError", "load_hardware", "load_model", "simulate"]
+__all__ = ["InputError", "Report", "SimaccelError", "load_hardware", "load_model",
+           "pareto_front", "simulate", "sweep", "vary"]
 __version__ = "0.1.0"

@@ -75,6 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--layers", metavar="A:B", default=None,
                       help="layer range (indices, inclusive) of the timeline")
 
+    sw = verbs.add_parser("sweep", help="run a design-space sweep",
+                          description="Run SWEEP.toml (hardware points × workloads) and write "
+                                      "one row per point × workload.")
+    sw.add_argument("spec", help="the sweep TOML")
+    sw.add_argument("--out", metavar="FILE", required=True,
+                    help="results .csv, or .parquet (written at the end from the .csv beside "
+                         "it); rows are appended as they finish and a rerun skips the points "
+                         "already there")
+    sw.add_argument("--workers", type=int, default=2, help="local processes (default 2)")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run on a Dask distributed cluster at ADDRESS instead")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+
     hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
     hw_verbs = hw.add_subparsers(dest="hw_verb", required=True, metavar="ACTION")
     hw_verbs.add_parser("list", help="list the shipped hardware configs")
@@ -158,6 +171,35 @@ def _import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simaccel import display
+    from simaccel.sweeps import execute, load_spec, read_results
+
+    spec = load_spec(args.spec)
+    out = Path(args.out)
+    if out.suffix not in (".csv", ".parquet"):
+        raise InputError(str(out), "", "the sweep output must be a .csv or .parquet file")
+    if args.workers < 1:
+        raise InputError("--workers", "", f"must be at least 1, not {args.workers}")
+    journal = out.with_suffix(".csv")  # rows land here as they finish (what a rerun resumes)
+    with display.sweep_progress(enabled=not args.quiet) as tell:
+        result = execute(spec, journal, workers=args.workers, scheduler=args.scheduler,
+                         progress=tell)
+    failed = sum(1 for row in result.rows if row.get("error"))
+    if out.suffix == ".parquet" and journal.exists():
+        try:
+            read_results(journal).to_parquet(out)
+        except ImportError:
+            raise InputError(str(out), "", "Parquet needs pyarrow: pip install "
+                             "'simaccel[sweep]'") from None
+    state = "interrupted; kept" if result.interrupted else "done:"
+    print(f"{state} {len(result.rows)} points run ({failed} failed), {result.skipped} already "
+          f"in {journal}" + (f"; wrote {out}" if out != journal else ""))
+    return 130 if result.interrupted else EXIT_OK
+
+
 def _layer_range(text: str | None) -> tuple[int, int | None]:
     if not text:
         return (0, None)
@@ -212,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input)."""
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
-               "hw": _hw_list}[args.verb]
+               "sweep": _sweep, "hw": _hw_list}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

@@ -166,6 +166,37 @@ def progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
         yield tell
 
 
+@contextmanager
+def sweep_progress(enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """Points done, rate and time left of a sweep, on stderr when it is a terminal."""
+    err = Console(stderr=True)
+    if not (enabled and err.is_terminal):
+        yield lambda done, total: None
+        return
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=err,
+                   transient=True)
+    task = bar.add_task("sweep", total=None, rate="")
+    start = time.perf_counter()
+
+    def tell(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - start, 1e-9)
+        bar.update(task, completed=done, total=total, rate=f"{rate:.1f} points/s")
+
+    with bar:
+        yield tell
+
+
 def console(stderr: bool = False) -> Console:
     """A console sized for tables (wide when not a terminal, so pipes get whole rows)."""
     out = Console(stderr=stderr)

@@ -27,6 +27,9 @@ class Graph:
     order: tuple[str, ...]
     shapes: Mapping[str, Shape]
 
+    def __reduce__(self):  # picklable for sweep workers (a mappingproxy is not)
+        return (_graph, (self.model, self.dag, self.order, dict(self.shapes)))
+
     def layer(self, name: str) -> LayerSpec:
         """The layer spec that produces tensor ``name``."""
         return self.dag.nodes[name]["layer"]
@@ -38,6 +41,10 @@ class Graph:
     def input_shapes(self, name: str) -> list[Shape]:
         """Shapes of the tensors layer ``name`` reads, in the order it lists them."""
         return [self.shapes[t] for t in self.layer(name).inputs]
+
+
+def _graph(model: Model, dag: nx.DiGraph, order: tuple[str, ...], shapes: dict) -> Graph:
+    return Graph(model=model, dag=dag, order=order, shapes=MappingProxyType(shapes))
 
 
 def build_graph(model: Model) -> Graph:

@@ -4,8 +4,10 @@ builds these and nothing downstream re-checks them."""
 
 from __future__ import annotations
 
+import copy
 import math
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -111,6 +113,20 @@ class EnergyConfig(BaseModel):
     static_mw: Annotated[float, Field(ge=0, le=1e7)] | None = None
 
 
+class AreaConfig(BaseModel):
+    """Silicon area per component, mm². ``preset`` supplies every figure (see
+    `simaccel.area.PRESETS`); the other keys override it. ``pe_mm2`` is per PE by input
+    datatype, ``sram_mm2_per_kib`` per KiB of buffer, ``vector_lane_mm2`` per vector lane."""
+
+    model_config = _FROZEN
+    preset: Literal["tpu_v1_28nm"] = "tpu_v1_28nm"
+    source: str | None = None
+    pe_mm2: dict[Literal["int8", "int16", "bf16", "fp16", "fp32"],
+                 Annotated[float, Field(gt=0, le=1e3)]] | None = None
+    sram_mm2_per_kib: Annotated[float, Field(gt=0, le=1e3)] | None = None
+    vector_lane_mm2: Annotated[float, Field(gt=0, le=1e3)] | None = None
+
+
 class Hardware(BaseModel):
     """A whole accelerator configuration."""
 
@@ -124,6 +140,7 @@ class Hardware(BaseModel):
     dram: DramConfig
     vector: VectorConfig
     energy: EnergyConfig = EnergyConfig()
+    area: AreaConfig = AreaConfig()
 
     @property
     def dram_bytes_per_cycle(self) -> float:
@@ -142,3 +159,26 @@ class Hardware(BaseModel):
     def peak_macs_per_cycle(self) -> int:
         """MACs per cycle with every PE busy."""
         return self.array.pes
+
+
+def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
+    """``hw`` with dotted config fields changed and validated again: ``{"array.rows": 32}``;
+    a key ``"array.rows+array.cols"`` sets both fields to one value. Setting one of the DRAM
+    bandwidth fields drops the other. Raises pydantic's ``ValidationError`` for a value or a
+    field the config does not accept."""
+    data = copy.deepcopy(hw.model_dump(exclude_none=True))
+    for key, value in changes.items():
+        for dotted in key.split("+"):
+            *parents, leaf = dotted.strip().split(".")
+            node = data
+            for part in parents:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ValueError(f"{dotted}: {part} is not a table")
+            if leaf in ("bandwidth_gbps", "bytes_per_cycle"):
+                node.pop("bytes_per_cycle" if leaf == "bandwidth_gbps" else "bandwidth_gbps",
+                         None)
+            node[leaf] = value
+    label = ",".join(f"{k}={v}" for k, v in changes.items())
+    data["name"] = f"{hw.name}[{label}]"[:128] if changes else hw.name
+    return Hardware.model_validate(data)

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from simaccel.area import area
 from simaccel.domain import Operand
 from simaccel.energy import Energy, EnergyReport
 from simaccel.graph import Graph
@@ -154,6 +155,10 @@ def _hardware_dict(hw: Hardware, energy: EnergyReport) -> dict:
         "sram_pj_per_byte": {op.value: table.sram_pj_per_byte(hw.sram.size_bytes(op) / 1024)
                              for op in Operand},
         "source": table.source}
+    estimate = area(hw)
+    data["area_mm2"] = {"array": estimate.array_mm2, "sram": estimate.sram_mm2,
+                        "vector": estimate.vector_mm2, "total": estimate.total_mm2,
+                        "source": estimate.table.source}
     data["derived"] = {
         "pes": hw.array.pes,
         "peak_tops": 2 * hw.array.pes * hw.clock_mhz * 1e6 / 1e12,

@@ -1,0 +1,278 @@
+"""Design-space sweeps: the same rows on a process pool and on a Dask cluster, resume,
+failures kept in their rows, the Pareto front, spec validation, and the area estimate."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import simaccel
+from simaccel import sweeps
+from simaccel.area import PRESETS, area
+from simaccel.cli import main
+from simaccel.errors import InputError
+from simaccel.frontends.hardware_toml import parse_hardware
+from simaccel.hardware import vary
+from tests.helpers import shipped_hw_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST = str(ROOT / "workloads" / "mnist_cnn.json")
+GEMM = str(ROOT / "workloads" / "gemm_square_1024.json")
+
+SMALL = {
+    "name": "small",
+    "base": "scalesim_default",
+    "workloads": [MNIST, GEMM],
+    "grid": {"array.rows+array.cols": [8, 32], "dram.bytes_per_cycle": [4, 16],
+             "array.dataflow": ["os", "ws"]},
+}
+
+
+@pytest.fixture(scope="module")
+def small_in_process() -> pd.DataFrame:
+    return simaccel.sweep(SMALL)
+
+
+def test_one_row_per_point_and_workload(small_in_process: pd.DataFrame) -> None:
+    frame = small_in_process
+    assert len(frame) == 8 * 2 and frame["key"].is_unique
+    assert (frame["error"] == "").all()
+    assert set(frame["workload"]) == {"mnist_cnn", "gemm_square_1024"}
+    assert list(frame.columns) == sweeps.columns(sweeps.parse_spec(SMALL))
+    # the parameters landed in the hardware: a 32×32 array is faster than 8×8 on the GEMM
+    gemm = frame[frame["workload"] == "gemm_square_1024"]
+    by_size = gemm.groupby("array.rows+array.cols")["compute_cycles"].min()
+    assert by_size[32] < by_size[8]
+    assert (frame["macs"][frame["workload"] == "gemm_square_1024"] == 1024**3).all()
+
+
+def test_rows_equal_a_direct_simulation(small_in_process: pd.DataFrame) -> None:
+    row = small_in_process.iloc[0]
+    hw = vary(simaccel.load_hardware("scalesim_default"), {
+        "array.rows+array.cols": int(row["array.rows+array.cols"]),
+        "dram.bytes_per_cycle": int(row["dram.bytes_per_cycle"]),
+        "array.dataflow": row["array.dataflow"]})
+    model = simaccel.load_model(ROOT / "workloads" / f"{row['workload']}.json")
+    total = simaccel.simulate(model, hw, check=False).to_dict()["total"]
+    assert row["cycles"] == total["cycles"] and row["energy_pj"] == total["energy_pj"]["total"]
+    assert row["area_mm2"] == pytest.approx(area(hw).total_mm2)
+
+
+def test_process_pool_and_dask_cluster_give_identical_rows(small_in_process) -> None:
+    distributed = pytest.importorskip("distributed")
+    pool = simaccel.sweep(SMALL, workers=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        dask = simaccel.sweep(SMALL, scheduler=lambda: distributed.Client(cluster))
+    pd.testing.assert_frame_equal(pool, small_in_process)
+    pd.testing.assert_frame_equal(dask, small_in_process)
+
+
+def test_scheduler_address_that_answers_nothing_is_bad_input(monkeypatch) -> None:
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(sweeps, "CONNECT_TIMEOUT_S", 1)
+    spec = {**SMALL, "workloads": [GEMM], "grid": {"array.rows+array.cols": [8]}}
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+        sweeps.execute(sweeps.parse_spec(spec), scheduler="tcp://127.0.0.1:9")
+
+
+def test_rerun_resumes_skipping_finished_points(tmp_path: Path,
+                                                small_in_process: pd.DataFrame) -> None:
+    out = tmp_path / "results.csv"
+    spec = sweeps.parse_spec(SMALL)
+    first = sweeps.execute(spec, out)
+    assert len(first.rows) == 16 and first.skipped == 0
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:6]) + "\n")  # as if stopped after 5 rows
+
+    again = sweeps.execute(spec, out)
+    assert again.skipped == 5 and len(again.rows) == 11
+    assert {r["key"] for r in again.rows}.isdisjoint(
+        set(pd.read_csv(tmp_path / "results.csv")["key"][:5]))
+    done = sweeps.execute(spec, out)
+    assert done.skipped == 16 and done.rows == []
+    pd.testing.assert_frame_equal(sweeps.read_results(out), small_in_process,
+                                  check_dtype=False)
+
+
+def test_a_broken_point_keeps_its_error_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    spec = {
+        "base": "scalesim_default", "workloads": [MNIST], "mode": "list",
+        "points": [
+            {"array.rows": 16},
+            {"array.rows": 0},                                     # refused by the config
+            {"array.rows": 16, "sram.ofmap_kib": 0.01},            # no fold fits
+            {"array.rows": 32},
+        ],
+    }
+    frame = simaccel.sweep(spec, out=tmp_path / "r.csv", workers=2)
+    errors = dict(zip(frame["array.rows"], frame["error"], strict=True))
+    assert len(frame) == 4
+    ok = frame[frame["error"] == ""]
+    assert len(ok) == 2 and (ok["cycles"] > 0).all()
+    assert "array.rows" in errors[0] and "greater than 0" in errors[0]
+    broken_sram = frame[frame["sram.ofmap_kib"] == 0.01]["error"].iloc[0]
+    assert "sram.ofmap_kib" in broken_sram and "cannot hold one array fold" in broken_sram
+    assert frame[frame["error"] != ""]["cycles"].isna().all()
+
+
+def test_workloads_are_parsed_and_lowered_once(monkeypatch) -> None:
+    calls = []
+    real = simaccel.load_model
+
+    def counting(path, *args, **kwargs):
+        calls.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(simaccel, "load_model", counting)
+    spec = {**SMALL, "workloads": [MNIST]}
+    assert len(simaccel.sweep(spec)) == 8
+    assert calls == [MNIST]
+
+
+# --- Pareto front ----------------------------------------------------------------------------
+
+def test_pareto_front_of_a_hand_made_set() -> None:
+    frame = pd.DataFrame({
+        "name":    ["a", "b", "c", "d", "e", "f", "g"],
+        "latency": [1.0, 2.0, 3.0, 2.0, 4.0, 1.0, None],
+        "energy":  [5.0, 3.0, 1.0, 4.0, 1.0, 6.0, 0.1],
+    })
+    # a, b, c are the front; d is beaten by b, e by c (tie on energy, worse latency), f by a
+    # (tie on latency, worse energy); g failed (no latency)
+    front = simaccel.pareto_front(frame, ["latency", "energy"])
+    assert sorted(front["name"]) == ["a", "b", "c"]
+    assert sorted(simaccel.pareto_front(frame, ["energy"])["name"]) == ["g"]
+    assert sorted(simaccel.pareto_front(frame.assign(neg=-frame["latency"]),
+                                        ["neg", "energy"])["name"]) == ["e"]
+
+
+def test_duplicates_are_both_on_the_front() -> None:
+    frame = pd.DataFrame({"x": [1.0, 1.0, 2.0], "y": [1.0, 1.0, 0.5]})
+    assert len(simaccel.pareto_front(frame, ["x", "y"])) == 3
+
+
+# --- the spec ----------------------------------------------------------------------------------
+
+def test_random_mode_draws_distinct_points_reproducibly() -> None:
+    spec = sweeps.parse_spec({**SMALL, "mode": "random", "samples": 5, "seed": 3})
+    points = sweeps.design_points(spec)
+    assert len(points) == 5 and len({tuple(sorted(p.items())) for p in points}) == 5
+    assert points == sweeps.design_points(spec)
+    grid = sweeps.design_points(sweeps.parse_spec(SMALL))
+    assert all(p in grid for p in points)
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    ({"grid": {"array.rowz": [8]}}, "grid.'array.rowz'", "not a hardware config field"),
+    ({"grid": {"array": [8]}}, "grid.'array'", "is a table"),
+    ({"grid": {"array.rows": []}}, "grid.'array.rows'", "no values"),
+    ({"grid": {}}, "grid", "needs a [grid] table"),
+    ({"mode": "list", "points": [{"sram.ifmap_kb": 1}]}, "points[0].'sram.ifmap_kb'",
+     "not a hardware config field"),
+    ({"workloads": []}, "workloads", "at least 1"),
+    ({"workers": 2}, "workers", "unknown field"),
+])
+def test_bad_spec_names_the_field(change: dict, field: str, words: str) -> None:
+    with pytest.raises(InputError) as err:
+        sweeps.parse_spec({**SMALL, **change}, "s.toml")
+    assert err.value.field == field and words in err.value.message
+
+
+def test_cli_sweep_writes_csv_then_parquet_and_resumes(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "s.toml"
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "mnist.json").write_text(Path(MNIST).read_text())
+    spec.write_text('base = "scalesim_default"\nworkloads = ["w/mnist.json"]\n'
+                    '[grid]\n"array.rows+array.cols" = [8, 16]\n"sram.double_buffered" = '
+                    '[true, false]\n')
+    out = tmp_path / "out" / "r.parquet"
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    assert "4 points run (0 failed)" in capsys.readouterr().out
+    frame = pd.read_parquet(out)
+    assert len(frame) == 4 and (frame["cycles"] > 0).all()
+    assert main(["sweep", str(spec), "--out", str(out), "--quiet"]) == 0
+    assert "0 points run (0 failed), 4 already in" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_parquet(out), frame)
+
+
+def test_cli_bad_spec_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text('workloads = ["x.json"]\n[grid]\n"array.colz" = [8]\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(spec) in err[0] and "array.colz" in err[0]
+    assert not (tmp_path / "r.csv").exists()
+
+    spec.write_text("workloads = [\n")
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "r.csv")]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_missing_workload_is_bad_input_before_any_point_runs(tmp_path: Path) -> None:
+    spec = sweeps.parse_spec({**SMALL, "workloads": [str(tmp_path / "nope.json")]})
+    with pytest.raises(InputError, match="no such file"):
+        sweeps.execute(spec, tmp_path / "r.csv")
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_an_unrelated_csv_is_not_overwritten(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    out.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="not a simaccel sweep CSV"):
+        sweeps.execute(sweeps.parse_spec(SMALL), out)
+    assert out.read_text() == "a,b\n1,2\n"
+
+
+# --- vary and the area estimate ---------------------------------------------------------------
+
+def test_vary_sets_tied_fields_and_switches_bandwidth_kind() -> None:
+    hw = simaccel.load_hardware("scalesim_default")
+    v = vary(hw, {"array.rows+array.cols": 64, "dram.bandwidth_gbps": 25.6,
+                  "dtypes.input+dtypes.weight": "int16"})
+    assert (v.array.rows, v.array.cols) == (64, 64)
+    assert v.dram.bytes_per_cycle is None and v.dram.bandwidth_gbps == 25.6
+    assert v.dtypes.weight.value == "int16" and v.name.startswith("scalesim_default[")
+    assert vary(hw, {}) == hw
+
+
+def test_tpu_v1_area_is_its_floor_plan() -> None:
+    """256×256 int8 PEs and 24 MiB of buffers are 24% and 29% of 331 mm² by construction;
+    the test pins the arithmetic, per PE and per KiB."""
+    doc = shipped_hw_dict("tpu_v1")
+    hw = parse_hardware({**doc, "array": {**doc["array"], "rows": 256, "cols": 256},
+                         "sram": {"ifmap_kib": 8192, "filter_kib": 8192, "ofmap_kib": 8192}},
+                        "<t>")
+    a = area(hw)
+    assert a.array_mm2 == pytest.approx(0.24 * 331)
+    assert a.sram_mm2 == pytest.approx(0.29 * 331)
+    assert a.vector_mm2 == pytest.approx(hw.vector.lanes * 4 * 0.24 * 331 / 65536)
+    assert a.total_mm2 == pytest.approx(a.array_mm2 + a.sram_mm2 + a.vector_mm2)
+    assert "ISCA 2017" in a.table.source
+
+
+def test_area_overrides_and_wider_datatypes() -> None:
+    doc = shipped_hw_dict("scalesim_default")
+    base = area(parse_hardware(doc, "<t>"))
+    fp32 = area(parse_hardware({**doc, "dtypes": {"input": "fp32", "weight": "fp32",
+                                                  "accumulator": "fp32"}}, "<t>"))
+    assert fp32.array_mm2 == pytest.approx(9 * base.array_mm2)
+    custom = area(parse_hardware({**doc, "area": {"pe_mm2": {"int8": 0.001},
+                                                  "sram_mm2_per_kib": 0.002,
+                                                  "source": "my process"}}, "<t>"))
+    pes = doc["array"]["rows"] * doc["array"]["cols"]
+    kib = sum(doc["sram"][k] for k in ("ifmap_kib", "filter_kib", "ofmap_kib"))
+    assert custom.array_mm2 == pytest.approx(pes * 0.001)
+    assert custom.sram_mm2 == pytest.approx(kib * 0.002)
+    assert custom.vector_mm2 == pytest.approx(base.vector_mm2)
+    assert custom.table.source == "my process"
+    assert math.isclose(PRESETS["tpu_v1_28nm"]["sram_mm2_per_kib"], 0.29 * 331 / 24576)
+
+
+def test_report_carries_the_area(tmp_path: Path) -> None:
+    hw = simaccel.load_hardware("gemmini")
+    report = simaccel.simulate(simaccel.load_model(GEMM), hw, check=False).to_dict()
+    assert report["hardware"]["area_mm2"]["total"] == pytest.approx(area(hw).total_mm2)
