@@ -123,6 +123,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.out:
         paths = report.write(args.out)
         if args.plots:
+            _headless_matplotlib()
             from simaccel.plots import write_plots
 
             paths += write_plots(report.to_dict(), report.trace_events(), args.out,
@@ -210,10 +211,18 @@ def _layer_range(text: str | None) -> tuple[int, int | None]:
         raise InputError("--layers", "", f"expected A:B layer indices, got {text!r}") from None
 
 
+def _headless_matplotlib() -> None:
+    """Files only: no GUI backend, even where a display exists."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 def _plot(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    _headless_matplotlib()
     from simaccel.plots import write_plots
 
     run = Path(args.run)

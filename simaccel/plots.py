@@ -1,4 +1,5 @@
-"""Plots of a report, as PNG files (matplotlib, imported here only, with the Agg backend).
+"""Plots of a report as matplotlib figures, and PNG files of them (matplotlib is imported
+here only; the backend is left to the caller: the CLI picks Agg, a notebook keeps inline).
 
 Every function takes the report as the plain dict of report.json (and the trace as the dict
 of trace.json), so `simaccel plot` can redraw a saved run without simulating again.
@@ -15,9 +16,6 @@ COLORS = {"compute": "#4477aa", "stall": "#ee6677", "mac": "#4477aa", "sram": "#
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -7,9 +7,9 @@ import math
 
 
 def check(answer: float | int | str | None, expected: float | int | str, *, rel: float = 0.0,
-          hint: str = "") -> str:
+          hint: str = "") -> None:
     """Compare ``answer`` with ``expected`` (numbers within relative tolerance ``rel``,
-    anything else for equality). Returns a line saying it is right; raises AssertionError
+    anything else for equality). Prints a line saying it is right; raises AssertionError
     with ``hint`` when it is not, or when no answer was given (``None`` or ``...``)."""
     if answer is None or answer is Ellipsis:
         raise AssertionError("no answer yet: replace the ... with yours"
@@ -21,6 +21,4 @@ def check(answer: float | int | str | None, expected: float | int | str, *, rel:
     if not right:
         raise AssertionError(f"{answer!r} is not it: the simulator says {expected!r}"
                              + (f" (hint: {hint})" if hint else ""))
-    message = f"correct: {expected!r}"
-    print(message)
-    return message
+    print(f"correct: {expected!r}")
