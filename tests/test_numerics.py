@@ -196,6 +196,18 @@ def test_npz_with_a_wrong_shape_names_the_key(tmp_path: Path) -> None:
     assert caught.value.field == "d.kernel" and "[5, 3]" in caught.value.message
 
 
+def test_npz_missing_a_parameter_names_it(tmp_path: Path) -> None:
+    """A weights file that lacks a parameter is an error, not a silent random draw."""
+    doc = {"format": "simaccel-model/1", "name": "w", "weights": "w.npz",
+           "inputs": [{"name": "x", "shape": [1, 4]}],
+           "layers": [{"name": "d", "op": "dense", "inputs": ["x"], "units": 3}]}
+    np.savez(tmp_path / "w.npz", **{"d.kernel": np.ones((4, 3))})
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    with pytest.raises(simaccel.InputError) as caught:
+        simaccel.simulate(simaccel.load_model(tmp_path / "m.json"), _hw(kib=8), check=True)
+    assert caught.value.field == "d.bias" and "missing" in caught.value.message
+
+
 # --- properties ------------------------------------------------------------------------------
 
 @st.composite

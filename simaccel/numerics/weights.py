@@ -58,8 +58,9 @@ def _draw(rng: np.random.Generator, key: str, shape: tuple[int, ...]) -> np.ndar
 
 
 def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -> dict:
-    """Parameters per layer (float64): from ``stored`` (an .npz's arrays) where present,
-    else drawn from the model's seed, layer by layer in topological order."""
+    """Parameters per layer (float64): all from ``stored`` (an .npz's arrays; a missing one
+    is an error, never silently drawn), or without it all drawn from the model's seed, layer
+    by layer in topological order."""
     rng = np.random.default_rng(graph.model.seed)
     params: dict[str, dict[str, np.ndarray]] = {}
     for layer, shapes in _shapes(graph).items():
@@ -67,7 +68,11 @@ def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -
         for key, shape in shapes.items():
             drawn = _draw(rng, key, shape)
             full = f"{layer}.{key}"
-            if stored is not None and full in stored:
+            if stored is not None and full not in stored:
+                raise InputError(graph.model.weights_path or graph.model.source, full,
+                                 f"missing from the weights (shape {list(shape)}); a model "
+                                 "with a weights file must give every parameter")
+            if stored is not None:
                 value = np.asarray(stored[full], dtype=np.float64)
                 if value.shape != shape:
                     raise InputError(graph.model.weights_path or graph.model.source, full,
