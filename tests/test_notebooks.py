@@ -1,0 +1,34 @@
+"""The teaching notebooks run top to bottom, their exercise checks included, in under a
+minute each."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+#: Wall-clock budget per notebook, seconds (the issue's "under a minute each").
+BUDGET_S = 60
+
+
+def test_every_lab_is_there() -> None:
+    names = [nb.stem for nb in NOTEBOOKS]
+    assert names == ["01_systolic_dataflows", "02_memory_and_tiling",
+                     "03_quantization_and_pruning", "04_design_space_sweep"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
+        "notebooks are committed without outputs"
+    checks = [c for c in notebook.cells if c.cell_type == "code" and "check(" in c.source]
+    assert len(checks) >= 2, "each lab has exercises with checked answers"
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=BUDGET_S, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    assert time.perf_counter() - start < BUDGET_S
