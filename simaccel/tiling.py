@@ -20,15 +20,15 @@ use is a re-fetch, and the DRAM traffic counts it.
 
 **Choosing the tiling.** Candidate sizes per dimension are the array fold unit times powers
 of two, and the whole dimension. Every combination that fits, in both loop orders, is
-scored by `pipeline_cycles`, an estimate of its time with loads, compute and stores of
-equal tiles overlapping as the buffering allows (so one huge tile that cannot overlap its
-load with compute loses to several that can) plus a small control overhead per tile; the
-fastest wins, then the least DRAM traffic, then the fewest tiles. Splitting a spatial
-dimension on multiples of the array side leaves the fold count unchanged; splitting the
-streamed dimension pays the fold's fill and drain once more per chunk, which the estimate
-includes. A bigger buffer only adds candidates, so its choice is never *estimated* slower;
-the simulation can rank two near-equal plans the other way (by under 1% on the shipped
-workloads and configs).
+scored by `gemm_pipeline_cycles`, an estimate of its time with loads, compute and stores
+overlapping as the buffering allows, which follows the tiles that differ (the K split's
+shorter last tile; a resident block arriving whole with its first tile), plus a small
+control overhead per tile. Plans within `TIME_SLACK` of the fastest estimate count as equally
+fast; the least DRAM traffic among them wins, then the fastest, then the fewest tiles.
+Splitting a spatial dimension on multiples of the array side leaves the fold count
+unchanged; splitting the streamed dimension pays the fold's fill and drain once more per
+chunk, which the estimate includes. docs/memory.md gives the formulas and how the estimate
+ranks against the simulation.
 
 Approximations: a tile's ifmap bytes are its proportional share of the input (the halo a
 convolution window re-reads across a tile edge is not counted); the bias is fetched with the
@@ -160,23 +160,41 @@ def plan_gemm_tiles(kernel: GemmKernel, hw: Hardware) -> TilePlan:
         "nmk": size.filter * np.where(one_k, 1, n_m)
         + size.ifmap * np.where(one_k & (n_m == 1), 1, n_n) + size.ofmap,
     }
-    stream = MAPPING[hw.array.dataflow][2]
+    # With K whole, one operand's block stays resident over the inner loop and arrives in
+    # one piece with the first tile that uses it: (bytes of all such loads, how many).
+    resident = {
+        "mnk": (np.where(one_k, np.where(n_n == 1, size.filter, size.ifmap), 0),
+                np.where(one_k & (n_n > 1), n_m, 1)),
+        "nmk": (np.where(one_k, np.where(n_m == 1, size.ifmap, size.filter), 0),
+                np.where(one_k & (n_m > 1), n_n, 1)),
+    }
+    rows_dim, _, stream = MAPPING[hw.array.dataflow]
     stream_blocks = {"m": n_m, "k": n_k, "n": n_n}[stream]
     overhead = fill_drain_cycles(hw.array.dataflow, hw.array.rows, hw.array.cols)
     spatial = math.ceil(getattr(kernel, MAPPING[hw.array.dataflow][0]) / hw.array.rows) * \
         math.ceil(getattr(kernel, MAPPING[hw.array.dataflow][1]) / hw.array.cols)
     compute = spatial * (getattr(kernel, stream) + stream_blocks * overhead)
+    # the K split's last tile is shorter: its share of the compute, full tiles' and its own
+    rk = k - (n_k - 1) * tk
+    if stream == "k":
+        k_share = (tk + overhead) / (k + n_k * overhead), (rk + overhead) / (k + n_k * overhead)
+    else:  # K on the array rows: a tile's folds
+        folds = -(-k // hw.array.rows)
+        k_share = -(-tk // hw.array.rows) / folds, -(-rk // hw.array.rows) / folds
     tiles = n_m * n_k * n_n
-    best: tuple | None = None
+    times, traffics = [], []
+    g = kernel.groups  # run back to back: the pipeline goes on from one group to the next
     for order in ORDERS:
-        time = np.where(fits, pipeline_cycles(compute, traffic[order] - size.ofmap, size.ofmap,
-                                              n_m * n_n, hw, n_k), np.inf)
-        i = choose(time, traffic[order], tiles)
-        score = (time[i], traffic[order][i], tiles[i], ORDERS.index(order))
-        if best is None or _better(score, best[0]):
-            best = (score, TilePlan(1, int(tm[i]), int(tk[i]), int(tn[i]), order))
-    assert best is not None
-    plan = best[1]
+        resident_bytes, resident_loads = resident[order]
+        times.append(np.where(fits, gemm_pipeline_cycles(
+            g * compute, k_share, g * (traffic[order] - size.ofmap), (tk / k, rk / k),
+            g * size.ofmap, g * n_m * n_n, n_k, g * resident_bytes, g * resident_loads, hw),
+            np.inf))
+        traffics.append(traffic[order])
+    i = choose(np.concatenate(times), np.concatenate(traffics), np.concatenate([tiles, tiles]),
+               slack=TIME_SLACK)
+    order, i = ORDERS[i // len(tm)], i % len(tm)
+    plan = TilePlan(1, int(tm[i]), int(tk[i]), int(tn[i]), order)
     if (plan.tm, plan.tk, plan.tn) == (m, k, n) and kernel.groups > 1:
         plan = TilePlan(_group_block(kernel, size, cap, hw), m, k, n, plan.order)
     return plan
@@ -188,17 +206,21 @@ def plan_gemm_tiles(kernel: GemmKernel, hw: Hardware) -> TilePlan:
 TILE_OVERHEAD_CYCLES = 64
 
 
-def choose(time: np.ndarray, traffic: np.ndarray, tiles: np.ndarray) -> int:
-    """Index of the candidate to use: the fastest by the estimate, then the least DRAM
-    traffic, then the fewest tiles. A strict order on the estimate keeps the choice sane
-    across configs: a bigger buffer only adds candidates, so its pick is never estimated
-    slower."""
-    return int(np.lexsort((tiles, traffic, time))[0])
+#: Plans estimated within this fraction of the fastest count as equally fast, and the one
+#: with the least DRAM traffic among them is taken: the estimate is not that precise, and
+#: DRAM bytes cost energy.
+TIME_SLACK = 0.01
 
 
-def _better(a: tuple, b: tuple) -> bool:
-    """Compare (time, traffic, tiles, order) scores of the two loop orders' picks."""
-    return a < b
+def choose(time: np.ndarray, traffic: np.ndarray, tiles: np.ndarray,
+           slack: float = 0.0) -> int:
+    """Index of the candidate to use: among those estimated within ``slack`` of the
+    fastest, the least DRAM traffic, then the fastest, then the fewest tiles (the first
+    such index). A bigger buffer only adds candidates, so its pick is never estimated slower
+    than the smaller buffer's by more than ``slack``."""
+    near = time <= time.min() * (1 + slack)
+    masked = np.where(near, traffic, np.inf)
+    return int(np.lexsort((tiles, time, masked))[0])
 
 
 def pipeline_cycles(compute: np.ndarray, load_bytes: np.ndarray, store_bytes: int | np.ndarray,
@@ -226,6 +248,53 @@ def pipeline_cycles(compute: np.ndarray, load_bytes: np.ndarray, store_bytes: in
                             (load + latency + each) / 2)
         return load + latency + (tiles - 1) * period + each + store + overhead
     return tiles * (load + latency + each) + blocks * store + overhead
+
+
+def gemm_pipeline_cycles(compute: np.ndarray, compute_share: tuple, load_bytes: np.ndarray,
+                         load_share: tuple, store_bytes: int, blocks: np.ndarray,
+                         tiles_per_block: np.ndarray, resident_bytes: np.ndarray,
+                         resident_loads: np.ndarray, hw: Hardware) -> np.ndarray:
+    """Estimated cycles of a GEMM cut into ``blocks`` output blocks of ``tiles_per_block``
+    K tiles, like `pipeline_cycles` but with the two ways its tiles are not equal:
+
+    * the K split's last tile is shorter: a block's full tiles and its last one take
+      ``compute_share`` (full, last) of a block's compute and ``load_share`` of its loads;
+    * with K whole, ``resident_bytes`` arrive as ``resident_loads`` blocks that stay
+      resident over several tiles, each whole with the first tile that uses it.
+
+    Double-buffered, a tile's load needs the slot of the tile two before it and the DMA
+    runs in order, so a load overlaps only the previous tile's compute: going from a tile of
+    compute C to one that loads L takes P(C, L) = max(C, L + S / tiles_per_block,
+    (L + D + C) / 2). A big load after a short tile shows up as a stall, which an average
+    over the tiles would hide. Single-buffered nothing overlaps.
+    """
+    bandwidth = hw.dram_bytes_per_cycle
+    latency = hw.dram_latency_cycles
+    tiles = blocks * tiles_per_block
+    per_block = compute / blocks
+    c_full, c_last = per_block * compute_share[0], per_block * compute_share[1]
+    split = tiles_per_block > 1
+    loads = np.where(split, load_bytes, load_bytes - resident_bytes) / blocks / bandwidth
+    l_full = np.where(split, loads * load_share[0], loads)
+    l_last = np.where(split, loads * load_share[1], loads)
+    extra = resident_bytes / resident_loads / bandwidth
+    store = store_bytes / blocks / bandwidth
+    overhead = tiles * TILE_OVERHEAD_CYCLES
+    if not hw.sram.double_buffered:
+        return (tiles * latency + blocks * ((tiles_per_block - 1) * (l_full + c_full)
+                                            + l_last + c_last)
+                + resident_loads * extra + blocks * store + overhead)
+
+    def step(previous, load):
+        return np.maximum(np.maximum(previous, load + store / tiles_per_block),
+                          (load + latency + previous) / 2)
+
+    k_split = (l_full + latency + blocks * ((tiles_per_block - 2) * step(c_full, l_full)
+                                             + step(c_full, l_last))
+               + (blocks - 1) * step(c_last, l_full))
+    resident = (l_full + extra + latency + (resident_loads - 1) * step(c_full, l_full + extra)
+                + (tiles - resident_loads) * step(c_full, l_full))
+    return np.where(split, k_split, resident) + c_last + store + overhead
 
 
 #: Most pieces a vector kernel is cut into for pipelining (more only when it must, to fit).
