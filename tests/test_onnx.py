@@ -358,6 +358,30 @@ def test_every_truncation_is_refused_as_bad_input(cut: int, tmp_path_factory) ->
     assert str(path) in str(err.value)
 
 
+ATTENTION_BYTES = attention(13, decomposed_ln=True, gelu_op=False).SerializeToString()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.sampled_from([CNN_BYTES, ATTENTION_BYTES]),
+       edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)),
+                      min_size=1, max_size=4))
+def test_corrupted_bytes_are_bad_input_or_a_model(which: bytes, edits, tmp_path_factory) -> None:
+    """Flipped bytes that still parse as protobuf (a wrong attribute, a dangling input, a
+    corrupt initializer, a shape that does not add up) are refused as bad input naming
+    where, or import as a model that simulates: never another exception."""
+    raw = bytearray(which)
+    for where, value in edits:
+        raw[int(where * len(raw))] = value
+    path = tmp_path_factory.mktemp("flip") / "flip.onnx"
+    path.write_bytes(bytes(raw))
+    try:
+        model = simaccel.load_model(path)
+    except InputError as err:
+        assert str(path) in str(err)
+        return
+    simaccel.simulate(model, FP32, check=False)
+
+
 def test_old_opset_is_refused(tmp_path: Path, capsys) -> None:
     proto = cnn(13)
     proto.opset_import[0].version = 9
@@ -381,6 +405,6 @@ def test_data_dependent_shape_is_refused(tmp_path: Path, capsys) -> None:
         b.nodes, "dyn",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 12]),
          helper.make_tensor_value_info("target", TensorProto.INT64, [2])],
-        [helper.make_tensor_value_info(d, TensorProto.FLOAT, None)])
+        [helper.make_tensor_value_info(d, TensorProto.FLOAT, ["rows", "cols"])])
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     refuses(save(proto, tmp_path), capsys, "node reshape_1", "not static")

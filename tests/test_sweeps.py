@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import simaccel
 from simaccel import sweeps
@@ -67,8 +69,10 @@ def test_process_pool_and_dask_cluster_give_identical_rows(small_in_process) -> 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         dask = simaccel.sweep(SMALL, scheduler=lambda: distributed.Client(cluster))
+        by_address = simaccel.sweep(SMALL, scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(pool, small_in_process)
     pd.testing.assert_frame_equal(dask, small_in_process)
+    pd.testing.assert_frame_equal(by_address, small_in_process)
 
 
 def test_scheduler_address_that_answers_nothing_is_bad_input(monkeypatch) -> None:
@@ -156,6 +160,38 @@ def test_duplicates_are_both_on_the_front() -> None:
 
 
 # --- the spec ----------------------------------------------------------------------------------
+
+FIELDS = ["array.rows", "array.cols", "array.rows+array.cols", "array.dataflow", "array",
+          "sram.ifmap_kib", "sram.double_buffered", "dram.bandwidth_gbps", "dram.bytes_per_cycle",
+          "dtypes.input", "clock_mhz", "energy.preset", "area.pe_mm2", "vector.lanes", "nope",
+          "array.rowz", "sram..x", "", "+", "a.b.c.d"]
+VALUES = st.one_of(st.integers(-5, 300), st.floats(allow_nan=True), st.text(max_size=6),
+                   st.booleans(), st.none(), st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(spec=st.fixed_dictionaries({}, optional={
+    "name": st.one_of(st.text(max_size=8), st.integers()),
+    "base": st.sampled_from(["scalesim_default", "tpu_v1", 3]),
+    "workloads": st.one_of(st.lists(st.text(max_size=5), max_size=2), st.text(max_size=5)),
+    "mode": st.sampled_from(["grid", "list", "random", "sobol", None]),
+    "grid": st.one_of(st.dictionaries(st.sampled_from(FIELDS), st.lists(VALUES, max_size=3),
+                                      max_size=3), st.lists(VALUES, max_size=2)),
+    "points": st.lists(st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=2), max_size=2),
+    "samples": VALUES, "seed": VALUES, "unknown": VALUES,
+}))
+def test_any_spec_is_a_sweep_or_one_clear_error(spec: dict) -> None:
+    """Whatever the decoded TOML holds, the loader returns a spec whose points are all
+    config fields, or raises InputError naming the spec; nothing else escapes."""
+    try:
+        parsed = sweeps.parse_spec(spec, "s.toml")
+    except InputError as err:
+        assert err.source == "s.toml" and err.message
+        return
+    for point in sweeps.design_points(parsed):
+        for key in point:
+            assert all(sweeps._field_problem(part) is None for part in key.split("+"))
+
 
 def test_random_mode_draws_distinct_points_reproducibly() -> None:
     spec = sweeps.parse_spec({**SMALL, "mode": "random", "samples": 5, "seed": 3})

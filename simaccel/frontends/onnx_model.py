@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +80,10 @@ class _Import:
     """State of one import: constants, tensors, the layers and weights produced so far."""
 
     def __init__(self, graph, source: str, allow_unknown: bool) -> None:
-        from onnx import numpy_helper
 
         self.source = source
         self.allow_unknown = allow_unknown
-        self.consts: dict[str, np.ndarray] = {
-            init.name: numpy_helper.to_array(init) for init in graph.initializer}
+        self.consts = _constants(graph, source)
         self.shapes = _static_shapes(graph)
         self.tensors: dict[str, Tensor] = {}
         self.layers: list = []
@@ -595,11 +594,43 @@ def _output(im: _Import, t: Tensor, onnx_name: str) -> str:
         return t.name
     return im.nchw(t, onnx_name).name
 
+
+#: What a node whose attributes, inputs or constants do not hold together raises while it is
+#: translated; it becomes an `InputError` naming the node.
+_MALFORMED = (KeyError, IndexError, ValueError, TypeError, AttributeError)
+
+
+def _guarded(source: str, node, step: Callable[[], object]):
+    """Run one node's ``step``, reporting a malformed node as bad input."""
+    try:
+        return step()
+    except InputError:
+        raise
+    except _MALFORMED as exc:
+        raise InputError(source, f"node {node.name or node.op_type}",
+                         f"{node.op_type} node cannot be imported "
+                         f"({type(exc).__name__}: {exc})") from None
+
+
+def _constants(graph, source: str) -> dict[str, np.ndarray]:
+    """The graph's initializers as arrays; a corrupt one is bad input naming it."""
+    from onnx import numpy_helper
+
+    out = {}
+    for init in graph.initializer:
+        try:
+            out[init.name] = numpy_helper.to_array(init)
+        except _MALFORMED as exc:
+            raise InputError(source, f"initializer {init.name}", f"cannot be read "
+                             f"({type(exc).__name__}: {exc})") from None
+    return out
+
+
 def _infer(proto, source: str):
     import onnx
 
     try:
-        return onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+        return onnx.shape_inference.infer_shapes(proto, strict_mode=True)
     except Exception as exc:  # noqa: BLE001 - onnx raises several kinds
         raise InputError(source, "graph", f"ONNX shape inference failed: {exc}") from None
 
@@ -614,9 +645,10 @@ def _fold_constants(proto, source: str):
     while True:
         proto = _infer(proto, source)
         graph = proto.graph
-        consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        consts = _constants(graph, source)
         shapes = _static_shapes(graph)
-        folded = [node for node in graph.node if _fold(consts, shapes, node)]
+        folded = [node for node in graph.node
+                  if _guarded(source, node, partial(_fold, consts, shapes, node))]
         if not folded:
             return proto
         done = {id(node) for node in folded}
@@ -646,24 +678,30 @@ def _walk(im: _Import, graph) -> None:
     op, skipping what depends on it, so that the error lists every unsupported op."""
     downstream: set[str] = set()  # tensors computed from an unsupported op's output
     for node in graph.node:
-        if id(node) in im.skip or _fold(im.consts, im.shapes, node):
-            continue
-        if downstream & set(node.input):  # cannot be translated, but may be unsupported
-            if node.op_type not in HANDLERS and node.op_type not in PATTERN_OPS:
-                im.unknown.append(f"{node.op_type} ({node.name or node.output[0]})")
-            downstream.update(node.output)
-            continue
-        if _gelu_pattern(im, node) or _layernorm_pattern(im, node):
-            continue
-        handler = HANDLERS.get(node.op_type)
-        if handler is not None:
-            handler(im, node)
-            continue
-        im.unknown.append(f"{node.op_type} ({node.name or node.output[0]})")
-        if im.allow_unknown:
-            _opaque(im, node)
-        else:
-            downstream.update(node.output)
+        _guarded(im.source, node, partial(_translate, im, node, downstream))
+
+
+def _translate(im: _Import, node, downstream: set[str]) -> None:
+    """One node of `_walk`: folded, skipped (part of a pattern, or downstream of an
+    unsupported op), matched as a pattern, handled, or listed as unsupported."""
+    if id(node) in im.skip or _fold(im.consts, im.shapes, node):
+        return
+    if downstream & set(node.input):  # cannot be translated, but may be unsupported
+        if node.op_type not in HANDLERS and node.op_type not in PATTERN_OPS:
+            im.unknown.append(f"{node.op_type} ({node.name or node.output[0]})")
+        downstream.update(node.output)
+        return
+    if _gelu_pattern(im, node) or _layernorm_pattern(im, node):
+        return
+    handler = HANDLERS.get(node.op_type)
+    if handler is not None:
+        handler(im, node)
+        return
+    im.unknown.append(f"{node.op_type} ({node.name or node.output[0]})")
+    if im.allow_unknown:
+        _opaque(im, node)
+    else:
+        downstream.update(node.output)
 
 
 def load_onnx(path: Path, allow_unknown: bool = False) -> Model:
@@ -694,6 +732,11 @@ def load_onnx(path: Path, allow_unknown: bool = False) -> Model:
     if not versions or not MIN_OPSET <= versions[0] <= MAX_OPSET:
         raise InputError(source, "opset_import", f"opset {versions[0] if versions else 'none'}"
                          f": simaccel reads opsets {MIN_OPSET} to {MAX_OPSET}")
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as exc:  # noqa: BLE001 - the checker raises several kinds
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(source, "graph", f"not a valid ONNX model: {first}") from None
     for inp in proto.graph.input:  # pin dynamic dimensions (a symbolic batch) to 1
         for dim in inp.type.tensor_type.shape.dim:
             if dim.dim_value <= 0:
