@@ -302,14 +302,15 @@ def _dask_rows(base: Hardware, prepared: dict, tasks: list,
         raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
                          f"{scheduler!r}: {exc}") from None
     try:
-        shared = {w: client.scatter(p, broadcast=True) for w, p in prepared.items()}
+        # hash=False: keys of this sweep's own, which no other client's release can drop
+        shared = {w: client.scatter(p, broadcast=True, hash=False) for w, p in prepared.items()}
         futures = [client.submit(run_point, base, params, w, shared[w], pure=False)
                    for params, w in tasks]
         try:
             for future in as_completed(futures):
                 yield future.result()
         finally:
-            client.cancel(futures)
+            client.cancel([*futures, *shared.values()])
     finally:
         if not callable(scheduler):
             client.close()
