@@ -140,14 +140,17 @@ def roofline(report: dict):
     def gap(p: tuple) -> float:
         bound = min(peak, p[0] * bandwidth) if bandwidth else peak
         return p[1] / bound
-    for i, p in enumerate(sorted(points, key=gap)[:4]):
-        ax.annotate(_label(p[2], 20), (p[0], p[1]), fontsize=8, xytext=(6, -10 - 9 * i),
-                    textcoords="offset points", arrowprops={"arrowstyle": "-", "lw": 0.5})
+    # in a column at the top left, which lies above the slanted roof and so holds no point:
+    # names never collide, however close their points are
+    worst = sorted(sorted(points, key=gap)[:4], key=lambda p: -p[1])  # top label, top point
+    for i, p in enumerate(worst):
+        ax.annotate(_label(p[2], 24), (p[0], p[1]), fontsize=8, xytext=(0.03, 0.96 - 0.06 * i),
+                    textcoords="axes fraction", ha="left", va="top",
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"})
     if bandwidth:
         ridge = peak / bandwidth
         ax.axvline(ridge, color="grey", ls=":", lw=1)
-        ax.annotate(f"ridge {ridge:.0f} MACs/B", (ridge, peak), fontsize=8, xytext=(4, -14),
-                    textcoords="offset points", color="grey")
+        ax.plot([], [], color="grey", ls=":", lw=1, label=f"ridge: {ridge:.3g} MACs/B")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("operational intensity (MACs per DRAM byte)")
