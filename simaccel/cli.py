@@ -32,9 +32,7 @@ def _parser() -> argparse.ArgumentParser:
                "  simaccel simulate topology.csv --hw scale.cfg --out results/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sim.add_argument("model", help="model.json, an ONNX file, or a SCALE-Sim topology CSV")
-    sim.add_argument("--allow-unknown", action="store_true",
-                     help="ONNX: cost unsupported ops as vector ops (with a warning) instead "
-                          "of refusing the model")
+    _allow_unknown(sim)
     _add_hw(sim)
     sim.add_argument("--out", metavar="DIR", help="write report.json and layers.csv into DIR")
     sim.add_argument("--json", action="store_true",
@@ -54,8 +52,7 @@ def _parser() -> argparse.ArgumentParser:
                             description="Print every layer with its output shape, MACs and "
                                         "the kernel it lowers to.")
     show.add_argument("model", help="model.json, an ONNX file or a SCALE-Sim topology CSV")
-    show.add_argument("--allow-unknown", action="store_true",
-                      help="ONNX: keep unsupported ops as vector ops")
+    _allow_unknown(show)
 
     imp = verbs.add_parser("import", help="convert an ONNX model to model.json + weights .npz",
                            description="Convert MODEL.onnx into a simaccel-model/1 JSON file "
@@ -63,8 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("model", help="the .onnx file")
     imp.add_argument("-o", "--output", metavar="JSON", required=True,
                      help="the model.json to write (the weights go to the same name .npz)")
-    imp.add_argument("--allow-unknown", action="store_true",
-                     help="keep unsupported ops as vector ops")
+    _allow_unknown(imp)
 
     plot = verbs.add_parser("plot", help="draw the plots of a saved run",
                             description="Draw cycles, utilization, energy, roofline and timeline "
@@ -209,6 +205,12 @@ def _layer_range(text: str | None) -> tuple[int, int | None]:
         return (int(first or 0), int(last) if last else None)
     except ValueError:
         raise InputError("--layers", "", f"expected A:B layer indices, got {text!r}") from None
+
+
+def _allow_unknown(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument("--allow-unknown", action="store_true",
+                      help="ONNX: cost unsupported ops as vector ops (with a warning) instead "
+                           "of refusing the model")
 
 
 def _headless_matplotlib() -> None:

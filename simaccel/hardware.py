@@ -155,11 +155,6 @@ class Hardware(BaseModel):
         """DRAM access latency in array clock cycles."""
         return math.ceil(self.dram.latency_ns * self.clock_mhz / 1000)
 
-    @property
-    def peak_macs_per_cycle(self) -> int:
-        """MACs per cycle with every PE busy."""
-        return self.array.pes
-
 
 def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
     """``hw`` with dotted config fields changed and validated again: ``{"array.rows": 32}``;

@@ -175,17 +175,18 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-def _common(cycles: int, compute: int, macs: int, utilization: float,
-            mapping: float | None, r, hw: Hardware) -> dict:
+def _common(r: LayerResult | Totals, hw: Hardware) -> dict:
+    """The fields a layer row and the totals share."""
     traffic = r.traffic
     moved = traffic.dram_read_bytes + traffic.dram_write_bytes
+    cycles = r.cycles
     return {
         "cycles": cycles,
-        "compute_cycles": compute,
-        "stall_cycles": cycles - compute,
-        "macs": macs,
-        "utilization": utilization,
-        "mapping_efficiency": mapping,
+        "compute_cycles": r.compute_cycles,
+        "stall_cycles": r.stall_cycles,
+        "macs": r.macs,
+        "utilization": r.utilization,
+        "mapping_efficiency": r.mapping_efficiency,
         "sram_read_bytes": traffic.sram_read_bytes,
         "sram_write_bytes": traffic.sram_write_bytes,
         "dram_read_bytes": traffic.dram_read_bytes,
@@ -211,8 +212,7 @@ def _layer_dict(r: LayerResult, hw: Hardware, energy: Energy) -> dict:
         "dataflow": dataflow,
         "folds": r.work.plan.folds if r.work.plan else 0,
         "fused": list(kernel.fused),
-        **_common(r.cycles, r.compute_cycles, r.macs, r.utilization, r.mapping_efficiency, r,
-                  hw),
+        **_common(r, hw),
         "start_cycle": r.start_cycle,
         "end_cycle": r.end_cycle,
         "tiles": len(r.work.tiles),
@@ -227,8 +227,7 @@ def _total_dict(t: Totals, hw: Hardware, graph: Graph, energy: Energy) -> dict:
     latency_s = t.cycles / (hw.clock_mhz * 1e6)
     batch = graph.model.inputs[0].shape[0]
     return {
-        **_common(t.cycles, t.compute_cycles, t.macs, t.utilization, t.mapping_efficiency, t,
-                  hw),
+        **_common(t, hw),
         "latency_s": latency_s,
         "inferences_per_s": batch / latency_s if latency_s else None,
         "tops": 2 * t.macs / latency_s / 1e12 if latency_s else None,

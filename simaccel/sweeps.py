@@ -36,7 +36,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from simaccel.area import area
 from simaccel.errors import InputError
 from simaccel.frontends.validation import raise_input_error
 from simaccel.hardware import Hardware, vary
@@ -156,14 +155,12 @@ def run_point(base: Hardware, params: Mapping[str, Any], workload: str,
     row: dict[str, Any] = {"key": point_key(params, workload),
                            "workload": Path(workload).stem, **params}
     try:
-        hw = vary(base, params)
-        report = run(prepared, hw, check=False).to_dict()
-        total = report["total"]
+        report = run(prepared, vary(base, params), check=False).to_dict()
+        total, area_mm2 = report["total"], report["hardware"]["area_mm2"]
         row.update({k: total[k] for k in METRICS})
-        estimate = area(hw)
         row.update(energy_pj=total["energy_pj"]["total"],
-                   energy_dram_pj=total["energy_pj"]["dram"], area_mm2=estimate.total_mm2,
-                   array_mm2=estimate.array_mm2, sram_mm2=estimate.sram_mm2, error="")
+                   energy_dram_pj=total["energy_pj"]["dram"], area_mm2=area_mm2["total"],
+                   array_mm2=area_mm2["array"], sram_mm2=area_mm2["sram"], error="")
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -324,16 +321,18 @@ def read_results(path: str | Path):
     import pandas as pd
 
     path = Path(path)
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    frame["error"] = frame["error"].astype(object).fillna("").astype(str)
-    return frame.sort_values("key", kind="stable").reset_index(drop=True)
+    return _tidy(pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path))
 
 
 def to_frame(rows: Iterable[dict[str, Any]], spec: SweepSpec):
     """Rows as a pandas DataFrame with the spec's columns, sorted by key."""
     import pandas as pd
 
-    frame = pd.DataFrame(list(rows), columns=columns(spec))
+    return _tidy(pd.DataFrame(list(rows), columns=columns(spec)))
+
+
+def _tidy(frame):
+    """Rows sorted by key, ``error`` empty (not NaN) for points that ran."""
     frame["error"] = frame["error"].astype(object).fillna("").astype(str)
     return frame.sort_values("key", kind="stable").reset_index(drop=True)
 

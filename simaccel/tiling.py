@@ -244,10 +244,19 @@ def pipeline_cycles(compute: np.ndarray, load_bytes: np.ndarray, store_bytes: in
     each = compute / tiles
     latency = hw.dram_latency_cycles
     if hw.sram.double_buffered:
-        period = np.maximum(np.maximum(each, load + store / tiles_per_block),
-                            (load + latency + each) / 2)
+        period = _step(each, load, store / tiles_per_block, latency)
         return load + latency + (tiles - 1) * period + each + store + overhead
     return tiles * (load + latency + each) + blocks * store + overhead
+
+
+def _step(previous: np.ndarray, load: np.ndarray, store_share: np.ndarray,
+          latency: int) -> np.ndarray:
+    """Cycles from the start of a tile of compute ``previous`` to the start of the next,
+    which loads ``load`` cycles of data, double-buffered: its load hides behind that compute
+    (sharing the channel with ``store_share`` of a block's store), and two tiles take at
+    least load + latency + compute."""
+    return np.maximum(np.maximum(previous, load + store_share),
+                      (load + latency + previous) / 2)
 
 
 def gemm_pipeline_cycles(compute: np.ndarray, compute_share: tuple, load_bytes: np.ndarray,
@@ -286,8 +295,7 @@ def gemm_pipeline_cycles(compute: np.ndarray, compute_share: tuple, load_bytes: 
                 + resident_loads * extra + blocks * store + overhead)
 
     def step(previous, load):
-        return np.maximum(np.maximum(previous, load + store / tiles_per_block),
-                          (load + latency + previous) / 2)
+        return _step(previous, load, store / tiles_per_block, latency)
 
     k_split = (l_full + latency + blocks * ((tiles_per_block - 2) * step(c_full, l_full)
                                              + step(c_full, l_last))

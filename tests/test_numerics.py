@@ -170,14 +170,19 @@ def test_no_check_skips_numerics(capsys: pytest.CaptureFixture[str]) -> None:
     assert {layer["check"]["status"] for layer in layers} == {"skipped"}
 
 
-def test_weights_come_from_the_npz(tmp_path: Path) -> None:
+def _dense_with_npz(tmp_path: Path, arrays: dict):
+    """A 4 → 3 dense layer ``d`` whose weights file holds ``arrays``."""
     doc = {"format": "simaccel-model/1", "name": "w", "weights": "w.npz",
            "inputs": [{"name": "x", "shape": [1, 4]}],
            "layers": [{"name": "d", "op": "dense", "inputs": ["x"], "units": 3}]}
-    kernel = np.arange(12.0).reshape(4, 3)
-    np.savez(tmp_path / "w.npz", **{"d.kernel": kernel, "d.bias": np.zeros(3)})
+    np.savez(tmp_path / "w.npz", **arrays)
     (tmp_path / "m.json").write_text(json.dumps(doc))
-    loaded = simaccel.load_model(tmp_path / "m.json")
+    return simaccel.load_model(tmp_path / "m.json")
+
+
+def test_weights_come_from_the_npz(tmp_path: Path) -> None:
+    kernel = np.arange(12.0).reshape(4, 3)
+    loaded = _dense_with_npz(tmp_path, {"d.kernel": kernel, "d.bias": np.zeros(3)})
     report = simaccel.simulate(loaded, _hw(kib=8), check=True,
                                inputs={"x": np.array([[1.0, 0, 0, 1]])})
     expected = kernel[0] + kernel[3]
@@ -186,25 +191,17 @@ def test_weights_come_from_the_npz(tmp_path: Path) -> None:
 
 
 def test_npz_with_a_wrong_shape_names_the_key(tmp_path: Path) -> None:
-    doc = {"format": "simaccel-model/1", "name": "w", "weights": "w.npz",
-           "inputs": [{"name": "x", "shape": [1, 4]}],
-           "layers": [{"name": "d", "op": "dense", "inputs": ["x"], "units": 3}]}
-    np.savez(tmp_path / "w.npz", **{"d.kernel": np.ones((5, 3))})
-    (tmp_path / "m.json").write_text(json.dumps(doc))
+    model = _dense_with_npz(tmp_path, {"d.kernel": np.ones((5, 3))})
     with pytest.raises(simaccel.InputError) as caught:
-        simaccel.simulate(simaccel.load_model(tmp_path / "m.json"), _hw(kib=8), check=True)
+        simaccel.simulate(model, _hw(kib=8), check=True)
     assert caught.value.field == "d.kernel" and "[5, 3]" in caught.value.message
 
 
 def test_npz_missing_a_parameter_names_it(tmp_path: Path) -> None:
     """A weights file that lacks a parameter is an error, not a silent random draw."""
-    doc = {"format": "simaccel-model/1", "name": "w", "weights": "w.npz",
-           "inputs": [{"name": "x", "shape": [1, 4]}],
-           "layers": [{"name": "d", "op": "dense", "inputs": ["x"], "units": 3}]}
-    np.savez(tmp_path / "w.npz", **{"d.kernel": np.ones((4, 3))})
-    (tmp_path / "m.json").write_text(json.dumps(doc))
+    model = _dense_with_npz(tmp_path, {"d.kernel": np.ones((4, 3))})
     with pytest.raises(simaccel.InputError) as caught:
-        simaccel.simulate(simaccel.load_model(tmp_path / "m.json"), _hw(kib=8), check=True)
+        simaccel.simulate(model, _hw(kib=8), check=True)
     assert caught.value.field == "d.bias" and "missing" in caught.value.message
 
 

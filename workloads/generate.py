@@ -77,11 +77,15 @@ def mnist_cnn():
                 "Small MNIST CNN adapted from the Keras 'Simple MNIST convnet' example "
                 "(keras.io/examples/vision/mnist_convnet) with a 64-unit hidden dense layer, "
                 "28x28x1 input.")
-    x = b.input("image", [1, 28, 28, 1])
-    x = b.conv("conv1", x, 32, [3, 3], [1, 1], "valid", activation="relu")
-    x = b.layer("pool1", "maxpool2d", [x], pool=[2, 2], stride=[2, 2], padding="valid")
-    x = b.conv("conv2", x, 64, [3, 3], [1, 1], "valid", activation="relu")
-    x = b.layer("pool2", "maxpool2d", [x], pool=[2, 2], stride=[2, 2], padding="valid")
+    return _keras_cnn(b, b.input("image", [1, 28, 28, 1]), (32, 64), "valid")
+
+
+def _keras_cnn(b: Builder, x: str, filters: tuple[int, int], padding: str) -> dict:
+    """The Keras example's body on input ``x``: two 3×3 convs (ReLU) each with a 2×2 max
+    pool, flatten, dense 64 ReLU, dense 10 softmax."""
+    for i, f in enumerate(filters, start=1):
+        x = b.conv(f"conv{i}", x, f, [3, 3], [1, 1], padding, activation="relu")
+        x = b.layer(f"pool{i}", "maxpool2d", [x], pool=[2, 2], stride=[2, 2], padding="valid")
     x = b.layer("flatten", "flatten", [x])
     x = b.layer("fc1", "dense", [x], units=64, activation="relu")
     x = b.layer("fc2", "dense", [x], units=10, activation="softmax")
@@ -270,15 +274,7 @@ def digits_cnn():
                 "The Keras MNIST CNN adapted to scikit-learn's 8x8 digits: 3x3 'same' convs "
                 "(16, 32 filters) each with ReLU and 2x2 max pooling, dense 64 ReLU, dense 10 "
                 "softmax. Weights trained by scripts/train_digits.py.")
-    x = b.input("image", [1, 8, 8, 1])
-    x = b.conv("conv1", x, 16, [3, 3], [1, 1], "same", activation="relu")
-    x = b.layer("pool1", "maxpool2d", [x], pool=[2, 2], stride=[2, 2], padding="valid")
-    x = b.conv("conv2", x, 32, [3, 3], [1, 1], "same", activation="relu")
-    x = b.layer("pool2", "maxpool2d", [x], pool=[2, 2], stride=[2, 2], padding="valid")
-    x = b.layer("flatten", "flatten", [x])
-    x = b.layer("fc1", "dense", [x], units=64, activation="relu")
-    x = b.layer("fc2", "dense", [x], units=10, activation="softmax")
-    model = b.model([x])
+    model = _keras_cnn(b, b.input("image", [1, 8, 8, 1]), (16, 32), "same")
     model["weights"] = "digits_cnn.npz"
     return model
 

@@ -1,8 +1,8 @@
 """Frontend for ONNX models (what `torch.onnx.export` and tf2onnx write), opsets 13 to 21.
 
-The graph is walked in order with static shapes (ONNX shape inference; a dynamic dimension,
-such as a symbolic batch, becomes 1). Constant subgraphs (Constant, Shape of a known shape,
-Gather, Concat, Unsqueeze, Cast, ... on constants) are evaluated here and vanish.
+`simaccel.frontends.onnx_graph` reads and checks the file, folds its constant subgraphs and
+infers every shape; this module walks the resulting graph in order and translates each node
+into simaccel layers.
 
 Layout: ONNX convolutions are NCHW; simaccel's are NHWC. Every ONNX tensor is held as a
 simaccel tensor plus a pending permutation (`Tensor.perm`): the ONNX tensor is the simaccel
@@ -22,7 +22,7 @@ MatMul by a constant followed by Add of a constant is a dense layer with bias.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from simaccel.errors import InputError
+from simaccel.frontends.onnx_graph import attrs, constants, guarded, read_graph, static_shapes
 from simaccel.model import (
     Add,
     BatchNorm,
@@ -48,7 +49,6 @@ from simaccel.model import (
     Transpose,
 )
 
-MIN_OPSET, MAX_OPSET = 13, 21
 TO_NCHW = (0, 3, 1, 2)
 
 
@@ -80,11 +80,10 @@ class _Import:
     """State of one import: constants, tensors, the layers and weights produced so far."""
 
     def __init__(self, graph, source: str, allow_unknown: bool) -> None:
-
         self.source = source
         self.allow_unknown = allow_unknown
-        self.consts = _constants(graph, source)
-        self.shapes = _static_shapes(graph)
+        self.consts = constants(graph, source)
+        self.shapes = static_shapes(graph)
         self.tensors: dict[str, Tensor] = {}
         self.layers: list = []
         self.weights: dict[str, np.ndarray] = {}
@@ -167,23 +166,6 @@ class _Import:
         return Tensor(name, t.shape, TO_NCHW)
 
 
-def _static_shapes(graph) -> dict[str, tuple[int, ...]]:
-    """Every tensor whose shape ONNX inference knows in full."""
-    shapes = {}
-    for info in list(graph.input) + list(graph.value_info) + list(graph.output):
-        t = info.type.tensor_type
-        dims = tuple(d.dim_value for d in t.shape.dim)
-        if t.HasField("shape") and all(d > 0 for d in dims):
-            shapes[info.name] = dims
-    return shapes
-
-
-def _attrs(node) -> dict:
-    from onnx import helper
-
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
 def _channel_axis(t: Tensor, axis: int) -> int:
     """An ONNX axis of ``t`` as the axis of the simaccel tensor holding it."""
     axis %= len(t.shape)
@@ -191,7 +173,7 @@ def _channel_axis(t: Tensor, axis: int) -> int:
 
 
 def _conv(im: _Import, node) -> None:
-    a = _attrs(node)
+    a = attrs(node)
     x = im.get(node.input[0], node)
     w = im.consts.get(node.input[1])
     if w is None or len(w.shape) != 4 or len(x.shape) != 4:
@@ -216,7 +198,7 @@ def _conv(im: _Import, node) -> None:
 
 
 def _gemm(im: _Import, node) -> None:
-    a = _attrs(node)
+    a = attrs(node)
     x = im.nchw(im.get(node.input[0], node), node.name)
     b = im.consts.get(node.input[1])
     if a.get("transA", 0) or b is None:
@@ -297,7 +279,7 @@ def _batchnorm(im: _Import, node) -> None:
         raise InputError(im.source, f"node {node.name}", "BatchNormalization only of 2-D or "
                          "4-D tensors")
     name = im.add(BatchNorm, node.name or node.output[0], [x.name], op="batchnorm",
-                  epsilon=float(_attrs(node).get("epsilon", 1e-5)))
+                  epsilon=float(attrs(node).get("epsilon", 1e-5)))
     for key, idx in (("gamma", 1), ("beta", 2), ("mean", 3), ("var", 4)):
         im.weights[f"{name}.{key}"] = im.consts[node.input[idx]]
     im.tensors[node.output[0]] = Tensor(name, x.shape, x.perm)
@@ -312,14 +294,14 @@ def _unary(op: str) -> Callable:
 
 
 def _gelu(im: _Import, node) -> None:
-    tanh = _attrs(node).get("approximate", b"none") in ("tanh", b"tanh")
+    tanh = attrs(node).get("approximate", b"none") in ("tanh", b"tanh")
     _unary("gelu_tanh" if tanh else "gelu")(im, node)
 
 
 def _clip(im: _Import, node) -> None:
     lo = im.consts.get(node.input[1]) if len(node.input) > 1 and node.input[1] else None
     hi = im.consts.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    a = _attrs(node)
+    a = attrs(node)
     lo = float(lo) if lo is not None else a.get("min", None)
     hi = float(hi) if hi is not None else a.get("max", None)
     if lo == 0.0 and hi == 6.0:
@@ -332,7 +314,7 @@ def _clip(im: _Import, node) -> None:
 
 def _pool(op: str) -> Callable:
     def handle(im: _Import, node) -> None:
-        a = _attrs(node)
+        a = attrs(node)
         x = im.get(node.input[0], node)
         if a.get("ceil_mode", 0) or (op == "avgpool2d" and a.get("count_include_pad", 0) and
                                      any(a.get("pads", [0]))):
@@ -375,7 +357,7 @@ def _concat(im: _Import, node) -> None:
     ins = [im.get(n, node) for n in node.input]
     if len({t.perm for t in ins}) > 1:
         ins = [im.nchw(t, node.name) for t in ins]
-    axis = _channel_axis(ins[0], int(_attrs(node)["axis"]))
+    axis = _channel_axis(ins[0], int(attrs(node)["axis"]))
     name = im.add(Concat, node.name or node.output[0], [t.name for t in ins], op="concat",
                   axis=axis)
     im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), ins[0].perm)
@@ -384,13 +366,13 @@ def _concat(im: _Import, node) -> None:
 def _softmax(im: _Import, node) -> None:
     x = im.get(node.input[0], node)
     name = im.add(Softmax, node.name or node.output[0], [x.name], op="softmax",
-                  axis=_channel_axis(x, int(_attrs(node).get("axis", -1))))
+                  axis=_channel_axis(x, int(attrs(node).get("axis", -1))))
     im.tensors[node.output[0]] = Tensor(name, x.shape, x.perm)
 
 
 def _layernorm(im: _Import, node) -> None:
     x = im.nchw(im.get(node.input[0], node), node.name)
-    a = _attrs(node)
+    a = attrs(node)
     if int(a.get("axis", -1)) % len(x.shape) != len(x.shape) - 1:
         raise InputError(im.source, f"node {node.name}", "LayerNormalization only over the "
                          "last axis")
@@ -415,7 +397,7 @@ def _transpose(im: _Import, node) -> None:
     """A permutation composed onto the tensor's pending one; no layer until an op needs
     the element order."""
     x = im.get(node.input[0], node)
-    perm = tuple(_attrs(node).get("perm", list(range(len(x.shape)))[::-1]))
+    perm = tuple(attrs(node).get("perm", list(range(len(x.shape)))[::-1]))
     im.tensors[node.output[0]] = Tensor(x.name, im.shape(node.output[0], node),
                                         _compose(x.perm, perm), node.name or node.output[0])
 
@@ -437,82 +419,6 @@ HANDLERS: dict[str, Callable] = {
 
 #: Ops that are supported only as part of an exporter's pattern (GELU, LayerNorm).
 PATTERN_OPS = {"Div", "Erf", "ReduceMean", "Sub", "Pow", "Sqrt"}
-
-#: Ops evaluated when all their inputs are constants.
-FOLDABLE = {"Constant", "Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Cast", "Reshape",
-            "Mul", "Add", "Sub", "Div", "Slice", "Range", "Identity", "ConstantOfShape"}
-
-
-# -- constant folding ---------------------------------------------------------------------
-
-def _fold(consts: dict[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]], node) -> bool:
-    """Evaluate ``node`` into ``consts`` if every input is known at import time (a Shape
-    needs only its input's static shape); True when folded."""
-    from onnx import helper, numpy_helper
-
-    if node.op_type not in FOLDABLE:
-        return False
-    ins = [n for n in node.input if n]
-    if node.op_type == "Shape":
-        if node.input[0] in consts:
-            shape = consts[node.input[0]].shape
-        elif node.input[0] in shapes:
-            shape = shapes[node.input[0]]
-        else:
-            return False
-        consts[node.output[0]] = np.array(shape, dtype=np.int64)
-        return True
-    if not all(n in consts for n in ins):
-        return False
-    a = _attrs(node)
-    v = [consts[n] for n in ins]
-    op = node.op_type
-    if op == "Constant":
-        if "value" in a:
-            out = numpy_helper.to_array(a["value"])
-        else:
-            key = next(k for k in a if k.startswith("value"))
-            out = np.array(a[key])
-    elif op == "Gather":
-        out = np.take(v[0], v[1].astype(np.int64), axis=int(a.get("axis", 0)))
-    elif op == "Concat":
-        out = np.concatenate([np.atleast_1d(x) for x in v], axis=int(a["axis"]))
-    elif op in ("Unsqueeze", "Squeeze"):
-        axes = tuple(int(i) for i in (v[1] if len(v) > 1 else a.get("axes", [])))
-        out = np.expand_dims(v[0], axes) if op == "Unsqueeze" else (
-            np.squeeze(v[0], axis=axes or None))
-    elif op == "Cast":
-        out = v[0].astype(helper.tensor_dtype_to_np_dtype(a["to"]))
-    elif op == "Reshape":
-        target = [d if d != 0 else v[0].shape[i] for i, d in enumerate(v[1].astype(int))]
-        out = v[0].reshape(target)
-    elif op in ("Mul", "Add", "Sub", "Div"):
-        fn = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.divide}[op]
-        out = fn(v[0], v[1])
-        if np.issubdtype(v[0].dtype, np.integer) and op == "Div":
-            out = (v[0] // v[1]).astype(v[0].dtype)
-    elif op == "Slice":
-        out = _slice(v)
-    elif op == "Range":
-        out = np.arange(v[0], v[1], v[2])
-    elif op == "ConstantOfShape":
-        value = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1)
-        out = np.full(tuple(v[0].astype(int)), value.reshape(-1)[0], dtype=value.dtype)
-    else:  # Identity
-        out = v[0]
-    consts[node.output[0]] = np.asarray(out)
-    return True
-
-
-def _slice(v: list[np.ndarray]) -> np.ndarray:
-    data, starts, ends = v[0], v[1], v[2]
-    axes = v[3] if len(v) > 3 else np.arange(len(starts))
-    steps = v[4] if len(v) > 4 else np.ones(len(starts), dtype=int)
-    index = [slice(None)] * data.ndim
-    for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
-        index[int(axis)] = slice(int(start), int(min(end, np.iinfo(np.int64).max)), int(step))
-    return data[tuple(index)]
-
 
 # -- patterns -----------------------------------------------------------------------------
 
@@ -595,71 +501,6 @@ def _output(im: _Import, t: Tensor, onnx_name: str) -> str:
     return im.nchw(t, onnx_name).name
 
 
-#: What a node whose attributes, inputs or constants do not hold together raises while it is
-#: translated; it becomes an `InputError` naming the node.
-_MALFORMED = (KeyError, IndexError, ValueError, TypeError, AttributeError)
-
-
-def _guarded(source: str, node, step: Callable[[], object]):
-    """Run one node's ``step``, reporting a malformed node as bad input."""
-    try:
-        return step()
-    except InputError:
-        raise
-    except _MALFORMED as exc:
-        raise InputError(source, f"node {node.name or node.op_type}",
-                         f"{node.op_type} node cannot be imported "
-                         f"({type(exc).__name__}: {exc})") from None
-
-
-def _constants(graph, source: str) -> dict[str, np.ndarray]:
-    """The graph's initializers as arrays; a corrupt one is bad input naming it."""
-    from onnx import numpy_helper
-
-    out = {}
-    for init in graph.initializer:
-        try:
-            out[init.name] = numpy_helper.to_array(init)
-        except _MALFORMED as exc:
-            raise InputError(source, f"initializer {init.name}", f"cannot be read "
-                             f"({type(exc).__name__}: {exc})") from None
-    return out
-
-
-def _infer(proto, source: str):
-    import onnx
-
-    try:
-        return onnx.shape_inference.infer_shapes(proto, strict_mode=True)
-    except Exception as exc:  # noqa: BLE001 - onnx raises several kinds
-        raise InputError(source, "graph", f"ONNX shape inference failed: {exc}") from None
-
-
-def _fold_constants(proto, source: str):
-    """``proto`` with its constant subgraphs (the Shape → Gather → Concat chains exporters
-    write for Reshape targets, Constant nodes) replaced by initializers, and shapes
-    inferred. Folding a Shape can make a Reshape's output static, which lets the next
-    Shape fold, so inference and folding alternate until nothing more folds."""
-    from onnx import numpy_helper
-
-    while True:
-        proto = _infer(proto, source)
-        graph = proto.graph
-        consts = _constants(graph, source)
-        shapes = _static_shapes(graph)
-        folded = [node for node in graph.node
-                  if _guarded(source, node, partial(_fold, consts, shapes, node))]
-        if not folded:
-            return proto
-        done = {id(node) for node in folded}
-        kept = [node for node in graph.node if id(node) not in done]
-        produced = {out for node in folded for out in node.output}
-        wanted = {name for node in kept for name in node.input} | {o.name for o in graph.output}
-        del graph.node[:]
-        graph.node.extend(kept)
-        graph.initializer.extend(numpy_helper.from_array(consts[name], name)
-                                 for name in sorted(produced & wanted))
-
 def _opaque(im: _Import, node) -> None:
     from simaccel.model import Opaque
 
@@ -678,13 +519,14 @@ def _walk(im: _Import, graph) -> None:
     op, skipping what depends on it, so that the error lists every unsupported op."""
     downstream: set[str] = set()  # tensors computed from an unsupported op's output
     for node in graph.node:
-        _guarded(im.source, node, partial(_translate, im, node, downstream))
+        guarded(im.source, node, partial(_translate, im, node, downstream))
 
 
 def _translate(im: _Import, node, downstream: set[str]) -> None:
-    """One node of `_walk`: folded, skipped (part of a pattern, or downstream of an
-    unsupported op), matched as a pattern, handled, or listed as unsupported."""
-    if id(node) in im.skip or _fold(im.consts, im.shapes, node):
+    """One node of `_walk`: skipped (part of a pattern, or downstream of an unsupported
+    op), matched as a pattern, handled, or listed as unsupported. Constant subgraphs were
+    folded away before (`onnx_graph.read_graph`)."""
+    if id(node) in im.skip:
         return
     if downstream & set(node.input):  # cannot be translated, but may be unsupported
         if node.op_type not in HANDLERS and node.op_type not in PATTERN_OPS:
@@ -710,38 +552,8 @@ def load_onnx(path: Path, allow_unknown: bool = False) -> Model:
     ``allow_unknown`` costs unsupported ops as vector ops (numerics are then skipped)
     instead of refusing the model; the model's ``description`` lists them.
     """
-    try:
-        import onnx
-    except ImportError:
-        raise InputError(str(path), "", "reading ONNX needs the onnx package: "
-                         "pip install 'simaccel[onnx]'") from None
     source = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(source, "", f"cannot read: {exc}") from None
-    if not raw:
-        raise InputError(source, "", "file is empty")
-    try:
-        proto = onnx.load_model_from_string(raw)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
-        raise InputError(source, "", f"not a valid ONNX file ({type(exc).__name__})") from None
-    if not proto.graph.node:
-        raise InputError(source, "graph", "not a valid ONNX model: the graph has no nodes")
-    versions = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
-    if not versions or not MIN_OPSET <= versions[0] <= MAX_OPSET:
-        raise InputError(source, "opset_import", f"opset {versions[0] if versions else 'none'}"
-                         f": simaccel reads opsets {MIN_OPSET} to {MAX_OPSET}")
-    try:
-        onnx.checker.check_model(proto)
-    except Exception as exc:  # noqa: BLE001 - the checker raises several kinds
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(source, "graph", f"not a valid ONNX model: {first}") from None
-    for inp in proto.graph.input:  # pin dynamic dimensions (a symbolic batch) to 1
-        for dim in inp.type.tensor_type.shape.dim:
-            if dim.dim_value <= 0:
-                dim.dim_value = 1
-    proto = _fold_constants(proto, source)
+    proto = read_graph(path)
     im = _Import(proto.graph, source, allow_unknown)
     for inp in proto.graph.input:
         if inp.name in im.consts:
@@ -749,7 +561,7 @@ def load_onnx(path: Path, allow_unknown: bool = False) -> Model:
         shape = im.shape(inp.name, inp)
         users = im.consumers.get(inp.name, [])
         nchw = len(shape) == 4 and not (users and all(
-            u.op_type == "Transpose" and tuple(_attrs(u).get("perm", ())) == TO_NCHW
+            u.op_type == "Transpose" and tuple(attrs(u).get("perm", ())) == TO_NCHW
             for u in users))
         ours = (shape[0], shape[2], shape[3], shape[1]) if nchw else shape
         name = im.unique(inp.name)

@@ -16,8 +16,6 @@ from simaccel.errors import InputError
 from simaccel.graph import Graph
 from simaccel.model import BatchNorm, Conv2d, Dense, LayerNorm
 
-Params = Mapping[str, Mapping[str, np.ndarray]]
-
 
 def _shapes(graph: Graph) -> dict[str, dict[str, tuple[int, ...]]]:
     """Every parameter each layer needs, with its shape."""
