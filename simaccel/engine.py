@@ -1,24 +1,23 @@
-"""The engine: a simpy simulation of the accelerator running a `Schedule`, tile by tile.
+"""The engine: a simpy simulation of the accelerator running a `Program`.
 
-One `simpy.Environment` per run, with:
+One `simpy.Environment` per run (docs/architecture.md, "Engine"), with:
 
-* a **DRAM channel** (a `simpy.Resource` of capacity 1) that every transfer holds for
-  ⌈bytes / bytes per cycle⌉ cycles; the access latency follows the transfer without
-  holding the channel, so transfers pipeline;
-* **SRAM buffers**, one `simpy.Container` of slots per operand: two when double-buffered
-  (the next block loads while the array uses this one), else one;
-* a **DMA-in process** that walks the tiles in order and prefetches each one's operand
-  blocks as soon as a slot is free — into the next layer when this one's loads are done —
-  and, for a layer's inputs, once the layers producing them have stored their outputs;
-* a **compute process** that runs each tile on its unit (array or vector unit) once its
-  blocks have arrived and, when it starts an output block, an ofmap slot is free (a full
-  ofmap buffer stalls the array);
-* **write-back processes**, one per finished output block, that store it over the channel
-  and give its ofmap slot back.
+* one **process per unit per core** (``dma_in``, ``dma_w``, ``dma_out``, ``array``,
+  ``vector``), each running its queue in order: an instruction starts once every
+  instruction it depends on is done and the bytes it takes are free in its memory
+  partition;
+* a **DRAM channel** (a `simpy.PriorityResource` of capacity 1, shared by every core's DMA)
+  that a load or store holds for ⌈bytes / bytes per cycle⌉ cycles, granted to waiting
+  transfers in program order (a prefetch never overtakes a transfer that an earlier tile
+  needs); a load's data arrives the access latency later, without holding the channel or
+  its DMA unit, so transfers pipeline;
+* **memory partitions**, one `simpy.Container` of bytes per (core, operand): a load takes its
+  block's bytes, a matmul or vector tile that opens an output block takes the block's
+  accumulator bytes, and the instruction that last uses them gives them back.
 
-Time advances per tile and per transfer, never per cycle. Each kernel's span runs from the
-end of the previous kernel's compute to the end of its own (the last one's to the end of
-the run), so spans partition the run and stall = span − compute.
+Time advances per instruction, never per cycle. A kernel's window runs from the end of the
+kernel before it on the same unit to the end of its own compute: windows of one unit never
+overlap, windows of different units (the array and the vector unit) may.
 """
 
 from __future__ import annotations
@@ -29,9 +28,8 @@ from dataclasses import dataclass
 
 import simpy
 
-from simaccel.domain import Operand
-from simaccel.kernels import GemmKernel
-from simaccel.schedule import Load, Schedule, Tile
+from simaccel.errors import SimulationError
+from simaccel.program import Instruction, Opcode, Program, Unit
 
 Process = Generator[simpy.Event, object, None]
 
@@ -40,7 +38,7 @@ Process = Generator[simpy.Event, object, None]
 class TraceEvent:
     """One tile or transfer on one unit, from ``start`` to ``end`` (cycles)."""
 
-    unit: str  # "array", "vector", "dram_read" or "dram_write"
+    unit: str  # "array", "vector", "dram_read" or "dram_write" ("cN." before it on core N)
     start: int
     end: int
     layer: int
@@ -50,7 +48,8 @@ class TraceEvent:
 
 @dataclass(frozen=True)
 class LayerSpan:
-    """A kernel's share of the run, in cycles from its start."""
+    """A kernel's window on its unit, in cycles: from the end of the kernel before it on
+    the same unit (0 for the first) to the end of its own last tile."""
 
     start: int
     end: int
@@ -58,34 +57,39 @@ class LayerSpan:
 
 @dataclass(frozen=True)
 class EngineResult:
-    """What the engine observed: each kernel's span, the end of the run and a trace."""
+    """What the engine observed: each kernel's window, the end of the run, the cycles some
+    compute unit was busy, and a trace."""
 
     spans: tuple[LayerSpan, ...]
     cycles: int
     trace: tuple[TraceEvent, ...]
+    busy_cycles: int = 0  #: cycles in which at least one compute unit was busy
+
+
+_TRACK = {Opcode.LOAD: "dram_read", Opcode.STORE: "dram_write", Opcode.MATMUL: "array",
+          Opcode.VECTOR: "vector"}
 
 
 class _Run:
-    """State of one simulation; its methods are the simpy processes."""
+    """State of one simulation; `unit` is the simpy process of one queue."""
 
-    def __init__(self, schedule: Schedule) -> None:
-        hw = schedule.hardware
-        self.schedule = schedule
+    def __init__(self, program: Program, trace: bool) -> None:
+        hw = program.hardware
+        self.program = program
         self.env = simpy.Environment()
         self.bytes_per_cycle = hw.dram_bytes_per_cycle
         self.latency = hw.dram_latency_cycles
-        slots = 2 if hw.sram.double_buffered else 1
-        self.buffers = {op: simpy.Container(self.env, capacity=slots, init=slots)
-                        for op in Operand}
-        self.channel = simpy.Resource(self.env, capacity=1)
-        self.tiles = [(li, tile) for li, work in enumerate(schedule.layers)
-                      for tile in work.tiles]
-        self.ready = [self.env.event() for _ in self.tiles]
-        self.done = [self.env.event() for _ in schedule.layers]
-        self.pending_stores = [0] * len(schedule.layers)
-        self.computed = [False] * len(schedule.layers)
-        self.compute_end = [0] * len(schedule.layers)
-        self.producers = _producers(schedule)
+        self.channel = simpy.PriorityResource(self.env, capacity=1)
+        self.space = {key: simpy.Container(self.env, capacity=max(size, 1), init=max(size, 1))
+                      for key, size in program.capacity}
+        self.by_index = {ins.index: ins for ins in program.instructions}
+        self.done = {index: self.env.event() for index in self.by_index}
+        self.position = {key: 0 for key, _ in program.queues}
+        n = len(program.kernels)
+        self.compute_start = [-1] * n
+        self.compute_end = [-1] * n
+        self.busy: list[tuple[int, int]] = []
+        self.keep_trace = trace
         self.trace: list[TraceEvent] = []
 
     def transfer_cycles(self, nbytes: int) -> int:
@@ -94,96 +98,110 @@ class _Run:
             return 0
         return math.ceil(nbytes / self.bytes_per_cycle)
 
-    def _transfer(self, unit: str, layer: int, tile: int, nbytes: int) -> Process:
-        with self.channel.request() as granted:
+    def unit(self, key: tuple[int, Unit], queue: tuple[int, ...]) -> Process:
+        for position, index in enumerate(queue):
+            self.position[key] = position
+            ins = self.by_index[index]
+            for dep in ins.deps:
+                if not self.done[dep].processed:
+                    yield self.done[dep]
+            if ins.takes:
+                yield self.space[(ins.core, ins.partition)].get(ins.takes)
+            if ins.op in (Opcode.LOAD, Opcode.STORE):
+                yield from self._transfer(ins)
+            else:
+                start = self.env.now
+                if ins.cycles:
+                    yield self.env.timeout(ins.cycles)
+                self._finish(ins, start)
+        self.position[key] = len(queue)
+
+    def _transfer(self, ins: Instruction) -> Process:
+        with self.channel.request(priority=ins.index) as granted:
             yield granted
-            start = int(self.env.now)
-            yield self.env.timeout(self.transfer_cycles(nbytes))
-            self.trace.append(TraceEvent(unit, start, int(self.env.now), layer, tile, nbytes))
+            start = self.env.now
+            cycles = self.transfer_cycles(ins.bytes)
+            if cycles:
+                yield self.env.timeout(cycles)
+        if ins.op is Opcode.LOAD and self.latency:
+            arrival = self.env.timeout(self.latency)
+            arrival.callbacks.append(lambda _: self._finish(ins, start))
+        else:
+            self._finish(ins, start)
 
-    def dma_in(self) -> Process:
-        waited = -1
-        for i, (layer, tile) in enumerate(self.tiles):
-            arrivals = []
-            for load in tile.loads:
-                if waited != layer and self._needs_producers(layer, load):
-                    yield self.env.all_of([self.done[p] for p in self.producers[layer]])
-                    waited = layer
-                yield self.buffers[load.operand].get(1)
-                yield from self._transfer("dram_read", layer, tile.index, load.bytes)
-                arrivals.append(self.env.timeout(self.latency))
-            self._when_all(arrivals, self.ready[i])
-
-    def _needs_producers(self, layer: int, load: Load) -> bool:
-        kernel = self.schedule.layers[layer].kernel
-        return load.operand is Operand.IFMAP or (isinstance(kernel, GemmKernel)
-                                                 and kernel.filter_is_activation)
-
-    def _when_all(self, events: list[simpy.Event], then: simpy.Event) -> None:
-        if not events:
-            then.succeed()
-            return
-        self.env.all_of(events).callbacks.append(lambda _: then.succeed())
-
-    def compute(self) -> Process:
-        for i, (layer, tile) in enumerate(self.tiles):
-            yield self.ready[i]
-            if tile.opens_output:
-                yield self.buffers[Operand.OFMAP].get(1)
-            start = int(self.env.now)
-            if tile.compute_cycles:
-                yield self.env.timeout(tile.compute_cycles)
-            unit = self.schedule.layers[layer].unit.value
-            self.trace.append(TraceEvent(unit, start, int(self.env.now), layer, tile.index,
-                                         tile.traffic.sram_read_bytes))
-            for operand in tile.frees:
-                self.buffers[operand].put(1)
-            if tile.store_bytes:
-                self.pending_stores[layer] += 1
-                self.env.process(self.write_back(layer, tile))
-            elif tile.opens_output:
-                self.buffers[Operand.OFMAP].put(1)
-            if tile is self.schedule.layers[layer].tiles[-1]:
-                self.computed[layer] = True
-                self.compute_end[layer] = int(self.env.now)
-                self._maybe_done(layer)
-
-    def write_back(self, layer: int, tile: Tile) -> Process:
-        yield from self._transfer("dram_write", layer, tile.index, tile.store_bytes)
-        self.buffers[Operand.OFMAP].put(1)
-        self.pending_stores[layer] -= 1
-        self._maybe_done(layer)
-
-    def _maybe_done(self, layer: int) -> None:
-        if self.computed[layer] and self.pending_stores[layer] == 0:
-            self.done[layer].succeed()
+    def _finish(self, ins: Instruction, start: float) -> None:
+        end = int(self.env.now)
+        for freed in ins.frees:
+            owner = self.by_index[freed]
+            if owner.takes:
+                self.space[(owner.core, owner.partition)].put(owner.takes)
+        if ins.op in (Opcode.MATMUL, Opcode.VECTOR):
+            if end > start:
+                self.busy.append((int(start), end))
+            k = ins.kernel
+            if self.compute_start[k] < 0:
+                self.compute_start[k] = int(start)
+            self.compute_end[k] = end
+        if self.keep_trace and ins.op in _TRACK:
+            unit = _TRACK[ins.op] if ins.core == 0 else f"c{ins.core}.{_TRACK[ins.op]}"
+            if ins.op is Opcode.LOAD:
+                end = int(start) + self.transfer_cycles(ins.bytes)
+            self.trace.append(TraceEvent(unit, int(start), end, ins.kernel, ins.tile,
+                                         ins.bytes))
+        self.done[ins.index].succeed()
 
     def result(self) -> EngineResult:
-        self.env.process(self.dma_in())
-        self.env.process(self.compute())
+        for key, queue in self.program.queues:
+            self.env.process(self.unit(key, queue))
         self.env.run()
+        stuck = [(key, q[self.position[key]]) for key, q in self.program.queues
+                 if self.position[key] < len(q)]
+        if stuck:
+            (core, unit), index = stuck[0]
+            raise SimulationError(f"deadlock: core {core} {unit.value} waits at instruction "
+                                  f"#{index} ({len(stuck)} queues stuck)")
         end = int(self.env.now)
-        spans, start = [], 0
-        for i, finish in enumerate(self.compute_end):
-            stop = end if i == len(self.compute_end) - 1 else finish
-            spans.append(LayerSpan(start, stop))
-            start = stop
+        spans = _windows(self.program, self.compute_start, self.compute_end, end)
         self.trace.sort(key=lambda e: (e.start, e.end, e.unit, e.layer, e.tile))
-        return EngineResult(spans=tuple(spans), cycles=end, trace=tuple(self.trace))
+        return EngineResult(spans=spans, cycles=end, trace=tuple(self.trace),
+                            busy_cycles=_union(self.busy))
 
 
-def _producers(schedule: Schedule) -> list[list[int]]:
-    """For each kernel, the kernels whose outputs it reads."""
-    writer: dict[str, int] = {}
-    producers: list[list[int]] = []
-    for i, work in enumerate(schedule.layers):
-        kernel = work.kernel
-        producers.append(sorted({writer[t] for t in kernel.inputs if t in writer}))
-        writer[kernel.output] = i
-        writer[kernel.name] = i
-    return producers
+def _windows(program: Program, starts: list[int], ends: list[int], run_end: int
+             ) -> tuple[LayerSpan, ...]:
+    """Each kernel's window: windows of one unit follow each other, so a kernel's wait for
+    its first data counts against it; the kernel that computes last also owns the run's
+    final stores (its window ends with the run). A kernel with no compute (a view) gets an
+    empty window at the end of the kernel before it."""
+    unit_of = {ins.kernel: (ins.core, ins.unit) for ins in program.instructions
+               if ins.op in (Opcode.MATMUL, Opcode.VECTOR)}
+    last_end: dict[tuple[int, Unit], int] = {}
+    spans, previous = [], 0
+    for k in range(len(program.kernels)):
+        if k not in unit_of:
+            spans.append(LayerSpan(previous, previous))
+            continue
+        start = min(last_end.get(unit_of[k], 0), starts[k])
+        spans.append(LayerSpan(start, ends[k]))
+        last_end[unit_of[k]] = previous = ends[k]
+    if unit_of:
+        final = max(unit_of, key=lambda k: (ends[k], k))
+        spans[final] = LayerSpan(spans[final].start, run_end)
+    return tuple(spans)
 
 
-def run(schedule: Schedule) -> EngineResult:
-    """Simulate ``schedule``; returns spans per kernel and a trace (times in cycles)."""
-    return _Run(schedule).result()
+def _union(intervals: list[tuple[int, int]]) -> int:
+    """Cycles covered by at least one of ``intervals``."""
+    covered, reach = 0, 0
+    for start, end in sorted(intervals):
+        if end > reach:
+            covered += end - max(start, reach)
+            reach = end
+    return covered
+
+
+def run(program: Program, trace: bool = True) -> EngineResult:
+    """Simulate ``program``; returns spans per kernel, the run's cycles and (with
+    ``trace``) one event per tile and transfer. Raises `SimulationError` on a deadlock
+    (a Program whose dependencies or space can never be met)."""
+    return _Run(program, trace).result()

@@ -38,3 +38,8 @@ def field_path(loc: tuple[str | int, ...]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+class SimulationError(SimaccelError):
+    """The engine could not run a Program to its end (a deadlock): a bug in the mapping,
+    never the user's input."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -21,13 +22,28 @@ MAX_ARRAY_SIDE = 16384
 MAX_SRAM_KIB = 1 << 24
 
 
+class WeightPreload(StrEnum):
+    """How a weight- or input-stationary array loads its next fold's stationary operand.
+
+    ``serial`` (SCALE-Sim): every fold shifts its R rows in before streaming, R cycles of
+    the array's time. ``overlapped`` (TPU v1's double-buffered weights, Jouppi et al., ISCA
+    2017): the next fold's operand shifts in behind the current fold, so only the first
+    fold pays it, and a fold whose stream is shorter than R waits for the shift.
+    """
+
+    SERIAL = "serial"
+    OVERLAPPED = "overlapped"
+
+
 class ArrayConfig(BaseModel):
-    """The systolic array: ``rows`` × ``cols`` PEs and the stationary operand."""
+    """The systolic array: ``rows`` × ``cols`` PEs, the stationary operand and how the
+    stationary operand is preloaded."""
 
     model_config = _FROZEN
     rows: Annotated[int, Field(gt=0, le=MAX_ARRAY_SIDE)]
     cols: Annotated[int, Field(gt=0, le=MAX_ARRAY_SIDE)]
     dataflow: Dataflow
+    weight_preload: WeightPreload = WeightPreload.SERIAL
 
     @property
     def pes(self) -> int:
@@ -67,6 +83,60 @@ class SramConfig(BaseModel):
         kib = {Operand.IFMAP: self.ifmap_kib, Operand.FILTER: self.filter_kib,
                Operand.OFMAP: self.ofmap_kib}[operand]
         return int(kib * 1024)
+
+
+class MemoryConfig(BaseModel):
+    """One on-chip memory: ``kib`` KiB that hold the tiles of the operands in ``holds``.
+
+    ``resident``: activations may also stay here from the kernel that produces them to the
+    last kernel that reads them, instead of going through DRAM (TPU v1's Unified Buffer,
+    Gemmini's scratchpad). Then ``stream_kib`` of it (default a quarter) is kept for the
+    tiles that stream through it and the rest holds resident tensors; a memory that is not
+    resident streams tiles through all of it. Several operands in one memory share its
+    streaming space equally.
+    """
+
+    model_config = _FROZEN
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][\w]*$")]
+    kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)]
+    holds: Annotated[tuple[Operand, ...], Field(min_length=1, max_length=3)]
+    resident: bool = False
+    stream_kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MemoryConfig:
+        if len(set(self.holds)) != len(self.holds):
+            raise ValueError("holds: an operand is listed twice")
+        if self.stream_kib is not None and self.stream_kib > self.kib:
+            raise ValueError(f"stream_kib ({self.stream_kib}) exceeds kib ({self.kib})")
+        if self.resident and Operand.IFMAP not in self.holds:
+            raise ValueError("a resident memory holds activations: add 'ifmap' to holds")
+        return self
+
+    @property
+    def size_bytes(self) -> int:
+        """Capacity in bytes."""
+        return int(self.kib * 1024)
+
+    @property
+    def stream_bytes(self) -> int:
+        """Bytes kept for streamed tiles (the rest, if resident, holds resident tensors)."""
+        if self.stream_kib is not None:
+            return int(self.stream_kib * 1024)
+        return self.size_bytes // 4 if self.resident else self.size_bytes
+
+    @property
+    def resident_bytes(self) -> int:
+        """Bytes that resident tensors may occupy."""
+        return self.size_bytes - self.stream_bytes if self.resident else 0
+
+
+class ChipConfig(BaseModel):
+    """A chip of ``cores`` identical cores (each an array, a vector unit and the memories),
+    sharing the DRAM channel."""
+
+    model_config = _FROZEN
+    cores: Annotated[int, Field(gt=0, le=1024)] = 1
 
 
 class DramConfig(BaseModel):
@@ -137,10 +207,58 @@ class Hardware(BaseModel):
     array: ArrayConfig
     dtypes: DTypes = DTypes()
     sram: SramConfig
+    memories: tuple[MemoryConfig, ...] | None = None
+    chip: ChipConfig = ChipConfig()
     dram: DramConfig
     vector: VectorConfig
     energy: EnergyConfig = EnergyConfig()
     area: AreaConfig = AreaConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sram_from_memories(cls, data: Any) -> Any:
+        """With ``[[memories]]``, ``[sram]`` may only say ``double_buffered``: each operand's
+        tile buffer is its memory's streaming share (see `MemoryConfig`)."""
+        if not isinstance(data, dict) or data.get("memories") is None:
+            return data
+        sram = data.get("sram", {})
+        if not isinstance(sram, dict):
+            return data
+        memories = [MemoryConfig.model_validate(m) if not isinstance(m, MemoryConfig) else m
+                    for m in data["memories"]]
+        held = [op for m in memories for op in m.holds]
+        for op in Operand:
+            if held.count(op) != 1:
+                raise ValueError(f"memories: operand {op.value!r} must be held by exactly one "
+                                 f"memory (held by {held.count(op)})")
+        names = [m.name for m in memories]
+        if len(set(names)) != len(names):
+            raise ValueError("memories: two memories share a name")
+        sizes = {op.value + "_kib": m.stream_bytes / len(m.holds) / 1024
+                 for m in memories for op in m.holds}
+        extra = sorted(k for k in set(sram) - {"double_buffered"} if sram[k] != sizes.get(k))
+        if extra:  # a dump of a validated config repeats the derived sizes: those are fine
+            raise ValueError(f"sram.{extra[0]}: give buffer sizes in [sram] or describe "
+                             "[[memories]], not both")
+        return {**data, "memories": memories, "sram": {**sram, **sizes}}
+
+    @property
+    def memory_list(self) -> tuple[MemoryConfig, ...]:
+        """The on-chip memories: as described, or one per operand from ``[sram]``
+        (SCALE-Sim's split ifmap/filter/ofmap buffers, none resident)."""
+        if self.memories is not None:
+            return self.memories
+        return tuple(MemoryConfig(name=op.value, kib=self.sram.size_bytes(op) / 1024,
+                                  holds=(op,)) for op in Operand)
+
+    def memory_of(self, operand: Operand) -> MemoryConfig:
+        """The memory that holds ``operand``'s tiles."""
+        return next(m for m in self.memory_list if operand in m.holds)
+
+    @property
+    def resident_memory(self) -> MemoryConfig | None:
+        """The memory where activations may stay between kernels, if any."""
+        return next((m for m in self.memory_list if m.resident), None)
 
     @property
     def dram_bytes_per_cycle(self) -> float:
@@ -156,11 +274,35 @@ class Hardware(BaseModel):
         return math.ceil(self.dram.latency_ns * self.clock_mhz / 1000)
 
 
+def _buffer_sizes_to_memories(data: dict) -> None:
+    """On a config with ``[[memories]]``, an ``sram.X_kib`` set by `vary` is operand X's
+    tile buffer: its memory's streaming share grows or shrinks to give X that size, and the
+    memory with it (a resident memory keeps its space for resident tensors)."""
+    sram = data.get("sram", {})
+    memories = [dict(m) for m in data["memories"]]
+    for memory in memories:
+        sizes = [sram.get(f"{op}_kib") for op in memory["holds"]]
+        current = (memory.get("stream_kib") or (memory["kib"] / 4 if memory.get("resident")
+                                                 else memory["kib"])) / len(memory["holds"])
+        wanted = next((s for s in sizes if s is not None and s != current), None)
+        if wanted is None:
+            continue
+        share = wanted * len(memory["holds"])
+        if memory.get("resident"):  # the space for resident tensors stays as it was
+            memory["kib"] = memory["kib"] - current * len(memory["holds"]) + share
+            memory["stream_kib"] = share
+        else:
+            memory["kib"] = share
+    data["memories"] = memories
+    data["sram"] = {k: v for k, v in sram.items() if k == "double_buffered"}
+
+
 def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
     """``hw`` with dotted config fields changed and validated again: ``{"array.rows": 32}``;
     a key ``"array.rows+array.cols"`` sets both fields to one value. Setting one of the DRAM
-    bandwidth fields drops the other. Raises pydantic's ``ValidationError`` for a value or a
-    field the config does not accept."""
+    bandwidth fields drops the other. On a config with ``[[memories]]``, ``sram.X_kib`` sizes
+    operand X's tile buffer within its memory. Raises pydantic's ``ValidationError`` for a
+    value or a field the config does not accept."""
     data = copy.deepcopy(hw.model_dump(exclude_none=True))
     for key, value in changes.items():
         for dotted in key.split("+"):
@@ -174,6 +316,8 @@ def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
                 node.pop("bytes_per_cycle" if leaf == "bandwidth_gbps" else "bandwidth_gbps",
                          None)
             node[leaf] = value
+    if data.get("memories"):
+        _buffer_sizes_to_memories(data)
     label = ",".join(f"{k}={v}" for k, v in changes.items())
     data["name"] = f"{hw.name}[{label}]"[:128] if changes else hw.name
     return Hardware.model_validate(data)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simaccel import engine
+from simaccel.compile import compile_program
 from simaccel.energy import estimate
 from simaccel.graph import Graph, build_graph
 from simaccel.hardware import Hardware
@@ -16,6 +17,7 @@ from simaccel.kernels import Kernel
 from simaccel.lowering import lower
 from simaccel.model import Model
 from simaccel.numerics.outcome import Check
+from simaccel.program import Program
 from simaccel.report import Report
 from simaccel.results import collect
 from simaccel.schedule import build_schedule
@@ -43,6 +45,19 @@ def prepare(model: Model) -> Prepared:
     return Prepared(graph=graph, kernels=lower(graph))
 
 
+def input_elements(graph: Graph) -> dict[str, int]:
+    """Elements of each model input."""
+    return {t.name: int(np.prod(t.shape)) for t in graph.model.inputs}
+
+
+def compile(model: Model, hw: Hardware) -> Program:  # noqa: A001 - the public name
+    """The `Program` that ``model`` compiles to on ``hw`` (see docs/architecture.md)."""
+    prepared = prepare(model)
+    schedule = build_schedule(prepared.kernels, hw)
+    return compile_program(schedule, input_elements(prepared.graph),
+                           prepared.graph.model.outputs)[0]
+
+
 def simulate(model: Model, hw: Hardware, check: bool | None = None,
              inputs: Mapping[str, np.ndarray] | None = None,
              progress: Progress | None = None) -> Report:
@@ -64,8 +79,9 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
     graph, kernels = prepared.graph, prepared.kernels
     tell("tiling", 0, 1)
     schedule = build_schedule(kernels, hw)
+    program, traffic = compile_program(schedule, input_elements(graph), graph.model.outputs)
     tell("simulating", 0, 1)
-    trace = engine.run(schedule)
+    trace = engine.run(program)
     tell("simulating", 1, 1)
     if check is None:
         check = sum(k.macs for k in kernels) <= CHECK_BY_DEFAULT_MAX_MACS
@@ -74,7 +90,7 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
     numerics = _numerics(graph, schedule, inputs, tell) if check else None
     checks = numerics.checks if numerics else tuple(
         Check(status="skipped", dtype=hw.dtypes.input.value) for _ in kernels)
-    results = collect(schedule, trace, checks)
+    results = collect(schedule, program, traffic, trace, checks)
     energy = estimate(results, hw)
     return Report(graph=graph, hardware=hw, results=results, energy=energy, numerics=numerics)
 

@@ -13,20 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from enum import StrEnum
 
-from simaccel.domain import Operand
+from simaccel.domain import Dataflow, Operand
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
-from simaccel.systolic import FoldPlan, plan_folds, sram_accesses
+from simaccel.program import Unit
+from simaccel.systolic import FoldPlan, plan_folds, preload_hidden_cycles, sram_accesses
 from simaccel.tiling import GemmBytes, TilePlan, gemm_bytes, plan_gemm_tiles, vector_chunks
-
-
-class Unit(StrEnum):
-    """Hardware units that do work in the engine."""
-
-    ARRAY = "array"
-    VECTOR = "vector"
 
 
 @dataclass(frozen=True)
@@ -82,6 +75,10 @@ class Tile:
     frees: tuple[Operand, ...] = ()
     opens_output: bool = False
     store_bytes: int = 0
+    #: GEMM: the (groups, m, k, n) ranges the tile computes; vector: its (elements,) range
+    span: tuple[tuple[int, int], ...] = ()
+    #: bytes the tile's output block occupies on chip while it accumulates (opens_output)
+    output_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -184,7 +181,8 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
     sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=tk, n=tn, groups=groups,
                      ifmap_elements=0, filter_elements=0, ofmap_elements=0)
     plan = plan_folds(sub, hw.array)
-    cycles = plan.folds * plan.fold_cycles - (groups if block.last_of_group else 0)
+    cycles = plan.folds * plan.fold_cycles - (groups if block.last_of_group else 0) \
+        - preload_hidden_cycles(plan, hw.array.weight_preload, first=index == 0)
     use = sram_accesses(sub, plan)
     outputs = groups * tm * tn
     acc = size.accumulator
@@ -204,8 +202,11 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
         ofmap_write_bytes=use.ofmap_writes * acc,
         dram_read_bytes=sum(loaded.values()),
         dram_write_bytes=store)
+    psums_in_pes = hw.array.dataflow is Dataflow.OS and block.k == (0, kernel.k)
+    held = outputs * (hw.dtypes.input.bytes if psums_in_pes else acc)
     return Tile(index=index, folds=plan.folds, compute_cycles=cycles, traffic=traffic,
-                loads=loads, frees=frees, opens_output=block.k[0] == 0, store_bytes=store)
+                loads=loads, frees=frees, opens_output=block.k[0] == 0, store_bytes=store,
+                span=(block.groups, block.m, block.k, block.n), output_bytes=held)
 
 
 def vector_tiles(kernel: VectorKernel, hw: Hardware) -> tuple[Tile, ...]:
@@ -224,7 +225,8 @@ def vector_tiles(kernel: VectorKernel, hw: Hardware) -> tuple[Tile, ...]:
                           dram_read_bytes=loaded, dram_write_bytes=stored)
         tiles.append(Tile(index=i, folds=0, compute_cycles=cycles, traffic=traffic,
                           loads=(Load(Operand.IFMAP, loaded),), frees=(Operand.IFMAP,),
-                          opens_output=True, store_bytes=stored))
+                          opens_output=True, store_bytes=stored, span=((lo, hi),),
+                          output_bytes=stored))
     return tuple(tiles)
 
 

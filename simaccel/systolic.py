@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 
 from simaccel.domain import Dataflow
-from simaccel.hardware import ArrayConfig
+from simaccel.hardware import ArrayConfig, WeightPreload
 from simaccel.kernels import GemmKernel
 
 #: Which GEMM dimension sits on the array rows, which on the columns, which streams.
@@ -109,6 +109,21 @@ def plan_folds(kernel: GemmKernel, array: ArrayConfig) -> FoldPlan:
         dataflow=array.dataflow, rows=array.rows, cols=array.cols,
         spatial_rows=getattr(kernel, row_dim), spatial_cols=getattr(kernel, col_dim),
         stream=getattr(kernel, stream_dim), groups=kernel.groups)
+
+
+def preload_hidden_cycles(plan: FoldPlan, preload: WeightPreload, first: bool) -> int:
+    """Cycles an overlapped preload saves over a tile of ``plan.folds`` folds.
+
+    Serial (SCALE-Sim) preloading shifts R rows of the stationary operand in before every
+    fold's stream: a fold is S + R + (R + C − 2). Overlapped (TPU v1's double-buffered
+    weights), the next fold's R-cycle shift runs during this fold's S-cycle stream, so a fold
+    after the first takes max(S, R) + R + C − 2: it saves min(S, R). Only a kernel's first
+    tile (``first``) pays its first fold's shift; later tiles' first folds shift in behind the
+    previous tile. Output stationary has no preload: 0.
+    """
+    if preload is WeightPreload.SERIAL or plan.dataflow is Dataflow.OS:
+        return 0
+    return (plan.folds - (1 if first else 0)) * min(plan.stream, plan.rows)
 
 
 @dataclass(frozen=True)

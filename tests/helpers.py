@@ -33,3 +33,12 @@ def shipped_hw_dict(name: str) -> dict:
 
     path = Path(__file__).resolve().parent.parent / "hw_configs" / f"{name}.toml"
     return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def run_schedule(schedule):
+    """Compile a hand-built `Schedule` (no model inputs, no residency) and run the engine."""
+    from simaccel import engine
+    from simaccel.compile import compile_program
+
+    program, _ = compile_program(schedule, {}, ())
+    return engine.run(program)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from simaccel import engine
 from simaccel.kernels import GemmKernel, VectorKernel
 from simaccel.schedule import LayerSchedule, Schedule, Tile, Traffic, Unit
-from tests.helpers import ideal_hw
+from tests.helpers import ideal_hw, run_schedule
 
 
 def _gemm_layer(name: str, tiles: list[int]) -> LayerSchedule:
@@ -20,25 +19,40 @@ def test_tiles_and_layers_run_back_to_back() -> None:
     """Layer 0 has tiles of 5 and 7 cycles on the array, layer 1 one vector tile of 3:
     array 0–5, array 5–12, vector 12–15."""
     pool = VectorKernel(name="p", op="maxpool2d", elements=12, ops_per_element=2,
-                        input_elements=48)
+                        input_elements=48, inputs=("g",))
     vector = LayerSchedule(kernel=pool, unit=Unit.VECTOR, plan=None,
                            tiles=(Tile(index=0, folds=0, compute_cycles=3, traffic=Traffic()),))
     schedule = Schedule(hardware=ideal_hw(4, 4, "os"),
                         layers=(_gemm_layer("g", [5, 7]), vector))
-    result = engine.run(schedule)
+    result = run_schedule(schedule)
     assert [(e.unit, e.start, e.end, e.layer, e.tile, e.bytes) for e in result.trace] == [
-        ("array", 0, 5, 0, 0, 10),
-        ("array", 5, 12, 0, 1, 20),
+        ("array", 0, 5, 0, 0, 0),
+        ("array", 5, 12, 0, 1, 0),
         ("vector", 12, 15, 1, 0, 0),
     ]
-    assert [(s.start, s.end) for s in result.spans] == [(0, 12), (12, 15)]
+    # each unit's windows: the vector unit waits from 0 for the array's output
+    assert [(s.start, s.end) for s in result.spans] == [(0, 12), (0, 15)]
     assert result.cycles == 15
+
+
+def test_independent_kernels_run_side_by_side_on_their_units() -> None:
+    """The same two kernels, but the pool reads nothing the GEMM writes: the vector unit
+    runs it at once, beside the array (docs/architecture.md, "Engine")."""
+    pool = VectorKernel(name="p", op="maxpool2d", elements=12, ops_per_element=2,
+                        input_elements=48)
+    vector = LayerSchedule(kernel=pool, unit=Unit.VECTOR, plan=None,
+                           tiles=(Tile(index=0, folds=0, compute_cycles=3, traffic=Traffic()),))
+    result = run_schedule(Schedule(hardware=ideal_hw(4, 4, "os"),
+                                   layers=(_gemm_layer("g", [5, 7]), vector)))
+    assert [(e.unit, e.start, e.end) for e in result.trace] == [
+        ("vector", 0, 3), ("array", 0, 5), ("array", 5, 12)]
+    assert result.cycles == 12
 
 
 def test_zero_cycle_kernels_take_no_time() -> None:
     flat = VectorKernel(name="f", op="flatten", elements=8, ops_per_element=0, input_elements=8)
     layer = LayerSchedule(kernel=flat, unit=Unit.VECTOR, plan=None,
                           tiles=(Tile(index=0, folds=0, compute_cycles=0, traffic=Traffic()),))
-    result = engine.run(Schedule(hardware=ideal_hw(4, 4, "os"), layers=(layer,)))
+    result = run_schedule(Schedule(hardware=ideal_hw(4, 4, "os"), layers=(layer,)))
     assert result.cycles == 0
     assert [(s.start, s.end) for s in result.spans] == [(0, 0)]

@@ -18,6 +18,7 @@ from simaccel.kernels import GemmKernel
 from simaccel.lowering import lower
 from simaccel.schedule import LayerSchedule, Load, Schedule, Tile, Traffic, Unit, build_schedule
 from simaccel.tiling import plan_gemm_tiles
+from tests.helpers import run_schedule
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 
@@ -36,17 +37,17 @@ def _hw(bytes_per_cycle: float = 10, kib: float = 64, double: bool = True,
 def _with(base: Hardware, bandwidth: float = 1, sram: float = 1,
           double: bool | None = None) -> Hardware:
     """``base`` with its DRAM bandwidth and SRAM sizes scaled."""
-    data = base.model_dump(mode="json")
-    dram = data["dram"]
-    if dram["bytes_per_cycle"] is not None:
-        dram["bytes_per_cycle"] *= bandwidth
+    from simaccel.hardware import vary
+
+    changes: dict[str, object] = {f"sram.{key}": getattr(base.sram, key) * sram
+                                  for key in ("ifmap_kib", "filter_kib", "ofmap_kib")}
+    if base.dram.bytes_per_cycle is not None:
+        changes["dram.bytes_per_cycle"] = base.dram.bytes_per_cycle * bandwidth
     else:
-        dram["bandwidth_gbps"] *= bandwidth
-    for key in ("ifmap_kib", "filter_kib", "ofmap_kib"):
-        data["sram"][key] *= sram
+        changes["dram.bandwidth_gbps"] = base.dram.bandwidth_gbps * bandwidth
     if double is not None:
-        data["sram"]["double_buffered"] = double
-    return Hardware.model_validate(data)
+        changes["sram.double_buffered"] = double
+    return vary(base, changes)
 
 
 @cache
@@ -84,7 +85,7 @@ def test_two_tile_event_log_double_buffered() -> None:
     store goes 55–59. Tile 1's weights arrived at 30 and an ofmap slot is free, so it runs
     55–85 and stores 85–89. 89 cycles, 60 of compute, 29 stalled."""
     hw = _hw(bytes_per_cycle=4, kib=1, side=4, latency_ns=10)
-    result = engine.run(Schedule(hw, (_two_tiles(),)))
+    result = run_schedule(Schedule(hw, (_two_tiles(),)))
     assert _log(result) == [
         ("dram_read", 0, 10, 0, 40), ("dram_read", 10, 15, 0, 20),
         ("dram_read", 15, 20, 1, 20), ("array", 25, 55, 0, 0),
@@ -100,7 +101,7 @@ def test_two_tile_event_log_single_buffered() -> None:
     (55–59), the load follows (59–64, arriving at 74), and tile 1 runs 74–104 and stores
     104–108."""
     hw = _hw(bytes_per_cycle=4, kib=1, side=4, latency_ns=10, double=False)
-    result = engine.run(Schedule(hw, (_two_tiles(),)))
+    result = run_schedule(Schedule(hw, (_two_tiles(),)))
     assert _log(result) == [
         ("dram_read", 0, 10, 0, 40), ("dram_read", 10, 15, 0, 20),
         ("array", 25, 55, 0, 0), ("dram_write", 55, 59, 0, 16),
@@ -222,12 +223,12 @@ def test_engine_is_monotone_for_a_fixed_tiling(workload: str, dataflow: str) -> 
     for work in (*((w,) for w in schedule.layers), schedule.layers):
         previous = None
         for bandwidth in (1, 3, 10, 30, float("inf")):
-            cycles = engine.run(Schedule(_hw(bytes_per_cycle=bandwidth, dataflow=dataflow),
+            cycles = run_schedule(Schedule(_hw(bytes_per_cycle=bandwidth, dataflow=dataflow),
                                          work)).cycles
             assert previous is None or cycles <= previous
             previous = cycles
-        single = engine.run(Schedule(_hw(double=False, dataflow=dataflow), work)).cycles
-        double = engine.run(Schedule(base, work)).cycles
+        single = run_schedule(Schedule(_hw(double=False, dataflow=dataflow), work)).cycles
+        double = run_schedule(Schedule(base, work)).cycles
         assert double <= single
 
 
@@ -299,7 +300,7 @@ def test_a_short_last_k_tile_that_cannot_hide_the_next_load_is_seen() -> None:
     def simulated(plan: TilePlan) -> int:
         work = LayerSchedule(kernel=kernel, unit=Unit.ARRAY, plan=plan_folds(kernel, hw.array),
                              tiles=gemm_tiles(kernel, plan, hw), tiling=plan)
-        return engine.run(Schedule(hw, (work,))).cycles
+        return run_schedule(Schedule(hw, (work,))).cycles
 
     uneven = simulated(TilePlan(1, 49, 4096, 16, "mnk"))
     whole_k = simulated(TilePlan(1, 32, 4608, 16, "nmk"))
