@@ -54,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("model", help="model.json, an ONNX file or a SCALE-Sim topology CSV")
     _allow_unknown(show)
 
+    prog = verbs.add_parser("program", help="print the Program a model compiles to",
+                            description="Print the per-unit instruction queues (loads, "
+                                        "matmuls, vector ops, stores) that MODEL compiles "
+                                        "to on the hardware, with their dependencies and "
+                                        "memory bytes (docs/architecture.md).")
+    prog.add_argument("model", help="model.json, an ONNX file or a SCALE-Sim topology CSV")
+    _add_hw(prog)
+    prog.add_argument("--layers", metavar="A:B", default=None,
+                      help="only kernels A to B (indices, inclusive)")
+    _allow_unknown(prog)
+
     imp = verbs.add_parser("import", help="convert an ONNX model to model.json + weights .npz",
                            description="Convert MODEL.onnx into a simaccel-model/1 JSON file "
                                        "and an .npz of its weights beside it.")
@@ -252,6 +263,15 @@ def _show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _program(args: argparse.Namespace) -> int:
+    import simaccel
+
+    program = simaccel.compile(_load(args), simaccel.load_hardware(args.hw))
+    first, last = _layer_range(args.layers)
+    print(program.listing(first, None if last is None else last + 1))
+    return EXIT_OK
+
+
 def _hw_list(args: argparse.Namespace) -> int:
     from simaccel import display
     from simaccel.frontends.hardware_toml import load_hardware, shipped_configs
@@ -265,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input)."""
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
+               "program": _program,
                "sweep": _sweep, "hw": _hw_list}[args.verb]
     try:
         return handler(args)

@@ -17,7 +17,6 @@ Three decisions, each in its own function:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from simaccel.domain import Operand
 from simaccel.hardware import Hardware
@@ -264,11 +263,3 @@ def compile_program(schedule: Schedule, input_elements: Mapping[str, int],
 def _partition_bytes(hw: Hardware, operand: Operand) -> int:
     """Bytes that streamed blocks of ``operand`` share on one core."""
     return hw.sram.size_bytes(operand)
-
-
-def drop(program: Program, index: int) -> Program:
-    """``program`` without instruction ``index`` (a fault for tests: the numerics must
-    notice). Indices stay as they are."""
-    instructions = tuple(i for i in program.instructions if i.index != index)
-    queues = tuple((key, tuple(i for i in q if i != index)) for key, q in program.queues)
-    return replace(program, instructions=instructions, queues=queues)

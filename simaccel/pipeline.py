@@ -87,7 +87,7 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
         check = sum(k.macs for k in kernels) <= CHECK_BY_DEFAULT_MAX_MACS
     if any(layer.op == "opaque" for layer in graph.model.layers):
         check = False  # an op simaccel does not model has no numerics
-    numerics = _numerics(graph, schedule, inputs, tell) if check else None
+    numerics = _numerics(graph, schedule, program, inputs, tell) if check else None
     checks = numerics.checks if numerics else tuple(
         Check(status="skipped", dtype=hw.dtypes.input.value) for _ in kernels)
     results = collect(schedule, program, traffic, trace, checks)
@@ -95,11 +95,11 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
     return Report(graph=graph, hardware=hw, results=results, energy=energy, numerics=numerics)
 
 
-def _numerics(graph, schedule, inputs, tell: Progress):
+def _numerics(graph, schedule, program, inputs, tell: Progress):
     from simaccel.numerics import check, weights
 
     params = weights.model_params(graph, graph.model.weights)
     data = dict(inputs) if inputs is not None else weights.input_tensors(graph)
     total = len(schedule.layers)
-    return check.run(graph, schedule, params, data,
+    return check.run(graph, schedule, program, params, data,
                      on_kernel=lambda done: tell("checking numerics", done, total))

@@ -150,12 +150,17 @@ class Program:
         last = len(self.kernels) if last is None else last
         placed = {p.tensor: p for p in self.placements}
         lines: list[str] = []
-        current = -1
+        current: int | None = None
         for ins in self.instructions:
-            if not first <= ins.kernel < last:
+            inputs = ins.kernel < 0 and first == 0  # loads of resident model inputs
+            if not (first <= ins.kernel < last or inputs):
                 continue
             if ins.kernel != current:
                 current = ins.kernel
+                if inputs:
+                    lines.append("; model inputs kept on chip")
+                    lines.append(format_instruction(ins))
+                    continue
                 kernel = self.kernels[current]
                 where = placed.get(kernel.output)
                 home = "resident" if where and where.resident else "DRAM"

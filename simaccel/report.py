@@ -33,7 +33,7 @@ CSV_COLUMNS = (
     "dram_read_bytes", "dram_write_bytes", "dram_bandwidth_gbps", "energy_pj.mac",
     "energy_pj.sram", "energy_pj.dram", "energy_pj.vector", "energy_pj.static",
     "energy_pj.total", "start_cycle", "end_cycle",
-    "tiles", "check.status", "check.sqnr_db", "check.overflow",
+    "tiles", "memory.spilled_bytes", "check.status", "check.sqnr_db", "check.overflow",
     "check.max_abs_error", "check.dtype",
 )  # fmt: skip
 
@@ -216,6 +216,7 @@ def _layer_dict(r: LayerResult, hw: Hardware, energy: Energy) -> dict:
         "start_cycle": r.start_cycle,
         "end_cycle": r.end_cycle,
         "tiles": len(r.work.tiles),
+        "memory": {"resident": list(r.resident), "spilled_bytes": r.spilled_bytes},
         "energy_pj": _energy_dict(energy),
         "check": {"status": r.check.status, "max_abs_error": r.check.max_abs_error,
                   "dtype": r.check.dtype, "sqnr_db": _finite(r.check.sqnr_db),

@@ -4,8 +4,8 @@
   It calibrates the activation scales (symmetric, per tensor, from each tensor's largest
   magnitude) and is what the quantized model's SQNR is measured against.
 * The **accelerator**: inputs and weights in the hardware's types (int8/int16 quantized,
-  weights per output channel; bf16/fp16/fp32 rounded), GEMMs run tile by tile
-  (`tiled.run_tiles`) from the schedule's tile plan, outputs requantized for the next layer,
+  weights per output channel; bf16/fp16/fp32 rounded), GEMMs executed from the Program's
+  load, matmul and store instructions (`execute.run_gemm`), outputs requantized for the next layer,
   vector ops computed on the dequantized inputs and requantized.
 * The **check**: each GEMM's accumulators against an independent reference on the *same*
   quantized operands (direct convolution, plain matmul): bit-exact for integer types; for
@@ -27,6 +27,7 @@ from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, VectorKernel
 from simaccel.model import BatchNorm, Conv2d, Dense, MatMul
 from simaccel.numerics import reference
+from simaccel.numerics.execute import ProgramFault, run_gemm
 from simaccel.numerics.outcome import Check
 from simaccel.numerics.quant import (
     INT_MAX,
@@ -37,7 +38,8 @@ from simaccel.numerics.quant import (
     sqnr_db,
     to_accelerator,
 )
-from simaccel.numerics.tiled import conv_weights, im2col, run_tiles
+from simaccel.numerics.tiled import GemmOutcome, conv_weights, im2col
+from simaccel.program import Instruction, Program
 from simaccel.schedule import LayerSchedule, Schedule
 
 #: Ops whose integer outputs keep their input's scale: they only select or move values.
@@ -64,18 +66,22 @@ def fp_model(graph: Graph, params: Mapping, inputs: Mapping[str, np.ndarray]) ->
     return tensors
 
 
-def run(graph: Graph, schedule: Schedule, params: Mapping, inputs: Mapping[str, np.ndarray],
+def run(graph: Graph, schedule: Schedule, program: Program, params: Mapping,
+        inputs: Mapping[str, np.ndarray],
         on_kernel: Callable[[int], None] | None = None) -> NumericsRun:
-    """Execute ``schedule`` numerically and check every kernel; ``on_kernel`` is told how
-    many kernels are done after each."""
+    """Execute ``program`` (compiled from ``schedule``) numerically and check every kernel;
+    ``on_kernel`` is told how many kernels are done after each."""
     hw = schedule.hardware
     fp = fp_model(graph, params, inputs)
     held = {name: to_accelerator(x, hw.dtypes.input) for name, x in inputs.items()}
+    by_kernel: dict[int, list[Instruction]] = {}
+    for ins in program.instructions:
+        by_kernel.setdefault(ins.kernel, []).append(ins)
     checks = []
-    for work in schedule.layers:
+    for index, work in enumerate(schedule.layers):
         kernel = work.kernel
         if isinstance(kernel, GemmKernel):
-            out, check = _gemm(graph, work, held, params, fp, hw)
+            out, check = _gemm(graph, work, by_kernel.get(index, []), held, params, fp, hw)
         else:
             out, check = _vector(graph, kernel, held, params, fp, hw)
         held[kernel.output] = out
@@ -159,13 +165,18 @@ def _reference_acc(layer, x: QTensor, quantized: tuple, bias_acc: np.ndarray,
     return out + bias_acc[:, None, :]
 
 
-def _gemm(graph: Graph, work: LayerSchedule, held: dict, params: Mapping, fp: Mapping,
-          hw: Hardware) -> tuple[QTensor, Check]:
+def _gemm(graph: Graph, work: LayerSchedule, instructions: list[Instruction], held: dict,
+          params: Mapping, fp: Mapping, hw: Hardware) -> tuple[QTensor, Check]:
     kernel = work.kernel
-    assert isinstance(kernel, GemmKernel) and work.tiling is not None
+    assert isinstance(kernel, GemmKernel)
     a, b, bias_acc, scale, quantized, layer = _operands(graph, kernel, held, params, hw)
-    outcome = run_tiles(a, b, bias_acc, work.tiling, kernel, hw.dtypes.accumulator)
     expected = _reference_acc(layer, held[layer.inputs[0]], quantized, bias_acc, kernel)
+    fault = ""
+    try:
+        outcome = run_gemm(instructions, a, b, bias_acc, hw.dtypes.accumulator)
+    except ProgramFault as exc:  # carry on with the reference values, and fail the check
+        fault = f"the Program does not execute: {exc}"
+        outcome = GemmOutcome(expected, False)
     if hw.dtypes.input.is_integer and hw.dtypes.weight.is_integer:
         error = float(np.abs(outcome.accumulators - expected).max(initial=0.0))
         ok = error == 0.0
@@ -180,9 +191,10 @@ def _gemm(graph: Graph, work: LayerSchedule, held: dict, params: Mapping, fp: Ma
         y = y * layer.scale
     y = _activations(graph, kernel, y)
     out = _requantize(y, kernel.output, fp, hw.dtypes.input)
+    ok = ok and not fault
     status = "pass" if ok and not outcome.overflow else "fail"
-    note = "int32 accumulator overflow" if outcome.overflow else (
-        "" if ok else "tiled result differs from the reference")
+    note = fault or ("int32 accumulator overflow" if outcome.overflow else (
+        "" if ok else "the Program's result differs from the reference"))
     return out, Check(status=status, dtype=_dtype_label(hw), max_abs_error=error,
                       sqnr_db=sqnr_db(fp[kernel.output], out.real()), overflow=outcome.overflow,
                       note=note)

@@ -1,0 +1,111 @@
+"""Numerics that execute the Program: the values move as the instructions say.
+
+For one GEMM kernel (docs/architecture.md, "Numerics"): a ``load`` puts a block of an operand
+matrix (A = the im2col'ed input [g, M, K], B = the weights [g, K, N]) into its region; a
+``matmul`` reads its two operand blocks from the regions its ``reads`` name (or, for an
+operand read in place from a resident tensor, from that tensor) and starts (``=``, from the
+bias) or adds to (``+=``) the partial sums of its output block; a ``store`` or ``move``
+writes the block to the output. Nothing else computes: a dropped, duplicated or misaddressed
+instruction leaves a block unwritten, reads data that is not there, or adds a product twice,
+and the kernel's check fails (`ProgramFault` names the instruction).
+
+Integer products are summed in float64 by BLAS, exact while every partial sum stays below
+2**53 (int8: any K below 5·10**11). After every matmul the partial sums are what the
+accumulators hold: one outside the int32 range is an overflow, reported, never wrapped.
+Float accumulators (fp32) round after every matmul.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from simaccel.domain import DType, Operand
+from simaccel.numerics.quant import INT_MAX, round_to
+from simaccel.numerics.tiled import GemmOutcome
+from simaccel.program import Block, Instruction, Opcode
+
+
+class ProgramFault(Exception):
+    """The Program cannot be executed as written (a region read before it is loaded, a
+    block opened twice, an output never stored, ...)."""
+
+
+def _slice(block: Block, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[slice, ...]:
+    return (slice(*block.g), slice(*rows), slice(*cols))
+
+
+def _within(outer: Block, g: tuple[int, int], rows: tuple[int, int],
+            cols: tuple[int, int]) -> tuple[slice, ...]:
+    """Indices of the sub-block (g, rows, cols) inside a region holding ``outer``."""
+    spans = ((outer.g, g), (outer.rows, rows), (outer.cols, cols))
+    if any(inner[0] < have[0] or inner[1] > have[1] for have, inner in spans):
+        raise ProgramFault(f"reads {g}×{rows}×{cols}, outside the region's block {outer}")
+    return tuple(slice(inner[0] - have[0], inner[1] - have[0]) for have, inner in spans)
+
+
+def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
+             init: np.ndarray, accumulator: DType) -> GemmOutcome:
+    """Execute one GEMM kernel's ``instructions`` (program order) on ``a [g, M, K]`` and
+    ``b [g, K, N]``, output blocks starting from ``init [g, N]`` (the bias). Returns the
+    accumulators [g, M, N] as stored. Raises `ProgramFault`."""
+    g, m, _ = a.shape
+    n = b.shape[2]
+    out = np.full((g, m, n), np.nan)
+    written = np.zeros((g, m, n), dtype=bool)
+    regions: dict[int, tuple[Block, np.ndarray]] = {}
+    open_blocks: dict[tuple, np.ndarray] = {}
+    overflow = False
+    limit = INT_MAX[DType.INT32]
+    for ins in instructions:
+        if ins.op is Opcode.LOAD:
+            if ins.index in regions:
+                raise ProgramFault(f"#{ins.index} loads its region twice")
+            source = a if ins.operand is Operand.IFMAP else b
+            assert ins.block is not None
+            regions[ins.index] = (ins.block, source[_slice(ins.block, ins.block.rows,
+                                                            ins.block.cols)])
+        elif ins.op is Opcode.MATMUL:
+            blk = ins.block
+            assert blk is not None
+            key = (blk.g, blk.rows, blk.cols)
+            lhs = _operand(regions, ins.reads[0], a, blk.g, blk.rows, blk.k, ins)
+            rhs = _operand(regions, ins.reads[1], b, blk.g, blk.k, blk.cols, ins)
+            if ins.accumulate:
+                if key not in open_blocks:
+                    raise ProgramFault(f"#{ins.index} adds to an output block never started")
+                partial = open_blocks[key] + np.matmul(lhs, rhs)
+            else:
+                if key in open_blocks:
+                    raise ProgramFault(f"#{ins.index} restarts an output block still open")
+                partial = init[slice(*blk.g), None, slice(*blk.cols)] + np.matmul(lhs, rhs)
+            if accumulator is DType.FP32:
+                partial = round_to(partial, DType.FP32)
+            elif np.abs(partial).max(initial=0) > limit:
+                overflow = True
+            open_blocks[key] = partial
+        elif ins.op in (Opcode.STORE, Opcode.MOVE):
+            blk = ins.block
+            assert blk is not None
+            key = (blk.g, blk.rows, blk.cols)
+            if key not in open_blocks:
+                raise ProgramFault(f"#{ins.index} stores an output block that is not open")
+            index = _slice(blk, blk.rows, blk.cols)
+            out[index] = open_blocks.pop(key)
+            written[index] = True
+    if not written.all():
+        raise ProgramFault(f"{int((~written).sum())} outputs were never stored")
+    return GemmOutcome(out, overflow)
+
+
+def _operand(regions: dict, source: int, matrix: np.ndarray, g: tuple[int, int],
+             rows: tuple[int, int], cols: tuple[int, int], ins: Instruction) -> np.ndarray:
+    """A matmul operand block: from the region the load ``source`` filled, or read in place
+    (``source`` −1) from a resident tensor."""
+    if source < 0:
+        return matrix[slice(*g), slice(*rows), slice(*cols)]
+    if source not in regions:
+        raise ProgramFault(f"#{ins.index} reads region #{source}, which nothing loaded")
+    block, values = regions[source]
+    return values[_within(block, g, rows, cols)]

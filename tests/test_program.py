@@ -1,0 +1,249 @@
+"""The Program (docs/architecture.md): what it contains, that the engine honours it, and that
+the numerics execute it — a faulted Program fails the check."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import simaccel
+from simaccel.compile import compile_program
+from simaccel.frontends.hardware_toml import parse_hardware
+from simaccel.numerics import check, weights
+from simaccel.pipeline import input_elements, prepare
+from simaccel.program import Opcode, Program, Unit
+from simaccel.schedule import build_schedule
+from tests.helpers import model, shipped_hw_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@cache
+def _compiled(workload: str, hw_name: str):
+    prepared = prepare(simaccel.load_model(ROOT / "workloads" / f"{workload}.json"))
+    hw = simaccel.load_hardware(hw_name)
+    schedule = build_schedule(prepared.kernels, hw)
+    program, _ = compile_program(schedule, input_elements(prepared.graph),
+                                 prepared.graph.model.outputs)
+    return prepared, schedule, program
+
+
+def _checks(prepared, schedule, program: Program):
+    graph = prepared.graph
+    params = weights.model_params(graph, graph.model.weights)
+    return check.run(graph, schedule, program, params, weights.input_tensors(graph)).checks
+
+
+# --- numerics execute the Program -------------------------------------------------------------
+
+def _kernel_with_tiles(program: Program) -> int:
+    """A GEMM kernel with several loads and K split or several output blocks."""
+    counts: dict[int, int] = {}
+    for ins in program.instructions:
+        if ins.op is Opcode.MATMUL:
+            counts[ins.kernel] = counts.get(ins.kernel, 0) + 1
+    return max(counts, key=lambda k: (counts[k], -k))
+
+
+def _fault(program: Program, kind: str) -> tuple[Program, int]:
+    kernel = _kernel_with_tiles(program)
+    mine = [i for i in program.instructions if i.kernel == kernel]
+    loads = [i for i in mine if i.op is Opcode.LOAD]
+    matmuls = [i for i in mine if i.op is Opcode.MATMUL]
+    stores = [i for i in mine if i.op in (Opcode.STORE, Opcode.MOVE)]
+    rest = list(program.instructions)
+    if kind == "drop load":
+        rest.remove(loads[len(loads) // 2])
+    elif kind == "drop matmul":
+        rest.remove(matmuls[-1])
+    elif kind == "drop store":  # the last row block never reaches the output
+        rest.remove(stores[-1])
+    elif kind == "duplicate matmul":
+        rest.insert(rest.index(matmuls[-1]), matmuls[-1])
+    elif kind == "duplicate store":
+        rest.insert(rest.index(stores[0]), stores[0])
+    elif kind == "misaddress load":  # the same size of block, one row further on
+        load = next(i for i in loads if i.block.rows[0] > 0)
+        block = replace(load.block, rows=(load.block.rows[0] - 1, load.block.rows[1] - 1))
+        rest[rest.index(load)] = replace(load, block=block)
+    return replace(program, instructions=tuple(rest)), kernel
+
+
+FAULTS = ("drop load", "drop matmul", "drop store", "duplicate matmul", "duplicate store",
+          "misaddress load")
+
+
+@pytest.mark.parametrize("kind", FAULTS)
+def test_a_faulted_program_fails_the_numerics_check(kind: str) -> None:
+    """mnist_cnn on the 8×8 teaching array: the unfaulted Program passes every check
+    bit-exactly; one dropped, duplicated or misaddressed instruction fails its kernel."""
+    prepared, schedule, program = _compiled("mnist_cnn", "teaching_8x8")
+    assert all(c.status == "pass" for c in _checks(prepared, schedule, program))
+    faulted, kernel = _fault(program, kind)
+    assert _checks(prepared, schedule, faulted)[kernel].status == "fail"
+
+
+def test_matmuls_read_what_the_loads_brought() -> None:
+    """Every matmul reads regions loaded earlier in the same kernel (or a resident tensor),
+    and every output block is stored once."""
+    _, _, program = _compiled("resnet18", "gemmini")
+    seen: dict[int, int] = {}
+    for ins in program.instructions:
+        if ins.op is Opcode.LOAD:
+            seen[ins.index] = ins.kernel
+        if ins.op is Opcode.MATMUL:
+            assert all(r < 0 or seen[r] == ins.kernel for r in ins.reads)
+            assert all(d < ins.index for d in ins.deps)
+
+
+# --- residency and prefetch -------------------------------------------------------------------
+
+def test_resnet50_on_tpu_v1_moves_little_more_than_compulsory_traffic() -> None:
+    """Activations stay in the 24 MiB Unified Buffer: DRAM traffic ≤ 1.1 × (weights and
+    biases once, the input once, the logits once)."""
+    prepared = prepare(simaccel.load_model(ROOT / "workloads" / "resnet50.json"))
+    hw = simaccel.load_hardware("tpu_v1")
+    report = simaccel.simulate(simaccel.load_model(ROOT / "workloads" / "resnet50.json"), hw,
+                               check=False)
+    gemms = [k for k in prepared.kernels if k.kind == "gemm"]
+    weight_bytes = sum(k.filter_elements + 4 * k.bias_elements for k in gemms)
+    io = sum(math.prod(t.shape) for t in prepared.graph.model.inputs) + sum(
+        math.prod(prepared.graph.shapes[name]) for name in prepared.graph.model.outputs)
+    total = report.to_dict()["total"]
+    moved = total["dram_read_bytes"] + total["dram_write_bytes"]
+    assert weight_bytes + io <= moved <= 1.1 * (weight_bytes + io)
+    layers = report.to_dict()["layers"]
+    assert all(row["memory"]["spilled_bytes"] == 0 for row in layers)
+    assert sum(bool(row["memory"]["resident"]) for row in layers) >= len(layers) - 1
+
+
+def test_split_buffers_send_activations_through_dram() -> None:
+    """SCALE-Sim's split ifmap/filter/ofmap buffers keep nothing between layers: every
+    intermediate activation is spilled, as SCALE-Sim assumes."""
+    report = simaccel.simulate(simaccel.load_model(ROOT / "workloads" / "mnist_cnn.json"),
+                               simaccel.load_hardware("scalesim_default"), check=False)
+    rows = report.to_dict()["layers"]
+    assert all(not row["memory"]["resident"] for row in rows)
+    assert rows[0]["memory"]["spilled_bytes"] == rows[0]["dram_write_bytes"] > 0
+
+
+def test_next_kernels_weights_load_before_this_kernel_ends() -> None:
+    """Weight loads wait for nothing but space: on ResNet-18/gemmini most kernels' first
+    weight load starts before the kernel before them has stored its last output."""
+    report = simaccel.simulate(simaccel.load_model(ROOT / "workloads" / "resnet18.json"),
+                               simaccel.load_hardware("gemmini"), check=False)
+    _, _, program = _compiled("resnet18", "gemmini")
+    trace = report.results.trace
+    weight_loads: dict = {}
+    for ins in program.instructions:
+        if ins.unit is Unit.DMA_WEIGHTS and ins.kernel >= 0:
+            weight_loads.setdefault(ins.kernel, ins)
+    first_read = {}
+    for e in trace:
+        if e.unit == "dram_read" and e.layer in weight_loads and e.layer not in first_read \
+                and e.tile == weight_loads[e.layer].tile:
+            first_read[e.layer] = e.start
+    compute_end = {}
+    for e in trace:
+        if e.unit in ("array", "vector"):
+            compute_end[e.layer] = max(compute_end.get(e.layer, 0), e.end)
+    early = [k for k in first_read if k > 0 and k - 1 in compute_end
+             and first_read[k] < compute_end[k - 1]]
+    assert len(early) >= 0.8 * len(first_read)
+
+
+# --- overlap and cores ------------------------------------------------------------------------
+
+def _branches() -> simaccel.model.Model:
+    return model([
+        {"name": "a", "op": "conv2d", "inputs": ["x"], "filters": 64, "kernel": [3, 3],
+         "padding": "same"},
+        {"name": "b", "op": "conv2d", "inputs": ["x"], "filters": 64, "kernel": [3, 3],
+         "padding": "same"},
+        {"name": "sum", "op": "add", "inputs": ["a", "b"]},
+    ], inputs=[{"name": "x", "shape": [1, 32, 32, 32]}])
+
+
+def _cores_hw(cores: int):
+    doc = shipped_hw_dict("teaching_8x8")
+    return parse_hardware({**doc, "chip": {"cores": cores}}, "<test>")
+
+
+def test_two_independent_branches_on_two_cores_take_the_max_not_the_sum() -> None:
+    one = simaccel.simulate(_branches(), _cores_hw(1), check=False)
+    two = simaccel.simulate(_branches(), _cores_hw(2), check=True)
+    rows = {r["name"]: r for r in one.to_dict()["layers"]}
+    branch = max(rows["a"]["compute_cycles"], rows["b"]["compute_cycles"])
+    both = rows["a"]["compute_cycles"] + rows["b"]["compute_cycles"]
+    cycles_two = two.to_dict()["total"]["cycles"]
+    assert branch <= cycles_two < 0.6 * one.to_dict()["total"]["cycles"]
+    assert one.to_dict()["total"]["cycles"] >= both
+    program = simaccel.compile(_branches(), _cores_hw(2))
+    assert set(program.kernel_cores[:2]) == {0, 1}
+    assert two.to_dict()["layers"][2]["check"]["status"] == "pass"
+
+
+# --- the listing and the CLI ------------------------------------------------------------------
+
+def test_program_listing_names_units_dependencies_and_bytes() -> None:
+    program = simaccel.compile(simaccel.load_model(ROOT / "workloads" / "mnist_cnn.json"),
+                               simaccel.load_hardware("tpu_v1"))
+    text = program.listing(0, 2)
+    assert "; kernel 0 conv1 (conv2d)" in text and "; kernel 2" not in text
+    assert "c0.array   matmul" in text and "c0.dma_w   load" in text
+    assert "← #" in text and "takes" in text
+
+
+def test_cli_program_prints_the_listing(capsys) -> None:
+    from simaccel.cli import main
+
+    assert main(["program", str(ROOT / "workloads" / "mnist_cnn.json"), "--hw", "gemmini",
+                 "--layers", "0:0"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("; model inputs") and "; kernel 1" not in out
+
+
+# --- array and vector details -----------------------------------------------------------------
+
+def test_overlapped_weight_preload_hides_the_next_folds_shift() -> None:
+    """A 64 × 32 · 32 × 16 dense layer on an 8×8 WS array: 4 × 2 = 8 folds of M = 64 rows
+    streamed. Serial: 8 × (64 + 8 + 8 + 8 − 2) − 1 = 687 cycles. Overlapped, every fold
+    after the first hides its R = 8-cycle shift behind the previous stream: 687 − 7 × 8."""
+    layer = [{"name": "fc", "op": "dense", "inputs": ["x"], "units": 16}]
+    net = model(layer, inputs=[{"name": "x", "shape": [64, 32]}])
+    doc = shipped_hw_dict("teaching_8x8")
+    doc = {**doc, "array": {**doc["array"], "dataflow": "ws"},
+           "sram": {"ifmap_kib": 64, "filter_kib": 64, "ofmap_kib": 64},
+           "dram": {"bytes_per_cycle": float("inf"), "latency_ns": 0}}
+    serial = parse_hardware(doc, "<t>")
+    overlapped = parse_hardware({**doc, "array": {**doc["array"],
+                                                  "weight_preload": "overlapped"}}, "<t>")
+    cycles = [simaccel.simulate(net, hw, check=False).to_dict()["layers"][0]["compute_cycles"]
+              for hw in (serial, overlapped)]
+    assert cycles == [687, 687 - 7 * 8]
+
+
+def test_the_vector_unit_runs_at_its_own_lane_count() -> None:
+    """A ReLU of 8·8·4 = 256 elements (1 op each) on a unit of 3 lanes, beside an 8-column
+    array: ⌈256 / 3⌉ = 86 cycles (one tile), not 256 / 8."""
+    net = model([{"name": "r", "op": "relu", "inputs": ["x"]}])
+    doc = shipped_hw_dict("teaching_8x8")
+    hw = parse_hardware({**doc, "vector": {"lanes": 3},
+                         "sram": {"ifmap_kib": 64, "filter_kib": 64, "ofmap_kib": 64}}, "<t>")
+    row = simaccel.simulate(net, hw, check=False).to_dict()["layers"][0]
+    assert row["tiles"] == 1 and row["compute_cycles"] == 86
+
+
+def test_each_operand_fills_its_own_buffer() -> None:
+    """A 4 × 300 · 300 × 8 dense layer loads 1,200 input bytes into the ifmap buffer and
+    2,400 weight bytes (+ 32 bias bytes) into the filter buffer: never the other way."""
+    net = model([{"name": "fc", "op": "dense", "inputs": ["x"], "units": 8}],
+                inputs=[{"name": "x", "shape": [4, 300]}])
+    hw = simaccel.load_hardware("scalesim_default")
+    traffic = simaccel.simulate(net, hw, check=False).results.layers[0].traffic
+    assert traffic.ifmap_write_bytes == 1200
+    assert traffic.filter_write_bytes == 2400 + 8 * 4
