@@ -6,11 +6,12 @@ One `simpy.Environment` per run (docs/architecture.md, "Engine"), with:
   ``vector``), each running its queue in order: an instruction starts once every
   instruction it depends on is done and the bytes it takes are free in its memory
   partition;
-* a **DRAM channel** (a `simpy.PriorityResource` of capacity 1, shared by every core's DMA)
-  that a load or store holds for ⌈bytes / bytes per cycle⌉ cycles, granted to waiting
-  transfers in program order (a prefetch never overtakes a transfer that an earlier tile
-  needs); a load's data arrives the access latency later, without holding the channel or
-  its DMA unit, so transfers pipeline;
+* a **DRAM channel** (a `simpy.Resource` of capacity 1, shared by every core's DMA) that a
+  load or store holds for ⌈bytes / bytes per cycle⌉ cycles, granted first come, first served
+  (a prefetch can run only two slots ahead, so it cannot crowd out the transfers that come
+  due; granting in program order instead would make a waiting load queue behind the store of
+  a finished tile); a load's data arrives the access latency later, without holding the
+  channel or its DMA unit, so transfers pipeline;
 * **memory partitions**, one `simpy.Container` of bytes per (core, operand): a load takes its
   block's bytes, a matmul or vector tile that opens an output block takes the block's
   accumulator bytes, and the instruction that last uses them gives them back.
@@ -79,7 +80,7 @@ class _Run:
         self.env = simpy.Environment()
         self.bytes_per_cycle = hw.dram_bytes_per_cycle
         self.latency = hw.dram_latency_cycles
-        self.channel = simpy.PriorityResource(self.env, capacity=1)
+        self.channel = simpy.Resource(self.env, capacity=1)
         self.space = {key: simpy.Container(self.env, capacity=max(size, 1), init=max(size, 1))
                       for key, size in program.capacity}
         self.by_index = {ins.index: ins for ins in program.instructions}
@@ -117,7 +118,7 @@ class _Run:
         self.position[key] = len(queue)
 
     def _transfer(self, ins: Instruction) -> Process:
-        with self.channel.request(priority=ins.index) as granted:
+        with self.channel.request() as granted:
             yield granted
             start = self.env.now
             cycles = self.transfer_cycles(ins.bytes)
