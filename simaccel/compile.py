@@ -75,10 +75,11 @@ class _Builder:
         self.queues: dict[tuple[int, Unit], list[int]] = {}
         self.written: dict[str, tuple[int, ...]] = {}
         # A block occupies one buffer slot: half its partition when double-buffered, else
-        # all of it (the tiler sized every block to fit one; a GEMM's bias travels with its
-        # weights but initialises the accumulators instead).
-        slots = 2 if hw.sram.double_buffered else 1
-        self.slot = {op: _partition_bytes(hw, op) // slots for op in Operand}
+        # (or for a kernel the tiler had to single-buffer) all of it; the tiler sized every
+        # block to fit one (a GEMM's bias travels with its weights but initialises the
+        # accumulators instead).
+        self.slots = 2 if hw.sram.double_buffered else 1
+        self.slot: dict[Operand, int] = {}
 
     def emit(self, **fields) -> int:
         index = len(self.instructions)
@@ -116,6 +117,9 @@ class _Builder:
             self.written[kernel.output] = tuple(sorted(
                 {d for name in kernel.inputs for d in self.written.get(name, ())}))
             return work.traffic
+        single = work.tiling is not None and work.tiling.single
+        slots = 1 if single else self.slots
+        self.slot = {op: _partition_bytes(self.hw, op) // slots for op in Operand}
         traffic = Traffic()
         last: tuple[int, ...] = ()
         state = _KernelState()

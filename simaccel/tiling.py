@@ -38,7 +38,7 @@ weights but initialises the accumulators, so it does not occupy the filter buffe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,13 +53,16 @@ ORDERS = ("mnk", "nmk")
 
 @dataclass(frozen=True)
 class TilePlan:
-    """Tile sizes (elements per dimension; ``tg`` groups) and the outer loop order."""
+    """Tile sizes (elements per dimension; ``tg`` groups) and the outer loop order.
+    ``single``: the buffers are too small to double-buffer this kernel, so each block takes
+    a whole buffer (loads and compute no longer overlap within an operand)."""
 
     tg: int
     tm: int
     tk: int
     tn: int
     order: str
+    single: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,12 +109,17 @@ def _psums_in_pes(hw: Hardware) -> bool:
     return hw.array.dataflow is Dataflow.OS
 
 
-def _sizes(extent: int, unit: int) -> list[int]:
+def _sizes(extent: int, unit: int, finest: bool = False) -> list[int]:
+    """Candidate tile sizes: the array unit times powers of two, and the whole extent;
+    ``finest`` adds the unit's halves down to 1 (a fold streamed in pieces)."""
     sizes = {extent}
     size = unit
     while size < extent:
         sizes.add(size)
         size *= 2
+    while finest and unit > 1:
+        unit //= 2
+        sizes.add(min(unit, extent))
     return sorted(sizes)
 
 
@@ -123,22 +131,47 @@ def _fold_error(kernel: GemmKernel, hw: Hardware, operand: Operand, need: int,
                 have: int) -> InputError:
     key = {Operand.IFMAP: "ifmap_kib", Operand.FILTER: "filter_kib",
            Operand.OFMAP: "ofmap_kib"}[operand]
-    half = " (half the buffer: double-buffered)" if hw.sram.double_buffered else ""
     return InputError(f"hardware {hw.name}", f"sram.{key}",
-                      f"{have} bytes{half} cannot hold one array fold of layer "
-                      f"{kernel.name!r}: it needs {need} bytes")
+                      f"{have} bytes cannot hold anything of layer {kernel.name!r}: its "
+                      f"smallest tile needs {need} bytes")
+
+
+def single_buffered(hw: Hardware) -> Hardware:
+    """``hw`` with its buffers single-buffered (each block may use a whole buffer)."""
+    return hw.model_copy(update={"sram": hw.sram.model_copy(update={"double_buffered": False})})
 
 
 def plan_gemm_tiles(kernel: GemmKernel, hw: Hardware) -> TilePlan:
-    """Choose tile sizes and loop order for ``kernel`` (see the module docstring)."""
+    """Choose tile sizes and loop order for ``kernel`` (see the module docstring).
+
+    A buffer too small for one array fold is never refused for that alone: the kernel falls
+    back to single buffering (each block a whole buffer), then to folds streamed in pieces
+    (tiles narrower than the array, each piece paying its own fill and drain). Raises
+    `InputError` only when a buffer cannot hold the smallest tile at all.
+    """
+    attempts = [(hw, False, False)]
+    if hw.sram.double_buffered:
+        attempts.append((single_buffered(hw), True, False))
+    attempts.append((single_buffered(hw), hw.sram.double_buffered, True))
+    for variant, single, finest in attempts:
+        plan = _plan_gemm_tiles(kernel, variant, finest, last=finest)
+        if plan is not None:
+            return replace(plan, single=single)
+    raise AssertionError("unreachable: the last attempt raises")
+
+
+def _plan_gemm_tiles(kernel: GemmKernel, hw: Hardware, finest: bool,
+                     last: bool) -> TilePlan | None:
+    """The best plan with the given candidate sizes, None if nothing fits (an `InputError`
+    naming the buffer when ``last``)."""
     m, k, n = kernel.m, kernel.k, kernel.n
     size = gemm_bytes(kernel, hw)
     cap = {op: buffer_bytes(hw, op) for op in Operand}
     unit = _units(kernel, hw)
     tm, tk, tn = (a.ravel() for a in np.meshgrid(
-        np.array(_sizes(m, unit["m"]), dtype=np.int64),
-        np.array(_sizes(k, unit["k"]), dtype=np.int64),
-        np.array(_sizes(n, unit["n"]), dtype=np.int64), indexing="ij"))
+        np.array(_sizes(m, unit["m"], finest), dtype=np.int64),
+        np.array(_sizes(k, unit["k"], finest), dtype=np.int64),
+        np.array(_sizes(n, unit["n"], finest), dtype=np.int64), indexing="ij"))
     a_tile = -(-size.ifmap * tm * tk // (m * k))
     b_tile = -(-size.weights * tk * tn // (k * n))  # the bias goes to the accumulators
     c_tile = tm * tn * np.where(_psums_in_pes(hw) & (-(-k // tk) == 1), hw.dtypes.input.bytes,
@@ -146,6 +179,8 @@ def plan_gemm_tiles(kernel: GemmKernel, hw: Hardware) -> TilePlan:
     fits = (a_tile <= cap[Operand.IFMAP]) & (b_tile <= cap[Operand.FILTER]) & (
         c_tile <= cap[Operand.OFMAP])
     if not fits.any():
+        if not last:
+            return None
         needs = ((Operand.IFMAP, a_tile), (Operand.FILTER, b_tile), (Operand.OFMAP, c_tile))
         for operand, need in needs:  # a buffer that no tile shape fits
             if need.min() > cap[operand]:

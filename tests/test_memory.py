@@ -155,19 +155,38 @@ def test_refetched_operand_is_counted_each_time() -> None:
     assert sum(load.bytes for load in loads) == fetched
 
 
-@pytest.mark.parametrize(("buffer", "kib"), [("ifmap", 0.01), ("filter", 0.5), ("ofmap", 0.5)])
-def test_buffer_too_small_for_one_fold_names_buffer_and_layer(buffer: str, kib: float) -> None:
+_CONV9 = GemmKernel(name="conv9", op="conv2d", m=4096, k=576, n=64, groups=1,
+                    ifmap_elements=64 * 64 * 64, filter_elements=576 * 64,
+                    ofmap_elements=4096 * 64)
+
+
+@pytest.mark.parametrize(("buffer", "kib", "single", "narrow"), [
+    ("filter", 1.5, True, False),   # 32×32 weights fit a whole 1.5 KiB buffer, not half
+    ("ofmap", 0.3, True, True),     # not one 32×32 fold of outputs: folds in pieces
+])
+def test_a_buffer_too_small_for_one_fold_is_single_buffered_then_streamed_in_pieces(
+        buffer: str, kib: float, single: bool, narrow: bool) -> None:
+    """Never refused for being small (docs/architecture.md): the kernel first gives up
+    double buffering, then streams each fold in pieces narrower than the array."""
     data = _hw().model_dump(mode="json")
     data["sram"][f"{buffer}_kib"] = kib
     data["dram"]["bytes_per_cycle"] = 10
     hw = Hardware.model_validate(data)
-    kernel = GemmKernel(name="conv9", op="conv2d", m=4096, k=576, n=64, groups=1,
-                        ifmap_elements=64 * 64 * 64, filter_elements=576 * 64,
-                        ofmap_elements=4096 * 64)
+    plan = build_schedule((_CONV9,), hw).layers[0].tiling
+    assert plan.single is single
+    assert (min(plan.tm, plan.tn) < hw.array.rows) is narrow
+    big = Hardware.model_validate({**data, "sram": {**data["sram"], f"{buffer}_kib": 64}})
+    cycles = [run_schedule(build_schedule((_CONV9,), h)).cycles for h in (hw, big)]
+    assert cycles[0] > cycles[1]  # each fallback has its cost
+
+
+def test_a_buffer_that_cannot_hold_anything_names_buffer_and_layer() -> None:
+    data = _hw().model_dump(mode="json")
+    data["sram"]["ofmap_kib"] = 0.0005  # 0 bytes: not even one output
     with pytest.raises(InputError) as caught:
-        build_schedule((kernel,), hw)
-    assert caught.value.field == f"sram.{buffer}_kib"
-    assert "'conv9'" in caught.value.message and "one array fold" in caught.value.message
+        build_schedule((_CONV9,), Hardware.model_validate(data))
+    assert caught.value.field == "sram.ofmap_kib"
+    assert "'conv9'" in caught.value.message and "cannot hold anything" in caught.value.message
 
 
 def test_cli_reports_a_too_small_buffer_as_bad_input(tmp_path: Path,
@@ -175,7 +194,7 @@ def test_cli_reports_a_too_small_buffer_as_bad_input(tmp_path: Path,
     from simaccel.cli import main
 
     toml = (Path(__file__).resolve().parent.parent / "hw_configs" / "teaching_8x8.toml"
-            ).read_text().replace("ofmap_kib = 4", "ofmap_kib = 0.1")
+            ).read_text().replace("ofmap_kib = 4", "ofmap_kib = 0.0005")
     (tmp_path / "tiny.toml").write_text(toml)
     code = main(["simulate", str(WORKLOADS / "mnist_cnn.json"), "--hw", str(tmp_path / "tiny.toml"),
                  "--out", str(tmp_path / "out")])
