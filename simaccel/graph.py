@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from simaccel.errors import InputError
 from simaccel.model import LayerSpec, Model
 from simaccel.shapes import MAX_ELEMENTS, Shape, ShapeError, infer_shape
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ def _graph(model: Model, dag: nx.DiGraph, order: tuple[str, ...], shapes: dict) 
 
 def build_graph(model: Model) -> Graph:
     """Check the model's wiring and infer every tensor's shape (elements per axis)."""
+    import networkx as nx  # here, not at import: it costs the CLI's start-up a tenth of a second
+
     src = model.source
     dag = nx.DiGraph()
     for i, spec in enumerate(model.inputs):
@@ -87,6 +91,8 @@ def build_graph(model: Model) -> Graph:
 
 
 def _reject_cycles(model: Model, dag: nx.DiGraph) -> None:
+    import networkx as nx
+
     try:
         cycle = nx.find_cycle(dag)
     except nx.NetworkXNoCycle:
