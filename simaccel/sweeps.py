@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import itertools
+import json
+import math
 import random
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from simaccel import sweep_journal
 from simaccel.errors import InputError
 from simaccel.frontends.validation import raise_input_error
 from simaccel.hardware import Hardware, vary
@@ -48,6 +52,10 @@ METRICS = ("cycles", "compute_cycles", "stall_cycles", "macs", "utilization",
 CONNECT_TIMEOUT_S = 10
 #: Columns after the metrics: energy (pJ), area (mm²), and the error of a failed point.
 EXTRA = ("energy_pj", "energy_dram_pj", "area_mm2", "array_mm2", "sram_mm2", "error")
+#: A sweep of more rows (points × workloads) than this runs only when asked (``--yes``).
+LARGE_SWEEP_ROWS = 10_000
+#: A sweep of more rows than this is refused: split it, or sample it (``mode = "random"``).
+MAX_SWEEP_ROWS = 1_000_000
 
 
 class SweepSpec(BaseModel):
@@ -62,6 +70,7 @@ class SweepSpec(BaseModel):
     points: list[dict[str, Any]] = Field(default_factory=list)
     samples: int = Field(default=16, gt=0, le=1_000_000)
     seed: int = 0
+    _source: str = PrivateAttr(default="<sweep>")  # the file it came from, for messages
 
 
 def load_spec(path: str | Path) -> SweepSpec:
@@ -106,7 +115,23 @@ def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
     for key, values in spec.grid.items():
         if not values:
             raise InputError(source, f"grid.{key!r}", "no values to sweep")
+        _refuse_twins(source, [f"grid.{key!r}[{i}]" for i in range(len(values))], values)
+    _refuse_twins(source, [f"points[{i}]" for i in range(len(spec.points))], spec.points)
+    _refuse_twins(source, [f"workloads[{i}]" for i in range(len(spec.workloads))],
+                  spec.workloads)
+    spec._source = source
     return spec
+
+
+def _refuse_twins(source: str, fields: list[str], values: list[Any]) -> None:
+    """Refuse a value listed twice (it would make two rows with one key)."""
+    seen: dict[str, str] = {}
+    for where, value in zip(fields, values, strict=True):
+        text = json.dumps(value, default=str, sort_keys=True)
+        if text in seen:
+            raise InputError(source, where, f"the same as {seen[text]} ({text[:60]}); list "
+                             "each once")
+        seen[text] = where
 
 
 def _field_problem(dotted: str) -> str | None:
@@ -126,36 +151,87 @@ def _field_problem(dotted: str) -> str | None:
     return None
 
 
+def count_points(spec: SweepSpec) -> int:
+    """How many design points the spec makes, counted without making them."""
+    if spec.mode == "list":
+        return len(spec.points)
+    size = math.prod(len(values) for values in spec.grid.values())
+    return min(size, spec.samples) if spec.mode == "random" else size
+
+
+def iter_points(spec: SweepSpec) -> Iterator[dict[str, Any]]:
+    """The parameter assignments of the sweep, in a stable order, one at a time (``random``
+    draws its grid indices without building the grid)."""
+    if spec.mode == "list":
+        yield from (dict(p) for p in spec.points)
+        return
+    keys = sorted(spec.grid)
+    size = math.prod(len(spec.grid[k]) for k in keys)
+    if spec.mode == "random" and spec.samples < size:
+        for index in sorted(random.Random(spec.seed).sample(range(size), spec.samples)):
+            yield _grid_point(spec, keys, index)
+        return
+    for values in itertools.product(*(spec.grid[k] for k in keys)):
+        yield dict(zip(keys, values, strict=True))
+
+
+def _grid_point(spec: SweepSpec, keys: list[str], index: int) -> dict[str, Any]:
+    """Point ``index`` of the grid in `itertools.product` order (the last key fastest)."""
+    point = {}
+    for key in reversed(keys):
+        index, digit = divmod(index, len(spec.grid[key]))
+        point[key] = spec.grid[key][digit]
+    return {k: point[k] for k in keys}
+
+
 def design_points(spec: SweepSpec) -> list[dict[str, Any]]:
     """The parameter assignments of the sweep, in a stable order."""
-    if spec.mode == "list":
-        return [dict(p) for p in spec.points]
-    keys = sorted(spec.grid)
-    grid = [dict(zip(keys, values, strict=True))
-            for values in itertools.product(*(spec.grid[k] for k in keys))]
-    if spec.mode == "random" and spec.samples < len(grid):
-        chosen = sorted(random.Random(spec.seed).sample(range(len(grid)), spec.samples))
-        return [grid[i] for i in chosen]
-    return grid
+    return list(iter_points(spec))
 
 
-def point_key(params: Mapping[str, Any], workload: str) -> str:
-    """A row's identity: its parameters and workload (what a resumed sweep skips by)."""
-    return ";".join(f"{k}={params[k]}" for k in sorted(params)) + f"|{Path(workload).stem}"
+def point_key(params: Mapping[str, Any], workload: str, base: str = "") -> str:
+    """A row's identity, what a resumed sweep skips by: ``base=<base>;<field>=<JSON value>
+    ...|<workload>``. The base and the workload are ids, ``<escaped path or name>@<content
+    hash>``; in the ids' paths and in the fields and values ``% ; = | @`` and line breaks
+    are percent-escaped, so that no two rows can share a key."""
+    parts = ([f"base={base}"] if base else []) + [
+        f"{_escape(k)}={_escape(json.dumps(params[k], default=str))}" for k in sorted(params)]
+    return ";".join(parts) + f"|{workload}"
+
+
+def _escape(text: str) -> str:
+    for char in "%;=|@\r\n":
+        text = text.replace(char, f"%{ord(char):02X}")
+    return text
+
+
+def _unescape(text: str) -> str:
+    for char in reversed("%;=|@\r\n"):
+        text = text.replace(f"%{ord(char):02X}", char)
+    return text
 
 
 # -- one point ------------------------------------------------------------------------------
 
-def run_point(base: Hardware, params: Mapping[str, Any], workload: str,
-              prepared) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Task:
+    """One row to make: its key, the workload (path, and its label in the ``workload``
+    column) and the point's parameters."""
+
+    key: str
+    workload: str
+    label: str
+    params: Mapping[str, Any]
+
+
+def run_point(base: Hardware, task: Task, prepared) -> dict[str, Any]:
     """Simulate one point × workload (``prepared``: the workload's `Prepared` graph and
     kernels). A failure is recorded in the row's ``error``, never raised."""
     from simaccel.pipeline import run
 
-    row: dict[str, Any] = {"key": point_key(params, workload),
-                           "workload": Path(workload).stem, **params}
+    row = _row(task)
     try:
-        report = run(prepared, vary(base, params), check=False).to_dict()
+        report = run(prepared, vary(base, task.params), check=False).to_dict()
         total, area_mm2 = report["total"], report["hardware"]["area_mm2"]
         row.update({k: total[k] for k in METRICS})
         row.update(energy_pj=total["energy_pj"]["total"],
@@ -168,8 +244,24 @@ def run_point(base: Hardware, params: Mapping[str, Any], workload: str,
     except InputError as exc:
         row["error"] = f"{exc.field}: {exc.message}" if exc.field else exc.message
     except Exception as exc:  # noqa: BLE001 - a broken point must not stop the sweep
-        row["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+        row["error"] = _one_line(f"{type(exc).__name__}: {exc}")
     return row
+
+
+def _row(task: Task, error: str | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {"key": task.key, "workload": task.label, **task.params}
+    if error is not None:
+        row["error"] = _one_line(error)
+    return row
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")[:300]
+
+
+def _run_task(base: Hardware, prepared: dict, runner: Callable[..., dict], task: Task) -> dict:
+    """What a pool worker runs: ``runner`` (`run_point`) on one task."""
+    return runner(base, task, prepared[task.workload])
 
 
 # -- running a sweep ----------------------------------------------------------------------
@@ -186,20 +278,9 @@ class SweepRun:
 
 def columns(spec: SweepSpec) -> list[str]:
     """The output's columns: key, workload, parameters, metrics, energy, area, error."""
-    params = sorted({k for p in design_points(spec) for k in p})
+    keys = spec.points if spec.mode == "list" else [spec.grid]
+    params = sorted({k for p in keys for k in p})
     return ["key", "workload", *params, *METRICS, *EXTRA]
-
-
-def _done_keys(out: Path | None) -> set[str]:
-    """Keys of the rows already in ``out`` (failed ones too: they would fail again)."""
-    if out is None or not out.exists() or out.stat().st_size == 0:
-        return set()
-    with out.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "key" not in reader.fieldnames:
-            raise InputError(str(out), "", "exists but is not a simaccel sweep CSV (no 'key' "
-                             "column); choose another --out")
-        return {row["key"] for row in reader}
 
 
 def prepare_workloads(spec: SweepSpec) -> dict[str, Any]:
@@ -217,38 +298,44 @@ def prepare_workloads(spec: SweepSpec) -> dict[str, Any]:
 
 def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
             scheduler: str | Callable[[], Any] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> SweepRun:
-    """Run the sweep. With ``out`` (a CSV path) each row is appended as it finishes and the
-    points already there are skipped. ``scheduler`` is a Dask scheduler address, or a
-    callable returning a ``distributed.Client``; otherwise a local process pool of
-    ``workers`` processes (1: in this process). ``progress(done, total)`` follows along."""
+            progress: Callable[[int, int], None] | None = None, *,
+            point_timeout_s: float | None = None, allow_large: bool = False,
+            runner: Callable[..., dict[str, Any]] = run_point) -> SweepRun:
+    """Run the sweep. With ``out`` (a CSV path) each row is appended as it finishes, the
+    points already there are skipped, and a spec that changed since is refused (see
+    `simaccel.sweep_journal`). ``scheduler`` is a Dask scheduler address, or a callable
+    returning a ``distributed.Client``; otherwise a local process pool of ``workers``
+    processes (1 and no timeout: in this process), where a worker that dies or runs a point
+    longer than ``point_timeout_s`` seconds costs that point only (its row's ``error``).
+    Over `LARGE_SWEEP_ROWS` rows needs ``allow_large``. ``progress(done, total)`` follows
+    along; ``runner(base, task, prepared)`` makes one row (tests swap it)."""
     import simaccel
 
+    _check_timeout(point_timeout_s, scheduler)
+    _check_size(spec, allow_large)
     base = simaccel.load_hardware(spec.base)
+    base_id, workloads = _base_id(spec.base, base), _identify(spec.workloads)
     prepared = prepare_workloads(spec)
     path = Path(out) if out is not None else None
-    done = _done_keys(path)
-    everything = [(params, w) for params in design_points(spec) for w in spec.workloads]
-    tasks = [(p, w) for p, w in everything if point_key(p, w) not in done]
-    result = SweepRun(skipped=len(everything) - len(tasks))
+    tasks = [Task(point_key(params, w.id, base_id), w.path, w.label, params)
+             for params in iter_points(spec) for w in workloads]
+    done = sweep_journal.resume(path, _fingerprint(spec, base_id, workloads),
+                                columns(spec)) if path is not None else set()
+    todo = [t for t in tasks if t.key not in done]
+    result = SweepRun(skipped=len(tasks) - len(todo))
     if progress:
-        progress(0, len(tasks))
-    handle = None
+        progress(0, len(todo))
+    handle = path.open("a", newline="", encoding="utf-8") if path is not None else None
     try:
-        if path is not None:
-            new = not path.exists() or path.stat().st_size == 0
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("a", newline="", encoding="utf-8")
-            writer = csv.DictWriter(handle, fieldnames=columns(spec), extrasaction="ignore")
-            if new:
-                writer.writeheader()
-        for row in _rows(base, prepared, tasks, workers, scheduler):
+        writer = csv.DictWriter(handle, fieldnames=columns(spec), extrasaction="ignore") \
+            if handle is not None else None
+        for row in _rows(base, prepared, todo, workers, scheduler, point_timeout_s, runner):
             result.rows.append(row)
-            if handle is not None:
+            if writer is not None:
                 writer.writerow(row)
                 handle.flush()
             if progress:
-                progress(len(result.rows), len(tasks))
+                progress(len(result.rows), len(todo))
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
@@ -257,36 +344,122 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     return result
 
 
-def _rows(base: Hardware, prepared: dict, tasks: list, workers: int,
-          scheduler: str | Callable[[], Any] | None) -> Iterator[dict[str, Any]]:
+def _check_size(spec: SweepSpec, allow_large: bool) -> None:
+    points = count_points(spec)
+    rows = points * len(spec.workloads)
+    where = "points" if spec.mode == "list" else "grid"
+    what = f"{rows:,} rows ({points:,} points × {len(spec.workloads)} workloads)"
+    if rows > MAX_SWEEP_ROWS:
+        raise InputError(spec._source, where, f"{what} is over the limit of "
+                         f"{MAX_SWEEP_ROWS:,}; split the sweep or draw some with "
+                         "mode = 'random'")
+    if rows > LARGE_SWEEP_ROWS and not allow_large:
+        raise InputError(spec._source, where, f"{what} is over {LARGE_SWEEP_ROWS:,}; pass "
+                         "--yes (allow_large=True in Python) to run them all, or draw some "
+                         "with mode = 'random'")
+
+
+def _check_timeout(point_timeout_s: float | None, scheduler: object) -> None:
+    if point_timeout_s is None:
+        return
+    if not (isinstance(point_timeout_s, int | float) and math.isfinite(point_timeout_s)
+            and point_timeout_s > 0):
+        raise InputError("--point-timeout", "", f"must be a positive number of seconds, not "
+                         f"{point_timeout_s!r}")
     if scheduler is not None:
-        yield from _dask_rows(base, prepared, tasks, scheduler)
-    elif workers <= 1 or len(tasks) <= 1:
-        for params, workload in tasks:
-            yield run_point(base, params, workload, prepared[workload])
-    else:
-        yield from _pool_rows(base, prepared, tasks, workers)
+        raise InputError("--point-timeout", "", "works on the local process pool, not with "
+                         "--scheduler (Dask cannot stop a running task)")
 
 
-def _pool_rows(base: Hardware, prepared: dict, tasks: list,
-               workers: int) -> Iterator[dict[str, Any]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+@dataclass(frozen=True)
+class _Workload:
+    path: str    # as the spec gives it (what `prepare_workloads` keys by)
+    id: str      # resolved path @ content hash: what the row keys hold
+    label: str   # the ``workload`` column: the file's stem, or its path where stems clash
+    sha256: str
 
-    # forkserver/spawn: a fork of a process that runs threads (Dask, a notebook) may hang
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers,
-                               mp_context=multiprocessing.get_context(method))
-    futures = [pool.submit(run_point, base, params, w, prepared[w]) for params, w in tasks]
+
+def _identify(paths: list[str]) -> list[_Workload]:
+    """Each workload by resolved path and content; the same file or the same content twice
+    is refused, naming both."""
+    seen: dict[str, int] = {}
+    found = []
+    stems = [Path(p).stem for p in paths]
+    for j, path in enumerate(paths):
+        digest = _file_sha256(path)
+        resolved = str(Path(path).resolve())
+        for twin in (resolved, digest):
+            if twin in seen:
+                i = seen[twin]
+                same = "file" if twin == resolved else "content"
+                raise InputError(path, f"workloads[{j}]", f"the same {same} as workloads[{i}] "
+                                 f"({paths[i]}); list each workload once")
+            seen[twin] = j
+        label = stems[j] if stems.count(stems[j]) == 1 else path
+        found.append(_Workload(path, f"{_escape(resolved)}@{digest[:12]}", label, digest))
+    return found
+
+
+def _file_sha256(path: str) -> str:
     try:
-        for future in as_completed(futures):
-            yield future.result()
-    finally:  # on Ctrl-C: drop what has not started, keep what finished
-        pool.shutdown(wait=True, cancel_futures=True)
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise InputError(path, "", "no such file") from None
+    except OSError as exc:
+        raise InputError(path, "", f"cannot read: {exc}") from None
 
 
-def _dask_rows(base: Hardware, prepared: dict, tasks: list,
-               scheduler: str | Callable[[], Any]) -> Iterator[dict[str, Any]]:
+def _base_id(config: str, base: Hardware) -> str:
+    """The base config by name or resolved path @ the hash of its file (of its values when
+    it has none)."""
+    from simaccel.frontends.hardware_toml import shipped_configs
+
+    path = Path(config)
+    if not path.is_file():
+        path = shipped_configs().get(config, path)
+    if path.is_file():
+        label = config if path.name != Path(config).name else str(path.resolve())
+        return f"{_escape(label)}@{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+    return f"{_escape(config)}@{hashlib.sha256(base.model_dump_json().encode()).hexdigest()[:12]}"
+
+
+def _fingerprint(spec: SweepSpec, base_id: str, workloads: list[_Workload]) -> dict[str, Any]:
+    """What the journal's rows depend on (see `simaccel.sweep_journal`)."""
+    config, _, digest = base_id.rpartition("@")
+    doc: dict[str, Any] = {
+        "schema": sweep_journal.SCHEMA, "base": {"config": _unescape(config), "sha256": digest},
+        "workloads": [{"path": _unescape(w.id.rpartition("@")[0]), "sha256": w.sha256}
+                      for w in workloads],
+        "mode": spec.mode}
+    if spec.mode == "list":
+        doc["points"] = spec.points
+    else:
+        doc["grid"] = spec.grid
+    if spec.mode == "random":
+        doc.update(samples=spec.samples, seed=spec.seed)
+    return doc
+
+
+def _rows(base: Hardware, prepared: dict, tasks: list[Task], workers: int,
+          scheduler: str | Callable[[], Any] | None, point_timeout_s: float | None,
+          runner: Callable[..., dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    if scheduler is not None:
+        yield from _dask_rows(base, prepared, tasks, scheduler, runner)
+    elif point_timeout_s is None and (workers <= 1 or len(tasks) <= 1):
+        for task in tasks:
+            yield runner(base, task, prepared[task.workload])
+    else:
+        from simaccel.sweep_pool import Lost, run_tasks
+
+        outcomes = run_tasks(_run_task, (base, prepared, runner), [(t,) for t in tasks],
+                             workers, point_timeout_s)
+        for index, outcome in outcomes:
+            yield _row(tasks[index], outcome.reason) if isinstance(outcome, Lost) else outcome
+
+
+def _dask_rows(base: Hardware, prepared: dict, tasks: list[Task],
+               scheduler: str | Callable[[], Any],
+               runner: Callable[..., dict[str, Any]]) -> Iterator[dict[str, Any]]:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -301,11 +474,15 @@ def _dask_rows(base: Hardware, prepared: dict, tasks: list,
     try:
         # hash=False: keys of this sweep's own, which no other client's release can drop
         shared = {w: client.scatter(p, broadcast=True, hash=False) for w, p in prepared.items()}
-        futures = [client.submit(run_point, base, params, w, shared[w], pure=False)
-                   for params, w in tasks]
+        futures = {client.submit(runner, base, task, shared[task.workload], pure=False): task
+                   for task in tasks}
         try:
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    row = future.result()
+                except Exception as exc:  # noqa: BLE001 - a killed worker (KilledWorker)
+                    row = _row(futures[future], f"{type(exc).__name__}: {exc}")
+                yield row
         finally:
             client.cancel([*futures, *shared.values()])
     finally:
