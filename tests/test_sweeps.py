@@ -538,3 +538,17 @@ def test_cli_point_timeout_and_yes(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(spec) in err[0] and "20,000 rows" in err[0] and "--yes" in err[0]
     assert not out.exists()
+
+
+def test_a_dask_worker_killed_by_a_point_costs_only_that_point() -> None:
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    spec = sweeps.parse_spec(_list_spec([8, 13, 16]))
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster:
+        run = sweeps.execute(spec, scheduler=lambda: distributed.Client(cluster),
+                             runner=sweep_hooks.crash_or_hang)
+    errors = {row["array.rows"]: row["error"] for row in run.rows}
+    assert errors[8] == errors[16] == "" and errors[13].startswith("KilledWorker")
