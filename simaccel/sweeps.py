@@ -392,15 +392,17 @@ def _tidy(frame):
 
 
 def sweep(spec: SweepSpec | Mapping[str, Any] | str | Path, out: str | Path | None = None,
-          workers: int = 1, scheduler: str | Callable[[], Any] | None = None):
+          workers: int = 1, scheduler: str | Callable[[], Any] | None = None, *,
+          point_timeout_s: float | None = None, allow_large: bool = False):
     """Run a sweep (a `SweepSpec`, a dict as the TOML would decode, or a TOML path) and
     return its rows as a pandas DataFrame; with ``out``, the rows of earlier runs of the
-    same output too."""
+    same output too. ``point_timeout_s`` and ``allow_large`` as in `execute`."""
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
     elif not isinstance(spec, SweepSpec):
         spec = parse_spec(spec)
-    result = execute(spec, out, workers, scheduler)
+    result = execute(spec, out, workers, scheduler, point_timeout_s=point_timeout_s,
+                     allow_large=allow_large)
     if out is not None and Path(out).exists():
         return read_results(out)
     return to_frame(result.rows, spec)
