@@ -58,8 +58,11 @@ def run_tasks(fn: Callable[..., Any], shared: tuple, tasks: Sequence[tuple], wor
     finished = False
     try:
         while pending or any(w.task is not None for w in pool):
-            for worker in pool:
+            for i, worker in enumerate(pool):
                 if worker.task is None and pending:
+                    if not worker.process.is_alive():  # died between tasks: no task lost
+                        _stop(worker, gently=False)
+                        pool[i] = worker = _start(context, fn, shared)
                     _assign(worker, pending.popleft(), timeout_s)
             busy = [w for w in pool if w.task is not None]
             first = min(w.deadline_s for w in busy)
