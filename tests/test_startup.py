@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,17 @@ def _loaded_after(code: str) -> set[str]:
                                   "from simaccel.cli import main; main.__doc__"])
 def test_importing_loads_no_heavy_library(code: str) -> None:
     assert _loaded_after(code).isdisjoint(HEAVY)
+
+
+def test_simulating_loads_only_what_it_uses() -> None:
+    """A whole simulation (numerics included) needs numpy, pydantic and simpy, and neither
+    networkx nor the plotting, table, sweep or ONNX libraries."""
+    mnist = Path(__file__).resolve().parent.parent / "workloads" / "mnist_cnn.json"
+    loaded = _loaded_after(f"import simaccel\nsimaccel.simulate(simaccel.load_model("
+                           f"{str(mnist)!r}), simaccel.load_hardware(), check=True)")
+    assert {"numpy", "pydantic", "simpy"} <= loaded
+    assert loaded.isdisjoint({"networkx", "matplotlib", "pandas", "dask", "distributed",
+                              "onnx", "pyarrow", "rich"})
 
 
 def test_public_names_still_resolve() -> None:
