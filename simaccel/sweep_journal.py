@@ -109,10 +109,11 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def _base_changes(old: Any, new: Any) -> list[str]:
     old, new = old or {}, new or {}
-    if old.get("config") != new.get("config"):
-        return [f"base was {_short(old.get('config'))}, now {_short(new.get('config'))}"]
+    before, after = _short(old.get("config"), 200), _short(new.get("config"), 200)
+    if before != after:
+        return [f"base was {before}, now {after}"]
     if old.get("sha256") != new.get("sha256"):
-        return [f"base config {_short(new.get('config'))} has changed"]
+        return [f"base config {after} has changed"]
     return []
 
 

@@ -82,12 +82,6 @@ def _escape(text: str) -> str:
     return text
 
 
-def _unescape(text: str) -> str:
-    for char in reversed("%;=|@\r\n"):
-        text = text.replace(f"%{ord(char):02X}", char)
-    return text
-
-
 # -- one point ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -191,12 +185,12 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     _check_timeout(point_timeout_s, scheduler)
     _check_size(spec, allow_large)
     base = simaccel.load_hardware(spec.base)
-    base_id, workloads = _base_id(spec.base, base), _identify(spec.workloads)
+    base_input, workloads = _base_input(spec.base, base), _identify(spec.workloads)
     prepared = prepare_workloads(spec)
     path = Path(out) if out is not None else None
-    tasks = [Task(point_key(params, w.id, base_id), w.path, w.label, params)
+    tasks = [Task(point_key(params, w.id, base_input.id), w.path, w.label, params)
              for params in iter_points(spec) for w in workloads]
-    done = sweep_journal.resume(path, _fingerprint(spec, base_id, workloads),
+    done = sweep_journal.resume(path, _fingerprint(spec, base_input, workloads),
                                 columns(spec)) if path is not None else set()
     todo = [t for t in tasks if t.key not in done]
     result = SweepRun(skipped=len(tasks) - len(todo))
@@ -249,14 +243,21 @@ def _check_timeout(point_timeout_s: float | None, scheduler: object) -> None:
 
 
 @dataclass(frozen=True)
-class _Workload:
-    path: str    # as the spec gives it (what `prepare_workloads` keys by)
-    id: str      # resolved path @ content hash: what the row keys hold
-    label: str   # the ``workload`` column: the file's stem, or its path where stems clash
-    sha256: str
+class _Input:
+    """The base config or a workload, as the row keys and the journal name it."""
+
+    name: str    # a shipped config's name, or the file's resolved path
+    sha256: str  # of the file (of the config's values when it has none)
+    path: str = ""   # a workload's path as the spec gives it (`prepare_workloads`' key)
+    label: str = ""  # a workload's ``workload`` column: its stem, or its path if stems clash
+
+    @property
+    def id(self) -> str:
+        """``<escaped name>@<12 hex digits of the hash>``, as in the row keys."""
+        return f"{_escape(self.name)}@{self.sha256[:12]}"
 
 
-def _identify(paths: list[str]) -> list[_Workload]:
+def _identify(paths: list[str]) -> list[_Input]:
     """Each workload by resolved path and content; the same file or the same content twice
     is refused, naming both."""
     seen: dict[str, int] = {}
@@ -273,7 +274,7 @@ def _identify(paths: list[str]) -> list[_Workload]:
                                  f"({paths[i]}); list each workload once")
             seen[twin] = j
         label = stems[j] if stems.count(stems[j]) == 1 else path
-        found.append(_Workload(path, f"{_escape(resolved)}@{digest[:12]}", label, digest))
+        found.append(_Input(resolved, digest, path, label))
     return found
 
 
@@ -286,27 +287,24 @@ def _file_sha256(path: str) -> str:
         raise InputError(path, "", f"cannot read: {exc}") from None
 
 
-def _base_id(config: str, base: Hardware) -> str:
-    """The base config by name or resolved path @ the hash of its file (of its values when
-    it has none)."""
+def _base_input(config: str, base: Hardware) -> _Input:
+    """The base config: a file by resolved path, a shipped config by name, each with the
+    hash of its file (of its values when it has none)."""
     from simaccel.frontends.hardware_toml import shipped_configs
 
-    path = Path(config)
-    if not path.is_file():
-        path = shipped_configs().get(config, path)
-    if path.is_file():
-        label = config if path.name != Path(config).name else str(path.resolve())
-        return f"{_escape(label)}@{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
-    return f"{_escape(config)}@{hashlib.sha256(base.model_dump_json().encode()).hexdigest()[:12]}"
+    if Path(config).is_file():
+        return _Input(str(Path(config).resolve()), _file_sha256(config))
+    shipped = shipped_configs().get(config)
+    if shipped is not None and shipped.is_file():
+        return _Input(config, _file_sha256(str(shipped)))
+    return _Input(config, hashlib.sha256(base.model_dump_json().encode()).hexdigest())
 
 
-def _fingerprint(spec: SweepSpec, base_id: str, workloads: list[_Workload]) -> dict[str, Any]:
+def _fingerprint(spec: SweepSpec, base: _Input, workloads: list[_Input]) -> dict[str, Any]:
     """What the journal's rows depend on (see `simaccel.sweep_journal`)."""
-    config, _, digest = base_id.rpartition("@")
     doc: dict[str, Any] = {
-        "schema": sweep_journal.SCHEMA, "base": {"config": _unescape(config), "sha256": digest},
-        "workloads": [{"path": _unescape(w.id.rpartition("@")[0]), "sha256": w.sha256}
-                      for w in workloads],
+        "schema": sweep_journal.SCHEMA, "base": {"config": base.name, "sha256": base.sha256},
+        "workloads": [{"path": w.name, "sha256": w.sha256} for w in workloads],
         "mode": spec.mode}
     if spec.mode == "list":
         doc["points"] = spec.points

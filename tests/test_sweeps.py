@@ -432,6 +432,20 @@ def test_a_changed_spec_with_the_same_output_is_refused_naming_the_change(
     (tmp_path / "r.sweep.json").unlink()
     with pytest.raises(InputError, match="has rows but no r.sweep.json"):
         sweeps.execute(sweeps.parse_spec(spec), out)
+    chip = tmp_path / "chip.toml"
+    chip.write_text(tomli_w_free_copy("scalesim_default"))
+    on_chip = sweeps.parse_spec({**spec, "base": str(chip)})
+    sweeps.execute(on_chip, tmp_path / "chip.csv")
+    chip.write_text(chip.read_text() + "\n# edited\n")
+    with pytest.raises(InputError, match=f"base config \"{chip.resolve()}\" has changed"):
+        sweeps.execute(on_chip, tmp_path / "chip.csv")
+
+
+def tomli_w_free_copy(name: str) -> str:
+    """A shipped config's TOML text."""
+    from simaccel.frontends.hardware_toml import shipped_configs
+
+    return shipped_configs()[name].read_text()
 
 
 def test_grids_are_counted_before_they_are_built(monkeypatch) -> None:
