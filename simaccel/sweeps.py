@@ -17,7 +17,8 @@ A sweep spec (``sweep.toml``)::
 
 Each row holds the point's parameters, the workload, the report's totals (`METRICS`), the
 energy and the area estimate; a point that fails (a buffer too small for one fold, a value
-the config refuses) has its error in ``error`` and the sweep goes on. The workloads are
+the config refuses, a worker killed under it, a run past the point timeout) has its error in
+``error`` and the sweep goes on. The workloads are
 parsed, shaped and lowered once, in the parent; each task ships the small lowered form
 (tens of KB) to a worker, which only tiles, simulates and reports.
 
