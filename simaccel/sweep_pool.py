@@ -15,6 +15,7 @@ import math
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-#: How often an idle worker checks that the process that started it is still alive, s.
+#: How often a worker checks that the process that started it is still alive, s.
 PARENT_CHECK_S = 1.0
 #: How long a worker asked to exit gets before it is killed, s.
 EXIT_WAIT_S = 5.0
@@ -162,11 +163,9 @@ def _stop(worker: _Worker, gently: bool) -> None:
 def _serve(conn: Connection, parent_pid: int, fn: Callable[..., Any], shared: tuple) -> None:
     """Run the tasks the parent sends until it sends None, closes the pipe or dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_watch, args=(parent_pid, os.getppid()), daemon=True).start()
     while True:
         try:
-            while not conn.poll(PARENT_CHECK_S):
-                if not _alive(parent_pid):
-                    return
             task = conn.recv()
         except (EOFError, OSError):
             return
@@ -187,6 +186,14 @@ def _serve(conn: Connection, parent_pid: int, fn: Callable[..., Any], shared: tu
             return
         except Exception as exc:  # noqa: BLE001 - a result that does not pickle
             conn.send(("done", index, Lost(f"the result could not be sent back: {exc}")))
+
+
+def _watch(parent_pid: int, ppid: int) -> None:
+    """End this worker, busy or not, once the process that started it is gone (or the
+    forkserver between them, which exits with it)."""
+    while os.getppid() == ppid and _alive(parent_pid):
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 def _alive(pid: int) -> bool:
