@@ -110,6 +110,33 @@ def sweep_rate(workers: int) -> None:
           f"report {per_point * 1e3:.0f} ms per point")
 
 
+def import_time(repeat: int) -> None:
+    """Start-up: the wall time of ``import simaccel.cli`` in a fresh interpreter, less an
+    empty interpreter's (budget 0.15 s, issue 13), and of the imports ``simaccel simulate``
+    adds on a small model (numpy, pydantic, networkx, simpy, rich), from ``-X importtime``."""
+    def fresh(code: str) -> float:
+        return min(_time(lambda: subprocess.run([sys.executable, "-c", code], check=True),
+                         repeat))
+
+    empty = fresh("pass")
+    cli = fresh("import simaccel.cli") - empty
+    print(f"{'start-up: import simaccel.cli (fresh process, less bare python)':<68} "
+          f"{cli:8.3f} {'':>9}  <= 0.15 s")
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "simaccel.cli", "simulate",
+                           str(WORKLOADS / "mnist_cnn.json"), "--quiet", "--no-check"],
+                          check=True, capture_output=True, text=True)
+    rows = [line.split("|") for line in proc.stderr.splitlines()
+            if line.startswith("import time:") and "self [us]" not in line]
+    by_top: dict[str, int] = {}
+    for row in rows:
+        top = row[2].strip().split(".")[0]
+        by_top[top] = by_top.get(top, 0) + int(row[0].split(":")[1])
+    heaviest = sorted(by_top.items(), key=lambda kv: -kv[1])[:6]
+    print(f"  simulate mnist_cnn imports {sum(by_top.values()) / 1e6:.3f} s in all (-X "
+          "importtime, which inflates): " + ", ".join(f"{k} {v / 1e3:.0f} ms"
+                                                      for k, v in heaviest))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (default 5)")
@@ -122,6 +149,8 @@ def main() -> None:
             continue
         times = _time(make(), args.repeat)
         print(f"{name:<68} {min(times):8.3f} {statistics.median(times):9.3f}  {budget}")
+    if args.k in "start-up import":
+        import_time(args.repeat)
     if args.k in "sweep":
         sweep_rate(args.workers)
 

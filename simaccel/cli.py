@@ -93,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, default=2, help="local processes (default 2)")
     sw.add_argument("--scheduler", metavar="ADDRESS",
                     help="run on a Dask distributed cluster at ADDRESS instead")
+    sw.add_argument("--point-timeout", metavar="SECONDS", type=float, default=None,
+                    help="stop a point that runs longer and record it as failed (local pool)")
+    sw.add_argument("--yes", action="store_true",
+                    help="run a sweep of more than 10,000 rows (points × workloads)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
     hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
@@ -194,7 +198,8 @@ def _sweep(args: argparse.Namespace) -> int:
     journal = out.with_suffix(".csv")  # rows land here as they finish (what a rerun resumes)
     with display.sweep_progress(enabled=not args.quiet) as tell:
         result = execute(spec, journal, workers=args.workers, scheduler=args.scheduler,
-                         progress=tell)
+                         progress=tell, point_timeout_s=args.point_timeout,
+                         allow_large=args.yes)
     failed = sum(1 for row in result.rows if row.get("error"))
     if out.suffix == ".parquet" and journal.exists():
         try:

@@ -1,4 +1,5 @@
-"""The network as a networkx DiGraph of tensors and layers, with every shape inferred.
+"""The network as a directed graph (`simaccel.dag`) of tensors and layers, every shape
+inferred.
 
 Nodes are tensor names (model inputs and layer outputs; a layer's output is named after the
 layer); an edge ``a -> b`` means layer ``b`` reads tensor ``a``. Building the graph is where
@@ -11,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-import networkx as nx
-
+from simaccel.dag import Dag
 from simaccel.errors import InputError
 from simaccel.model import LayerSpec, Model
 from simaccel.shapes import MAX_ELEMENTS, Shape, ShapeError, infer_shape
@@ -23,7 +23,7 @@ class Graph:
     """A model with its dataflow graph, topological layer order and every tensor's shape."""
 
     model: Model
-    dag: nx.DiGraph
+    dag: Dag
     order: tuple[str, ...]
     shapes: Mapping[str, Shape]
 
@@ -43,14 +43,14 @@ class Graph:
         return [self.shapes[t] for t in self.layer(name).inputs]
 
 
-def _graph(model: Model, dag: nx.DiGraph, order: tuple[str, ...], shapes: dict) -> Graph:
+def _graph(model: Model, dag: Dag, order: tuple[str, ...], shapes: dict) -> Graph:
     return Graph(model=model, dag=dag, order=order, shapes=MappingProxyType(shapes))
 
 
 def build_graph(model: Model) -> Graph:
     """Check the model's wiring and infer every tensor's shape (elements per axis)."""
     src = model.source
-    dag = nx.DiGraph()
+    dag = Dag()
     for i, spec in enumerate(model.inputs):
         if spec.name in dag:
             raise InputError(src, f"inputs[{i}].name", f"duplicate name {spec.name!r}")
@@ -71,7 +71,7 @@ def build_graph(model: Model) -> Graph:
     for j, name in enumerate(model.outputs):
         if name not in dag:
             raise InputError(src, f"outputs[{j}]", f"no input or layer named {name!r}")
-    order = tuple(n for n in nx.lexicographical_topological_sort(dag, key=lambda n: (
+    order = tuple(n for n in dag.topological_order(key=lambda n: (
         dag.nodes[n]["index"], n)) if dag.nodes[n]["layer"] is not None)
     shapes: dict[str, Shape] = {spec.name: spec.shape for spec in model.inputs}
     for name in order:
@@ -86,12 +86,11 @@ def build_graph(model: Model) -> Graph:
     return Graph(model=model, dag=dag, order=order, shapes=MappingProxyType(shapes))
 
 
-def _reject_cycles(model: Model, dag: nx.DiGraph) -> None:
-    try:
-        cycle = nx.find_cycle(dag)
-    except nx.NetworkXNoCycle:
+def _reject_cycles(model: Model, dag: Dag) -> None:
+    cycle = dag.find_cycle()
+    if cycle is None:
         return
-    names = [edge[0] for edge in cycle] + [cycle[0][0]]
+    names = [*cycle, cycle[0]]
     first = min(dag.nodes[n]["index"] for n in names)
     raise InputError(model.source, f"layers[{first}].inputs",
                      "the graph has a cycle: " + " -> ".join(names))

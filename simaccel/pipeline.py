@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from simaccel import engine
-from simaccel.compile import compile_program
 from simaccel.energy import estimate
 from simaccel.graph import Graph, build_graph
 from simaccel.hardware import Hardware
 from simaccel.kernels import Kernel
 from simaccel.lowering import lower
+from simaccel.mapping import compile_program
 from simaccel.model import Model
 from simaccel.numerics.outcome import Check
 from simaccel.program import Program

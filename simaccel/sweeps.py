@@ -17,28 +17,41 @@ A sweep spec (``sweep.toml``)::
 
 Each row holds the point's parameters, the workload, the report's totals (`METRICS`), the
 energy and the area estimate; a point that fails (a buffer too small for one fold, a value
-the config refuses) has its error in ``error`` and the sweep goes on. The workloads are
+the config refuses, a worker killed under it, a run past the point timeout) has its error in
+``error`` and the sweep goes on. The workloads are
 parsed, shaped and lowered once, in the parent; each task ships the small lowered form
 (tens of KB) to a worker, which only tiles, simulates and reports.
+
+The spec and its points are `simaccel.sweep_spec`; the fault-tolerant local pool
+`simaccel.sweep_pool`; the CSV journal a rerun resumes from `simaccel.sweep_journal`.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import itertools
-import random
-import tomllib
+import hashlib
+import json
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from simaccel import sweep_journal
 from simaccel.errors import InputError
-from simaccel.frontends.validation import raise_input_error
 from simaccel.hardware import Hardware, vary
+from simaccel.sweep_spec import (  # noqa: F401 - the spec's API, here as before
+    SweepSpec,
+    _field_problem,
+    count_points,
+    design_points,
+    iter_points,
+    load_spec,
+    parse_spec,
+)
 
 #: Totals copied from each report into a row (units as in the report: cycles, bytes, s).
 METRICS = ("cycles", "compute_cycles", "stall_cycles", "macs", "utilization",
@@ -48,114 +61,49 @@ METRICS = ("cycles", "compute_cycles", "stall_cycles", "macs", "utilization",
 CONNECT_TIMEOUT_S = 10
 #: Columns after the metrics: energy (pJ), area (mm²), and the error of a failed point.
 EXTRA = ("energy_pj", "energy_dram_pj", "area_mm2", "array_mm2", "sram_mm2", "error")
+#: A sweep of more rows (points × workloads) than this runs only when asked (``--yes``).
+LARGE_SWEEP_ROWS = 10_000
+#: A sweep of more rows than this is refused: split it, or sample it (``mode = "random"``).
+MAX_SWEEP_ROWS = 1_000_000
 
 
-class SweepSpec(BaseModel):
-    """A validated sweep description (see the module docstring)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = "sweep"
-    base: str = "scalesim_default"
-    workloads: list[str] = Field(min_length=1)
-    mode: Literal["grid", "list", "random"] = "grid"
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
-    points: list[dict[str, Any]] = Field(default_factory=list)
-    samples: int = Field(default=16, gt=0, le=1_000_000)
-    seed: int = 0
+def point_key(params: Mapping[str, Any], workload: str, base: str = "") -> str:
+    """A row's identity, what a resumed sweep skips by: ``base=<base>;<field>=<JSON value>
+    ...|<workload>``. The base and the workload are ids, ``<escaped path or name>@<content
+    hash>``; in the ids' paths and in the fields and values ``% ; = | @`` and line breaks
+    are percent-escaped, so that no two rows can share a key."""
+    parts = ([f"base={base}"] if base else []) + [
+        f"{_escape(k)}={_escape(json.dumps(params[k], default=str))}" for k in sorted(params)]
+    return ";".join(parts) + f"|{workload}"
 
 
-def load_spec(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep TOML file; workload and base paths resolve next to it."""
-    path = Path(path)
-    source = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, "", f"cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, "", f"not valid TOML: {exc}") from None
-    spec = parse_spec(data, source)
-
-    def here(p: str) -> str:
-        return p if Path(p).is_absolute() else str(path.parent / p)
-
-    base = here(spec.base) if spec.base.endswith((".toml", ".cfg")) else spec.base
-    return spec.model_copy(update={"workloads": [here(w) for w in spec.workloads],
-                                   "base": base})
-
-
-def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
-    """Validate a decoded spec, including that every swept key names a config field."""
-    try:
-        spec = SweepSpec.model_validate(dict(data))
-    except ValidationError as exc:
-        raise_input_error(source, exc)
-        raise
-    if spec.mode in ("grid", "random") and not spec.grid:
-        raise InputError(source, "grid", f"mode {spec.mode!r} needs a [grid] table")
-    if spec.mode == "list" and not spec.points:
-        raise InputError(source, "points", "mode 'list' needs [[points]] tables")
-    for where, key in [(f"grid.{k!r}", k) for k in spec.grid] + [
-            (f"points[{i}].{k!r}", k) for i, p in enumerate(spec.points) for k in p]:
-        for dotted in key.split("+"):
-            problem = _field_problem(dotted.strip())
-            if problem:
-                raise InputError(source, where, problem)
-    for key, values in spec.grid.items():
-        if not values:
-            raise InputError(source, f"grid.{key!r}", "no values to sweep")
-    return spec
-
-
-def _field_problem(dotted: str) -> str | None:
-    """Why ``dotted`` is not a field of a hardware config, or None."""
-    model: type[BaseModel] | None = Hardware
-    parts = dotted.split(".")
-    for i, part in enumerate(parts):
-        if model is None or part not in model.model_fields:
-            known = sorted(model.model_fields) if model else []
-            return f"{'.'.join(parts[:i + 1])!r} is not a hardware config field" + (
-                f" (fields here: {', '.join(known)})" if known else "")
-        annotation = model.model_fields[part].annotation
-        model = annotation if isinstance(annotation, type) and issubclass(
-            annotation, BaseModel) else None
-    if model is not None:
-        return f"{dotted!r} is a table; sweep one of its fields ({', '.join(model.model_fields)})"
-    return None
-
-
-def design_points(spec: SweepSpec) -> list[dict[str, Any]]:
-    """The parameter assignments of the sweep, in a stable order."""
-    if spec.mode == "list":
-        return [dict(p) for p in spec.points]
-    keys = sorted(spec.grid)
-    grid = [dict(zip(keys, values, strict=True))
-            for values in itertools.product(*(spec.grid[k] for k in keys))]
-    if spec.mode == "random" and spec.samples < len(grid):
-        chosen = sorted(random.Random(spec.seed).sample(range(len(grid)), spec.samples))
-        return [grid[i] for i in chosen]
-    return grid
-
-
-def point_key(params: Mapping[str, Any], workload: str) -> str:
-    """A row's identity: its parameters and workload (what a resumed sweep skips by)."""
-    return ";".join(f"{k}={params[k]}" for k in sorted(params)) + f"|{Path(workload).stem}"
+def _escape(text: str) -> str:
+    for char in "%;=|@\r\n":
+        text = text.replace(char, f"%{ord(char):02X}")
+    return text
 
 
 # -- one point ------------------------------------------------------------------------------
 
-def run_point(base: Hardware, params: Mapping[str, Any], workload: str,
-              prepared) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Task:
+    """One row to make: its key, the workload (path, and its label in the ``workload``
+    column) and the point's parameters."""
+
+    key: str
+    workload: str
+    label: str
+    params: Mapping[str, Any]
+
+
+def run_point(base: Hardware, task: Task, prepared) -> dict[str, Any]:
     """Simulate one point × workload (``prepared``: the workload's `Prepared` graph and
     kernels). A failure is recorded in the row's ``error``, never raised."""
     from simaccel.pipeline import run
 
-    row: dict[str, Any] = {"key": point_key(params, workload),
-                           "workload": Path(workload).stem, **params}
+    row = _row(task)
     try:
-        report = run(prepared, vary(base, params), check=False).to_dict()
+        report = run(prepared, vary(base, task.params), check=False).to_dict()
         total, area_mm2 = report["total"], report["hardware"]["area_mm2"]
         row.update({k: total[k] for k in METRICS})
         row.update(energy_pj=total["energy_pj"]["total"],
@@ -168,8 +116,24 @@ def run_point(base: Hardware, params: Mapping[str, Any], workload: str,
     except InputError as exc:
         row["error"] = f"{exc.field}: {exc.message}" if exc.field else exc.message
     except Exception as exc:  # noqa: BLE001 - a broken point must not stop the sweep
-        row["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+        row["error"] = _one_line(f"{type(exc).__name__}: {exc}")
     return row
+
+
+def _row(task: Task, error: str | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {"key": task.key, "workload": task.label, **task.params}
+    if error is not None:
+        row["error"] = _one_line(error)
+    return row
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")[:300]
+
+
+def _run_task(base: Hardware, prepared: dict, runner: Callable[..., dict], task: Task) -> dict:
+    """What a pool worker runs: ``runner`` (`run_point`) on one task."""
+    return runner(base, task, prepared[task.workload])
 
 
 # -- running a sweep ----------------------------------------------------------------------
@@ -186,20 +150,9 @@ class SweepRun:
 
 def columns(spec: SweepSpec) -> list[str]:
     """The output's columns: key, workload, parameters, metrics, energy, area, error."""
-    params = sorted({k for p in design_points(spec) for k in p})
+    keys = spec.points if spec.mode == "list" else [spec.grid]
+    params = sorted({k for p in keys for k in p})
     return ["key", "workload", *params, *METRICS, *EXTRA]
-
-
-def _done_keys(out: Path | None) -> set[str]:
-    """Keys of the rows already in ``out`` (failed ones too: they would fail again)."""
-    if out is None or not out.exists() or out.stat().st_size == 0:
-        return set()
-    with out.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "key" not in reader.fieldnames:
-            raise InputError(str(out), "", "exists but is not a simaccel sweep CSV (no 'key' "
-                             "column); choose another --out")
-        return {row["key"] for row in reader}
 
 
 def prepare_workloads(spec: SweepSpec) -> dict[str, Any]:
@@ -217,38 +170,44 @@ def prepare_workloads(spec: SweepSpec) -> dict[str, Any]:
 
 def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
             scheduler: str | Callable[[], Any] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> SweepRun:
-    """Run the sweep. With ``out`` (a CSV path) each row is appended as it finishes and the
-    points already there are skipped. ``scheduler`` is a Dask scheduler address, or a
-    callable returning a ``distributed.Client``; otherwise a local process pool of
-    ``workers`` processes (1: in this process). ``progress(done, total)`` follows along."""
+            progress: Callable[[int, int], None] | None = None, *,
+            point_timeout_s: float | None = None, allow_large: bool = False,
+            runner: Callable[..., dict[str, Any]] = run_point) -> SweepRun:
+    """Run the sweep. With ``out`` (a CSV path) each row is appended as it finishes, the
+    points already there are skipped, and a spec that changed since is refused (see
+    `simaccel.sweep_journal`). ``scheduler`` is a Dask scheduler address, or a callable
+    returning a ``distributed.Client``; otherwise a local process pool of ``workers``
+    processes (1 and no timeout: in this process), where a worker that dies or runs a point
+    longer than ``point_timeout_s`` seconds costs that point only (its row's ``error``).
+    Over `LARGE_SWEEP_ROWS` rows needs ``allow_large``. ``progress(done, total)`` follows
+    along; ``runner(base, task, prepared)`` makes one row (tests swap it)."""
     import simaccel
 
+    _check_timeout(point_timeout_s, scheduler)
+    _check_size(spec, allow_large)
     base = simaccel.load_hardware(spec.base)
+    base_input, workloads = _base_input(spec.base, base), _identify(spec.workloads)
     prepared = prepare_workloads(spec)
     path = Path(out) if out is not None else None
-    done = _done_keys(path)
-    everything = [(params, w) for params in design_points(spec) for w in spec.workloads]
-    tasks = [(p, w) for p, w in everything if point_key(p, w) not in done]
-    result = SweepRun(skipped=len(everything) - len(tasks))
+    tasks = [Task(point_key(params, w.id, base_input.id), w.path, w.label, params)
+             for params in iter_points(spec) for w in workloads]
+    done = sweep_journal.resume(path, _fingerprint(spec, base_input, workloads),
+                                columns(spec)) if path is not None else set()
+    todo = [t for t in tasks if t.key not in done]
+    result = SweepRun(skipped=len(tasks) - len(todo))
     if progress:
-        progress(0, len(tasks))
-    handle = None
+        progress(0, len(todo))
+    handle = path.open("a", newline="", encoding="utf-8") if path is not None else None
     try:
-        if path is not None:
-            new = not path.exists() or path.stat().st_size == 0
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("a", newline="", encoding="utf-8")
-            writer = csv.DictWriter(handle, fieldnames=columns(spec), extrasaction="ignore")
-            if new:
-                writer.writeheader()
-        for row in _rows(base, prepared, tasks, workers, scheduler):
+        writer = csv.DictWriter(handle, fieldnames=columns(spec), extrasaction="ignore") \
+            if handle is not None else None
+        for row in _rows(base, prepared, todo, workers, scheduler, point_timeout_s, runner):
             result.rows.append(row)
-            if handle is not None:
+            if writer is not None:
                 writer.writerow(row)
                 handle.flush()
             if progress:
-                progress(len(result.rows), len(tasks))
+                progress(len(result.rows), len(todo))
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
@@ -257,36 +216,126 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     return result
 
 
-def _rows(base: Hardware, prepared: dict, tasks: list, workers: int,
-          scheduler: str | Callable[[], Any] | None) -> Iterator[dict[str, Any]]:
+def _check_size(spec: SweepSpec, allow_large: bool) -> None:
+    points = count_points(spec)
+    rows = points * len(spec.workloads)
+    where = "points" if spec.mode == "list" else "grid"
+    what = f"{rows:,} rows ({points:,} points × {len(spec.workloads)} workloads)"
+    if rows > MAX_SWEEP_ROWS:
+        raise InputError(spec._source, where, f"{what} is over the limit of "
+                         f"{MAX_SWEEP_ROWS:,}; split the sweep or draw some with "
+                         "mode = 'random'")
+    if rows > LARGE_SWEEP_ROWS and not allow_large:
+        raise InputError(spec._source, where, f"{what} is over {LARGE_SWEEP_ROWS:,}; pass "
+                         "--yes (allow_large=True in Python) to run them all, or draw some "
+                         "with mode = 'random'")
+
+
+def _check_timeout(point_timeout_s: float | None, scheduler: object) -> None:
+    if point_timeout_s is None:
+        return
+    if not (isinstance(point_timeout_s, int | float) and math.isfinite(point_timeout_s)
+            and point_timeout_s > 0):
+        raise InputError("--point-timeout", "", f"must be a positive number of seconds, not "
+                         f"{point_timeout_s!r}")
     if scheduler is not None:
-        yield from _dask_rows(base, prepared, tasks, scheduler)
-    elif workers <= 1 or len(tasks) <= 1:
-        for params, workload in tasks:
-            yield run_point(base, params, workload, prepared[workload])
-    else:
-        yield from _pool_rows(base, prepared, tasks, workers)
+        raise InputError("--point-timeout", "", "works on the local process pool, not with "
+                         "--scheduler (Dask cannot stop a running task)")
 
 
-def _pool_rows(base: Hardware, prepared: dict, tasks: list,
-               workers: int) -> Iterator[dict[str, Any]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+@dataclass(frozen=True)
+class _Input:
+    """The base config or a workload, as the row keys and the journal name it."""
 
-    # forkserver/spawn: a fork of a process that runs threads (Dask, a notebook) may hang
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers,
-                               mp_context=multiprocessing.get_context(method))
-    futures = [pool.submit(run_point, base, params, w, prepared[w]) for params, w in tasks]
+    name: str    # a shipped config's name, or the file's resolved path
+    sha256: str  # of the file (of the config's values when it has none)
+    path: str = ""   # a workload's path as the spec gives it (`prepare_workloads`' key)
+    label: str = ""  # a workload's ``workload`` column: its stem, or its path if stems clash
+
+    @property
+    def id(self) -> str:
+        """``<escaped name>@<12 hex digits of the hash>``, as in the row keys."""
+        return f"{_escape(self.name)}@{self.sha256[:12]}"
+
+
+def _identify(paths: list[str]) -> list[_Input]:
+    """Each workload by resolved path and content; the same file or the same content twice
+    is refused, naming both."""
+    seen: dict[str, int] = {}
+    found = []
+    stems = [Path(p).stem for p in paths]
+    for j, path in enumerate(paths):
+        digest = _file_sha256(path)
+        resolved = str(Path(path).resolve())
+        for twin in (resolved, digest):
+            if twin in seen:
+                i = seen[twin]
+                same = "file" if twin == resolved else "content"
+                raise InputError(path, f"workloads[{j}]", f"the same {same} as workloads[{i}] "
+                                 f"({paths[i]}); list each workload once")
+            seen[twin] = j
+        label = stems[j] if stems.count(stems[j]) == 1 else path
+        found.append(_Input(resolved, digest, path, label))
+    return found
+
+
+def _file_sha256(path: str) -> str:
     try:
-        for future in as_completed(futures):
-            yield future.result()
-    finally:  # on Ctrl-C: drop what has not started, keep what finished
-        pool.shutdown(wait=True, cancel_futures=True)
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise InputError(path, "", "no such file") from None
+    except OSError as exc:
+        raise InputError(path, "", f"cannot read: {exc}") from None
 
 
-def _dask_rows(base: Hardware, prepared: dict, tasks: list,
-               scheduler: str | Callable[[], Any]) -> Iterator[dict[str, Any]]:
+def _base_input(config: str, base: Hardware) -> _Input:
+    """The base config: a file by resolved path, a shipped config by name, each with the
+    hash of its file (of its values when it has none)."""
+    from simaccel.frontends.hardware_toml import shipped_configs
+
+    if Path(config).is_file():
+        return _Input(str(Path(config).resolve()), _file_sha256(config))
+    shipped = shipped_configs().get(config)
+    if shipped is not None and shipped.is_file():
+        return _Input(config, _file_sha256(str(shipped)))
+    return _Input(config, hashlib.sha256(base.model_dump_json().encode()).hexdigest())
+
+
+def _fingerprint(spec: SweepSpec, base: _Input, workloads: list[_Input]) -> dict[str, Any]:
+    """What the journal's rows depend on (see `simaccel.sweep_journal`)."""
+    doc: dict[str, Any] = {
+        "schema": sweep_journal.SCHEMA, "base": {"config": base.name, "sha256": base.sha256},
+        "workloads": [{"path": w.name, "sha256": w.sha256} for w in workloads],
+        "mode": spec.mode}
+    if spec.mode == "list":
+        doc["points"] = spec.points
+    else:
+        doc["grid"] = spec.grid
+    if spec.mode == "random":
+        doc.update(samples=spec.samples, seed=spec.seed)
+    return doc
+
+
+def _rows(base: Hardware, prepared: dict, tasks: list[Task], workers: int,
+          scheduler: str | Callable[[], Any] | None, point_timeout_s: float | None,
+          runner: Callable[..., dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    if scheduler is not None:
+        yield from _dask_rows(base, prepared, tasks, scheduler, runner)
+    elif point_timeout_s is None and (workers <= 1 or len(tasks) <= 1):
+        for task in tasks:
+            yield runner(base, task, prepared[task.workload])
+    else:
+        from simaccel.sweep_pool import Lost, run_tasks
+
+        outcomes = run_tasks(_run_task, (base, prepared, runner), [(t,) for t in tasks],
+                             workers, point_timeout_s)
+        for index, outcome in outcomes:
+            yield _row(tasks[index], outcome.reason) if isinstance(outcome, Lost) else outcome
+
+
+def _dask_rows(base: Hardware, prepared: dict, tasks: list[Task],
+               scheduler: str | Callable[[], Any],
+               runner: Callable[..., dict[str, Any]]) -> Iterator[dict[str, Any]]:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -301,11 +350,15 @@ def _dask_rows(base: Hardware, prepared: dict, tasks: list,
     try:
         # hash=False: keys of this sweep's own, which no other client's release can drop
         shared = {w: client.scatter(p, broadcast=True, hash=False) for w, p in prepared.items()}
-        futures = [client.submit(run_point, base, params, w, shared[w], pure=False)
-                   for params, w in tasks]
+        futures = {client.submit(runner, base, task, shared[task.workload], pure=False): task
+                   for task in tasks}
         try:
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    row = future.result()
+                except Exception as exc:  # noqa: BLE001 - a killed worker (KilledWorker)
+                    row = _row(futures[future], f"{type(exc).__name__}: {exc}")
+                yield row
         finally:
             client.cancel([*futures, *shared.values()])
     finally:
@@ -338,15 +391,17 @@ def _tidy(frame):
 
 
 def sweep(spec: SweepSpec | Mapping[str, Any] | str | Path, out: str | Path | None = None,
-          workers: int = 1, scheduler: str | Callable[[], Any] | None = None):
+          workers: int = 1, scheduler: str | Callable[[], Any] | None = None, *,
+          point_timeout_s: float | None = None, allow_large: bool = False):
     """Run a sweep (a `SweepSpec`, a dict as the TOML would decode, or a TOML path) and
     return its rows as a pandas DataFrame; with ``out``, the rows of earlier runs of the
-    same output too."""
+    same output too. ``point_timeout_s`` and ``allow_large`` as in `execute`."""
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
     elif not isinstance(spec, SweepSpec):
         spec = parse_spec(spec)
-    result = execute(spec, out, workers, scheduler)
+    result = execute(spec, out, workers, scheduler, point_timeout_s=point_timeout_s,
+                     allow_large=allow_large)
     if out is not None and Path(out).exists():
         return read_results(out)
     return to_frame(result.rows, spec)

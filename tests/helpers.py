@@ -38,7 +38,7 @@ def shipped_hw_dict(name: str) -> dict:
 def run_schedule(schedule):
     """Compile a hand-built `Schedule` (no model inputs, no residency) and run the engine."""
     from simaccel import engine
-    from simaccel.compile import compile_program
+    from simaccel.mapping import compile_program
 
     program, _ = compile_program(schedule, {}, ())
     return engine.run(program)

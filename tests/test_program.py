@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import simaccel
-from simaccel.compile import compile_program
 from simaccel.frontends.hardware_toml import parse_hardware
+from simaccel.mapping import compile_program
 from simaccel.numerics import check, weights
 from simaccel.pipeline import input_elements, prepare
 from simaccel.program import Opcode, Program, Unit

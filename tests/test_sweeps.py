@@ -4,6 +4,11 @@ failures kept in their rows, the Pareto front, spec validation, and the area est
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +23,7 @@ from simaccel.cli import main
 from simaccel.errors import InputError
 from simaccel.frontends.hardware_toml import parse_hardware
 from simaccel.hardware import vary
+from tests import sweep_hooks
 from tests.helpers import shipped_hw_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -313,3 +319,250 @@ def test_report_carries_the_area(tmp_path: Path) -> None:
     hw = simaccel.load_hardware("gemmini")
     report = simaccel.simulate(simaccel.load_model(GEMM), hw, check=False).to_dict()
     assert report["hardware"]["area_mm2"]["total"] == pytest.approx(area(hw).total_mm2)
+
+
+# --- faults: killed workers, hung points, torn journals, changed specs -------------------------
+
+def _list_spec(rows: list[int], workloads: list[str] | None = None) -> dict:
+    return {"base": "scalesim_default", "workloads": workloads or [MNIST], "mode": "list",
+            "points": [{"array.rows": r} for r in rows]}
+
+
+def test_a_killed_worker_costs_only_its_point_and_is_replaced(tmp_path: Path) -> None:
+    """Three points kill their worker (more than the pool's two workers, so the sweep only
+    ends if every dead worker is replaced); the other points' rows are as in one process."""
+    rows = [13, 8, 14, 16, 15, 32]
+    spec = sweeps.parse_spec(_list_spec(rows))
+    run = sweeps.execute(spec, tmp_path / "r.csv", workers=2, runner=sweep_hooks.crash_or_hang)
+    by_rows = {row["array.rows"]: row for row in run.rows}
+    assert sorted(by_rows) == sorted(rows)
+    for crashed in sweep_hooks.CRASH_ROWS:
+        assert "worker process died (killed by SIGKILL)" in by_rows[crashed]["error"]
+        assert "cycles" not in by_rows[crashed]
+    alone = {row["array.rows"]: row for row in sweeps.execute(
+        sweeps.parse_spec(_list_spec([8, 16, 32]))).rows}
+    assert all(by_rows[r] == alone[r] for r in (8, 16, 32))
+    frame = sweeps.read_results(tmp_path / "r.csv")
+    assert len(frame) == 6 and (frame["error"] != "").sum() == 3
+
+
+def test_a_point_over_the_timeout_is_stopped_and_recorded(tmp_path: Path) -> None:
+    spec = sweeps.parse_spec(_list_spec([8, sweep_hooks.HANG_ROWS, 16]))
+    run = sweeps.execute(spec, workers=1, point_timeout_s=1,
+                         runner=sweep_hooks.crash_or_hang)
+    errors = {row["array.rows"]: row["error"] for row in run.rows}
+    assert errors == {8: "", 16: "", 17: "took longer than the point timeout (1 s); stopped"}
+
+
+@pytest.mark.parametrize("timeout", [0, -1, math.inf, math.nan])
+def test_point_timeout_must_be_positive_seconds(timeout: float) -> None:
+    with pytest.raises(InputError, match="positive number of seconds"):
+        sweeps.execute(sweeps.parse_spec(_list_spec([8])), point_timeout_s=timeout)
+
+
+def test_a_torn_last_line_runs_again(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    spec = sweeps.parse_spec(_list_spec([8, 16, 32]))
+    sweeps.execute(spec, out)
+    whole = out.read_bytes()
+    out.write_bytes(whole[:-9])  # killed while writing the last row
+    again = sweeps.execute(spec, out)
+    assert again.skipped == 2 and len(again.rows) == 1
+    assert out.read_bytes() == whole
+
+
+def test_keys_name_the_base_and_the_workloads_path_and_content(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "a" / "net.json").write_text(Path(MNIST).read_text())
+    gemm = (tmp_path / "b" / "net.json")
+    gemm.write_text(Path(GEMM).read_text())
+    spec = {**_list_spec([8], [str(tmp_path / "a" / "net.json"), str(gemm)])}
+    rows = sweeps.execute(sweeps.parse_spec(spec)).rows
+    assert len({r["key"] for r in rows}) == 2
+    assert {r["workload"] for r in rows} == {str(tmp_path / "a" / "net.json"), str(gemm)}
+    key = rows[0]["key"]
+    assert key.startswith("base=scalesim_default@") and "array.rows=8" in key
+    on_tpu = sweeps.execute(sweeps.parse_spec({**spec, "base": "tpu_v1"})).rows
+    assert {r["key"] for r in on_tpu}.isdisjoint(r["key"] for r in rows)
+    # separators inside values are escaped: no two parameter sets share a key
+    assert sweeps.point_key({"a": "x;b=1"}, "w") != sweeps.point_key({"a": "x", "b": 1}, "w")
+    assert sweeps.point_key({"a": "8"}, "w") != sweeps.point_key({"a": 8}, "w")
+    assert sweeps.point_key({"a|b": 1}, "w") != sweeps.point_key({"a": "1|b"}, "w")
+
+
+def test_a_workload_listed_twice_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as err:
+        sweeps.parse_spec(_list_spec([8], [MNIST, GEMM, MNIST]), "s.toml")
+    assert err.value.field == "workloads[2]" and "workloads[0]" in err.value.message
+    twin = tmp_path / "copy.json"
+    twin.write_text(Path(MNIST).read_text())
+    for other, same in [(str(ROOT / "workloads" / ".." / "workloads" / "mnist_cnn.json"),
+                         "file"), (str(twin), "content")]:
+        with pytest.raises(InputError, match=f"the same {same} as workloads\\[0\\]"):
+            sweeps.execute(sweeps.parse_spec(_list_spec([8], [MNIST, other])))
+    with pytest.raises(InputError, match=r"points\[2\].*the same as points\[0\]"):
+        sweeps.parse_spec(_list_spec([8, 16, 8]), "s.toml")
+    with pytest.raises(InputError, match=r"the same as grid.'array.rows'\[0\]"):
+        sweeps.parse_spec({**SMALL, "grid": {"array.rows": [8, 16, 8]}}, "s.toml")
+
+
+def test_a_changed_spec_with_the_same_output_is_refused_naming_the_change(
+        tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    net = tmp_path / "net.json"
+    net.write_text(Path(MNIST).read_text())
+    spec = {"base": "scalesim_default", "workloads": [str(net)],
+            "grid": {"array.rows": [8, 16], "array.dataflow": ["os"]}}
+    sweeps.execute(sweeps.parse_spec(spec), out)
+    written = out.read_bytes()
+    for change, words in [
+        ({"grid": {"array.rows": [8, 32], "array.dataflow": ["os"]}},
+         "grid.'array.rows' was [8, 16], now [8, 32]"),
+        ({"grid": {"array.rows": [8, 16]}}, "grid.'array.dataflow' removed"),
+        ({"base": "tpu_v1"}, 'base was "scalesim_default", now "tpu_v1"'),
+        ({"mode": "random", "samples": 1}, 'mode was "grid", now "random"'),
+    ]:
+        with pytest.raises(InputError, match="spec changed") as err:
+            sweeps.execute(sweeps.parse_spec({**spec, **change}), out)
+        assert words in err.value.message and err.value.source == str(out)
+    net.write_text(Path(MNIST).read_text().replace('"name"', '"name" ', 1))
+    with pytest.raises(InputError, match=f"workload {net.resolve()} has changed"):
+        sweeps.execute(sweeps.parse_spec(spec), out)
+    assert out.read_bytes() == written
+    (tmp_path / "r.sweep.json").unlink()
+    with pytest.raises(InputError, match="has rows but no r.sweep.json"):
+        sweeps.execute(sweeps.parse_spec(spec), out)
+    chip = tmp_path / "chip.toml"
+    chip.write_text(tomli_w_free_copy("scalesim_default"))
+    on_chip = sweeps.parse_spec({**spec, "base": str(chip)})
+    sweeps.execute(on_chip, tmp_path / "chip.csv")
+    chip.write_text(chip.read_text() + "\n# edited\n")
+    with pytest.raises(InputError, match=f"base config \"{chip.resolve()}\" has changed"):
+        sweeps.execute(on_chip, tmp_path / "chip.csv")
+
+
+def tomli_w_free_copy(name: str) -> str:
+    """A shipped config's TOML text."""
+    from simaccel.frontends.hardware_toml import shipped_configs
+
+    return shipped_configs()[name].read_text()
+
+
+def test_grids_are_counted_before_they_are_built(monkeypatch) -> None:
+    huge = {f"array.{k}": list(range(1, 11)) for k in ("rows", "cols")} | {
+        f"sram.{k}": list(range(1, 11)) for k in ("ifmap_kib", "filter_kib", "ofmap_kib")} | {
+        f"dram.{k}": list(range(1, 11)) for k in ("bytes_per_cycle", "bandwidth_gbps")} | {
+        "clock_mhz": list(range(1, 11)), "vector.lanes": list(range(1, 11)),
+        "array.dataflow+dtypes.input": list(range(10))}
+    spec = sweeps.parse_spec({**SMALL, "mode": "random", "samples": 5, "seed": 1,
+                              "grid": huge})
+    assert sweeps.count_points(spec) == 5
+    points = sweeps.design_points(spec)  # drawn from 10^10 without building them
+    assert len(points) == 5 and points == sweeps.design_points(spec)
+    assert all(set(p) == set(huge) for p in points)
+    grid = sweeps.parse_spec({**SMALL, "grid": huge})
+    assert sweeps.count_points(grid) == 10**10
+    with pytest.raises(InputError, match=r"20,000,000,000 rows .* over the limit"):
+        sweeps.execute(grid)
+    big = sweeps.parse_spec({**SMALL, "grid": {"array.rows": list(range(1, 101)),
+                                               "array.cols": list(range(1, 101))}})
+    with pytest.raises(InputError, match="20,000 rows .*pass --yes"):
+        sweeps.execute(big)
+    monkeypatch.setattr(sweeps, "LARGE_SWEEP_ROWS", 4)
+    with pytest.raises(InputError, match="pass --yes"):
+        sweeps.execute(sweeps.parse_spec(SMALL))
+    assert len(simaccel.sweep(_list_spec([8, 16, 32]), allow_large=True)) == 3
+
+
+def test_random_points_are_the_grids_in_product_order() -> None:
+    spec = sweeps.parse_spec({**SMALL, "mode": "random", "samples": 7, "seed": 2})
+    grid = sweeps.design_points(sweeps.parse_spec(SMALL))
+    drawn = sweeps.design_points(spec)
+    assert drawn == [p for p in grid if p in drawn]  # in the grid's order
+    every = sweeps.parse_spec({**SMALL, "mode": "random", "samples": 8})
+    assert sweeps.design_points(every) == grid
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_killed_sweep_leaves_no_workers_behind(tmp_path: Path) -> None:
+    """The parent is killed while its workers wait for their next point (or finish one):
+    every process it started exits by itself, within a bounded wait."""
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'base = "scalesim_default"\nworkloads = ["{ROOT}/workloads/resnet18.json"]'
+                    '\n[grid]\n"array.rows" = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17]\n'
+                    '"array.cols" = [8, 16, 32]\n')
+    out = tmp_path / "r.csv"
+    parent = subprocess.Popen([sys.executable, "-m", "simaccel.cli", "sweep", str(spec),
+                               "--out", str(out), "--workers", "2", "--quiet"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out.exists() and out.read_text().count("\n") >= 2):  # a row is in
+            assert parent.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        helpers = _descendants(parent.pid)
+        assert len(helpers) >= 2  # the workers (and the forkserver)
+        parent.send_signal(signal.SIGSTOP)  # the workers finish their points and wait idle
+        time.sleep(1)
+    finally:
+        parent.kill()
+        parent.wait(10)
+    deadline = time.monotonic() + 20
+    while any(_running(p) for p in helpers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in helpers if _running(p)]
+    for pid in left:  # leave nothing behind even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left
+
+
+def test_cli_point_timeout_and_yes(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'workloads = ["{MNIST}"]\n[grid]\n"array.rows" = {list(range(1, 101))}\n'
+                    f'"array.cols" = {list(range(1, 101))}\n"sram.ifmap_kib" = [64, 128]\n')
+    out = tmp_path / "r.csv"
+    assert main(["sweep", str(spec), "--out", str(out), "--point-timeout", "0"]) == 2
+    assert "--point-timeout: must be a positive number of seconds" in capsys.readouterr().err
+    assert main(["sweep", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(spec) in err[0] and "20,000 rows" in err[0] and "--yes" in err[0]
+    assert not out.exists()
+
+
+def test_a_dask_worker_killed_by_a_point_costs_only_that_point() -> None:
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    spec = sweeps.parse_spec(_list_spec([8, 13, 16]))
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster:
+        run = sweeps.execute(spec, scheduler=lambda: distributed.Client(cluster),
+                             runner=sweep_hooks.crash_or_hang)
+    errors = {row["array.rows"]: row["error"] for row in run.rows}
+    assert errors[8] == errors[16] == "" and errors[13].startswith("KilledWorker")

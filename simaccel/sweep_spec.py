@@ -1,0 +1,151 @@
+"""The sweep spec: what a ``sweep.toml`` (or the same keys as a dict) may say, checked
+field by field, and the design points it makes, counted before any is made (see
+`simaccel.sweeps` for the format)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from simaccel.errors import InputError
+from simaccel.frontends.validation import raise_input_error
+from simaccel.hardware import Hardware
+
+
+class SweepSpec(BaseModel):
+    """A validated sweep description (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = "sweep"
+    base: str = "scalesim_default"
+    workloads: list[str] = Field(min_length=1)
+    mode: Literal["grid", "list", "random"] = "grid"
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    points: list[dict[str, Any]] = Field(default_factory=list)
+    samples: int = Field(default=16, gt=0, le=1_000_000)
+    seed: int = 0
+    _source: str = PrivateAttr(default="<sweep>")  # the file it came from, for messages
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep TOML file; workload and base paths resolve next to it."""
+    path = Path(path)
+    source = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(source, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(source, "", f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(source, "", f"not valid TOML: {exc}") from None
+    spec = parse_spec(data, source)
+
+    def here(p: str) -> str:
+        return p if Path(p).is_absolute() else str(path.parent / p)
+
+    base = here(spec.base) if spec.base.endswith((".toml", ".cfg")) else spec.base
+    return spec.model_copy(update={"workloads": [here(w) for w in spec.workloads],
+                                   "base": base})
+
+
+def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
+    """Validate a decoded spec, including that every swept key names a config field."""
+    try:
+        spec = SweepSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise_input_error(source, exc)
+        raise
+    if spec.mode in ("grid", "random") and not spec.grid:
+        raise InputError(source, "grid", f"mode {spec.mode!r} needs a [grid] table")
+    if spec.mode == "list" and not spec.points:
+        raise InputError(source, "points", "mode 'list' needs [[points]] tables")
+    for where, key in [(f"grid.{k!r}", k) for k in spec.grid] + [
+            (f"points[{i}].{k!r}", k) for i, p in enumerate(spec.points) for k in p]:
+        for dotted in key.split("+"):
+            problem = _field_problem(dotted.strip())
+            if problem:
+                raise InputError(source, where, problem)
+    for key, values in spec.grid.items():
+        if not values:
+            raise InputError(source, f"grid.{key!r}", "no values to sweep")
+        _refuse_twins(source, [f"grid.{key!r}[{i}]" for i in range(len(values))], values)
+    _refuse_twins(source, [f"points[{i}]" for i in range(len(spec.points))], spec.points)
+    _refuse_twins(source, [f"workloads[{i}]" for i in range(len(spec.workloads))],
+                  spec.workloads)
+    spec._source = source
+    return spec
+
+
+def _refuse_twins(source: str, fields: list[str], values: list[Any]) -> None:
+    """Refuse a value listed twice (it would make two rows with one key)."""
+    seen: dict[str, str] = {}
+    for where, value in zip(fields, values, strict=True):
+        text = json.dumps(value, default=str, sort_keys=True)
+        if text in seen:
+            raise InputError(source, where, f"the same as {seen[text]} ({text[:60]}); list "
+                             "each once")
+        seen[text] = where
+
+
+def _field_problem(dotted: str) -> str | None:
+    """Why ``dotted`` is not a field of a hardware config, or None."""
+    model: type[BaseModel] | None = Hardware
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if model is None or part not in model.model_fields:
+            known = sorted(model.model_fields) if model else []
+            return f"{'.'.join(parts[:i + 1])!r} is not a hardware config field" + (
+                f" (fields here: {', '.join(known)})" if known else "")
+        annotation = model.model_fields[part].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(
+            annotation, BaseModel) else None
+    if model is not None:
+        return f"{dotted!r} is a table; sweep one of its fields ({', '.join(model.model_fields)})"
+    return None
+
+
+def count_points(spec: SweepSpec) -> int:
+    """How many design points the spec makes, counted without making them."""
+    if spec.mode == "list":
+        return len(spec.points)
+    size = math.prod(len(values) for values in spec.grid.values())
+    return min(size, spec.samples) if spec.mode == "random" else size
+
+
+def iter_points(spec: SweepSpec) -> Iterator[dict[str, Any]]:
+    """The parameter assignments of the sweep, in a stable order, one at a time (``random``
+    draws its grid indices without building the grid)."""
+    if spec.mode == "list":
+        yield from (dict(p) for p in spec.points)
+        return
+    keys = sorted(spec.grid)
+    size = math.prod(len(spec.grid[k]) for k in keys)
+    if spec.mode == "random" and spec.samples < size:
+        for index in sorted(random.Random(spec.seed).sample(range(size), spec.samples)):
+            yield _grid_point(spec, keys, index)
+        return
+    for values in itertools.product(*(spec.grid[k] for k in keys)):
+        yield dict(zip(keys, values, strict=True))
+
+
+def _grid_point(spec: SweepSpec, keys: list[str], index: int) -> dict[str, Any]:
+    """Point ``index`` of the grid in `itertools.product` order (the last key fastest)."""
+    point = {}
+    for key in reversed(keys):
+        index, digit = divmod(index, len(spec.grid[key]))
+        point[key] = spec.grid[key][digit]
+    return {k: point[k] for k in keys}
+
+
+def design_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The parameter assignments of the sweep, in a stable order."""
+    return list(iter_points(spec))
