@@ -139,42 +139,22 @@ class _Builder:
 
     def _tile(self, index: int, kernel: Kernel, tile: Tile, state: _KernelState
               ) -> tuple[Traffic, tuple[int, ...]]:
-        core = self.cores[index]
-        traffic = tile.traffic
-        sources = self._sources(kernel)
-        gemm = isinstance(kernel, GemmKernel)
-        loads, waits = [], []
-        for load in tile.loads:
-            tensor, activation = sources[load.operand]
-            names = tensor.split(",") if activation and not gemm else [tensor]
-            kept = [n for n in names if not (activation and self.resident(n))]
-            if activation:
-                waits += [d for n in names if n not in kept for d in self.written.get(n, ())]
-            nbytes = load.bytes * len(kept) // len(names)
-            saved = load.bytes - nbytes
-            traffic = traffic + _moved(load.operand, -saved, read=True)
-            if not kept:
-                state.source[load.operand] = -1
-                continue
-            deps = tuple(d for n in kept for d in self.written.get(n, ())) if activation else ()
-            unit = Unit.DMA_IN if load.operand is Operand.IFMAP else Unit.DMA_WEIGHTS
-            state.source[load.operand] = self.emit(
-                op=Opcode.LOAD, unit=unit, core=core, kernel=index, tile=tile.index,
-                deps=deps, operand=load.operand, tensor=tensor,
-                block=_operand_block(tile, load.operand), bytes=nbytes,
-                partition=load.operand, takes=self.slot[load.operand])
-            loads.append(state.source[load.operand])
+        """One tile's loads, compute and store; returns its traffic as the Program moves it
+        and the instruction after which its output is written."""
+        traffic, loads, waits = self._loads(index, kernel, tile, state)
         if tile.index == 0:  # whatever the loads do not wait for, the compute does
             waits += [d for name in kernel.inputs for d in self.written.get(name, ())]
-        frees = tuple(state.source[op] for op in tile.frees if state.source.get(op, -1) >= 0)
+        gemm = isinstance(kernel, GemmKernel)
         compute = self.emit(
             op=Opcode.MATMUL if gemm else Opcode.VECTOR,
-            unit=Unit.ARRAY if gemm else Unit.VECTOR, core=core, kernel=index,
+            unit=Unit.ARRAY if gemm else Unit.VECTOR, core=self.cores[index], kernel=index,
             tile=tile.index, deps=tuple(loads) + tuple(sorted(set(waits))),
-            tensor=kernel.output, block=_compute_block(tile), cycles=tile.compute_cycles,
+            tensor=kernel.output, block=_block(tile, "compute"), cycles=tile.compute_cycles,
             partition=Operand.OFMAP if tile.opens_output else None,
-            takes=self.slot[Operand.OFMAP] if tile.opens_output else 0, frees=frees,
-            reads=tuple(state.source.get(op, -1) for op in sources),
+            takes=self.slot[Operand.OFMAP] if tile.opens_output else 0,
+            frees=tuple(state.source[op] for op in tile.frees
+                        if state.source.get(op, -1) >= 0),
+            reads=tuple(state.source.get(op, -1) for op in self._sources(kernel)),
             accumulate=gemm and len(tile.span) == 4 and tile.span[2][0] > 0)
         if tile.opens_output:
             state.output = compute
@@ -185,11 +165,39 @@ class _Builder:
             traffic = traffic + _moved(Operand.IFMAP, tile.store_bytes, read=False)
         store = self.emit(
             op=Opcode.MOVE if stays else Opcode.STORE,
-            unit=Unit.DMA_OUT if gemm else Unit.DMA_VECTOR_OUT, core=core,
+            unit=Unit.DMA_OUT if gemm else Unit.DMA_VECTOR_OUT, core=self.cores[index],
             kernel=index, tile=tile.index, deps=(compute,), operand=Operand.OFMAP,
-            tensor=kernel.output, block=_output_block(tile),
+            tensor=kernel.output, block=_block(tile, "output"),
             bytes=0 if stays else tile.store_bytes, frees=(state.output,))
         return traffic, (store,)
+
+    def _loads(self, index: int, kernel: Kernel, tile: Tile, state: _KernelState
+               ) -> tuple[Traffic, list[int], list[int]]:
+        """The tile's loads, none for what is resident (the compute waits for its writer
+        instead): (traffic, load instructions, instructions the compute must wait for)."""
+        traffic = tile.traffic
+        gemm = isinstance(kernel, GemmKernel)
+        loads, waits = [], []
+        for load in tile.loads:
+            tensor, activation = self._sources(kernel)[load.operand]
+            names = tensor.split(",") if activation and not gemm else [tensor]
+            kept = [n for n in names if not (activation and self.resident(n))]
+            if activation:
+                waits += [d for n in names if n not in kept for d in self.written.get(n, ())]
+            nbytes = load.bytes * len(kept) // len(names)
+            traffic = traffic + _moved(load.operand, nbytes - load.bytes, read=True)
+            if not kept:
+                state.source[load.operand] = -1
+                continue
+            deps = tuple(d for n in kept for d in self.written.get(n, ())) if activation else ()
+            state.source[load.operand] = self.emit(
+                op=Opcode.LOAD,
+                unit=Unit.DMA_IN if load.operand is Operand.IFMAP else Unit.DMA_WEIGHTS,
+                core=self.cores[index], kernel=index, tile=tile.index, deps=deps,
+                operand=load.operand, tensor=tensor, block=_block(tile, load.operand.value),
+                bytes=nbytes, partition=load.operand, takes=self.slot[load.operand])
+            loads.append(state.source[load.operand])
+        return traffic, loads, waits
 
 
 class _KernelState:
@@ -209,31 +217,17 @@ def _moved(operand: Operand, nbytes: int, read: bool) -> Traffic:
     return Traffic(dram_write_bytes=-nbytes, ifmap_write_bytes=nbytes)
 
 
-def _operand_block(tile: Tile, operand: Operand) -> Block | None:
-    if not tile.span:  # a hand-built tile that says nothing of its coordinates
-        return None
-    if len(tile.span) == 1:  # vector: the element range
-        return Block((0, 1), tile.span[0], (0, 1))
-    g, m, k, n = tile.span
-    return Block(g, m, k) if operand is Operand.IFMAP else Block(g, k, n)
-
-
-def _compute_block(tile: Tile) -> Block | None:
-    if not tile.span:  # a hand-built tile that says nothing of its coordinates
+def _block(tile: Tile, role: str) -> Block | None:
+    """The tile's block as ``role`` sees it: ``ifmap`` (g, m, k), ``filter`` (g, k, n),
+    ``compute`` (g, m, n and k) or ``output`` (g, m, n); a vector tile's element range for
+    every role; None for a hand-built tile that says nothing of its coordinates."""
+    if not tile.span:
         return None
     if len(tile.span) == 1:
         return Block((0, 1), tile.span[0], (0, 1))
     g, m, k, n = tile.span
-    return Block(g, m, n, k)
-
-
-def _output_block(tile: Tile) -> Block | None:
-    if not tile.span:  # a hand-built tile that says nothing of its coordinates
-        return None
-    if len(tile.span) == 1:
-        return Block((0, 1), tile.span[0], (0, 1))
-    g, m, _, n = tile.span
-    return Block(g, m, n)
+    return {"ifmap": Block(g, m, k), "filter": Block(g, k, n), "compute": Block(g, m, n, k),
+            "output": Block(g, m, n)}[role]
 
 
 def compile_program(schedule: Schedule, input_elements: Mapping[str, int],
