@@ -42,8 +42,13 @@ def test_every_shipped_config_and_workload_is_covered() -> None:
     assert len(WORKLOADS) >= 9
 
 
-@pytest.mark.parametrize("config", CONFIGS)
-@pytest.mark.parametrize("workload", WORKLOADS, ids=lambda p: p.stem)
+# The TPU paper's workloads (tpu_*: up to 23 GMACs at batch 8-200) on the 8×8 teaching
+# array take ~50 s of tiles between them; they run on every other shipped config.
+PAIRS = [pytest.param(w, c, id=f"{w.stem}-{c}") for c in CONFIGS for w in WORKLOADS
+         if not (w.stem.startswith("tpu_") and c == "teaching_8x8")]
+
+
+@pytest.mark.parametrize(("workload", "config"), PAIRS)
 def test_invariants(workload: Path, config: str) -> None:
     report = _report(workload, config)
     hw = report["hardware"]

@@ -39,6 +39,11 @@ def test_published_mac_counts(name: str, published: float, tolerance: float) -> 
     ("gemm_skinny_1x4096x4096.json", 4096 * 4096),
     ("gemm_tall_16384x64x64.json", 16384 * 64 * 64),
     ("matmul_batched_8x256x256x256.json", 8 * 256**3),
+    # TPU paper workloads: MLP0 5 × 200·2048², MLP1 4 × 168·1120², CNN0 8 boards of 19×19
+    # outputs × (5·5·48·256 + 13 × 3·3·256·256 + 256·256 + 256·1)
+    ("tpu_mlp0.json", 5 * 200 * 2048**2),
+    ("tpu_mlp1.json", 4 * 168 * 1120**2),
+    ("tpu_cnn0.json", 8 * 19 * 19 * (1200 * 256 + 13 * 2304 * 256 + 256 * 256 + 256)),
 ])
 def test_exact_mac_counts(name: str, macs: int) -> None:
     assert _macs(name) == macs

@@ -279,6 +279,50 @@ def digits_cnn():
     return model
 
 
+# ---------------------------------------------------------------------------
+# TPU v1 paper workloads (Jouppi et al., ISCA 2017, Table 1). The paper publishes each
+# model's layer count and kind, weight count and batch, not its widths; the widths below
+# are simaccel's choice (docs/validation_tpu_v1.md says why).
+# ---------------------------------------------------------------------------
+def _tpu_mlp(name, description, batch, widths):
+    b = Builder(name, description)
+    x = b.input("x", [batch, widths[0]])
+    for i, units in enumerate(widths[1:], start=1):
+        x = b.layer(f"fc{i}", "dense", [x], units=units, activation="relu")
+    return b.model([x])
+
+
+def tpu_mlp0():
+    return _tpu_mlp("tpu_mlp0",
+                    "MLP0-like (TPU paper Table 1: 5 FC layers, 20M weights, batch 200, "
+                    "ReLU): 5 dense layers 2048 -> 2048, 21.0M weights, batch 200. Widths "
+                    "are not published; chosen here.", 200, [2048] * 6)
+
+
+def tpu_mlp1():
+    return _tpu_mlp("tpu_mlp1",
+                    "MLP1-like (TPU paper Table 1: 4 FC layers, 5M weights, batch 168, "
+                    "ReLU): 4 dense layers 1120 -> 1120, 5.02M weights, batch 168. Widths "
+                    "are not published; chosen here.", 168, [1120] * 5)
+
+
+def tpu_cnn0():
+    """AlphaGo-policy-network-like (the paper names AlphaGo as one of its CNNs): a 19x19
+    board of 48 feature planes, batch 8, 16 'same' convolutions with ReLU."""
+    b = Builder("tpu_cnn0",
+                "CNN0-like (TPU paper Table 1: 16 conv layers, 8M weights, batch 8, ReLU; "
+                "2888 ops per weight byte = batch 8 x 361 uses, i.e. a 19x19 output, as in "
+                "AlphaGo): 19x19x48 input, conv 5x5 256, 13 x conv 3x3 256, conv 1x1 256, "
+                "conv 1x1 1; 8.04M weights. Widths are not published; chosen here.")
+    x = b.input("board", [8, 19, 19, 48])
+    x = b.conv("conv1", x, 256, [5, 5], [1, 1], [2, 2, 2, 2], activation="relu")
+    for i in range(2, 15):
+        x = b.conv(f"conv{i}", x, 256, [3, 3], [1, 1], list(PAD1), activation="relu")
+    x = b.conv("conv15", x, 256, [1, 1], [1, 1], list(PAD0), activation="relu")
+    x = b.conv("conv16", x, 1, [1, 1], [1, 1], list(PAD0))
+    return b.model([x])
+
+
 MODELS = [
     ("mnist_cnn.json", mnist_cnn),
     ("digits_cnn.json", digits_cnn),
@@ -291,6 +335,9 @@ MODELS = [
     ("gemm_tall_16384x64x64.json", lambda: gemm("gemm_tall_16384x64x64", 16384, 64, 64)),
     ("matmul_batched_8x256x256x256.json",
      lambda: batched_matmul("matmul_batched_8x256x256x256", 8, 256, 256, 256)),
+    ("tpu_mlp0.json", tpu_mlp0),
+    ("tpu_mlp1.json", tpu_mlp1),
+    ("tpu_cnn0.json", tpu_cnn0),
 ]
 
 
