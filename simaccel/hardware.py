@@ -167,8 +167,11 @@ class VectorConfig(BaseModel):
 class EnergyConfig(BaseModel):
     """Energy per action. ``preset`` supplies every figure (see `simaccel.energy.PRESETS`);
     the other keys override it. ``mac_pj`` is by input datatype; ``sram_access_pj`` lists
-    (buffer KiB, pJ per 64-bit access) points interpolated log-log; ``vector_pj_per_op`` has
-    ``int`` and ``float``; ``static_mw`` defaults to 10% of the array's peak MAC power."""
+    (memory KiB, pJ per 64-bit access) points interpolated log-log, each memory's access
+    energy read at its whole capacity; ``vector_pj_per_op`` has ``int`` and ``float``.
+    Static power is leakage: ``pe_leakage_uw`` per PE (default: the preset's leakage per pJ
+    of MAC energy × the MAC's energy) plus ``sram_leakage_nw_per_byte`` per byte of every
+    on-chip memory. ``static_mw``, if given, is a fixed static power instead of leakage."""
 
     model_config = _FROZEN
     preset: Literal["horowitz_45nm", "eyeriss_relative"] = "horowitz_45nm"
@@ -181,6 +184,8 @@ class EnergyConfig(BaseModel):
     vector_pj_per_op: dict[Literal["int", "float"], Annotated[float, Field(ge=0, le=1e4)]] \
         | None = None
     static_mw: Annotated[float, Field(ge=0, le=1e7)] | None = None
+    pe_leakage_uw: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    sram_leakage_nw_per_byte: Annotated[float, Field(ge=0, le=1e6)] | None = None
 
 
 class AreaConfig(BaseModel):

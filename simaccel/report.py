@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simaccel.area import area
-from simaccel.domain import Operand
 from simaccel.energy import Energy, EnergyReport
 from simaccel.graph import Graph
 from simaccel.hardware import Hardware
@@ -54,8 +53,9 @@ class Report:
             "schema": REPORT_SCHEMA,
             "model": _model_dict(self.graph),
             "hardware": _hardware_dict(self.hardware, self.energy),
-            "total": _total_dict(self.results.total, self.hardware, self.graph,
-                                 self.energy.total),
+            "total": {**_total_dict(self.results.total, self.hardware, self.graph,
+                                    self.energy.total),
+                      "energy_sram_pj_by_memory": dict(self.energy.sram_by_memory)},
             "layers": [_layer_dict(r, self.hardware, e)
                        for r, e in zip(self.results.layers, self.energy.layers, strict=True)],
         }
@@ -152,8 +152,12 @@ def _hardware_dict(hw: Hardware, energy: EnergyReport) -> dict:
     data["energy_table"] = {
         "mac_pj": table.mac_pj, "dram_pj_per_byte": table.dram_pj_per_byte,
         "vector_pj_per_op": table.vector_pj_per_op, "static_mw": table.static_mw,
-        "sram_pj_per_byte": {op.value: table.sram_pj_per_byte(hw.sram.size_bytes(op) / 1024)
-                             for op in Operand},
+        "sram_pj_per_byte": dict(table.memory_pj_per_byte),
+        "operand_sram_pj_per_byte": {op.value: pj for op, pj in table.operand_pj_per_byte},
+        "leakage": {"fixed_static": table.static_fixed, "pe_uw": table.pe_leakage_uw,
+                    "sram_nw_per_byte": table.sram_leakage_nw_per_byte,
+                    "array_mw": table.array_leakage_mw,
+                    "memories_mw": dict(table.memory_leakage_mw)},
         "source": table.source}
     estimate = area(hw)
     data["area_mm2"] = {"array": estimate.array_mm2, "sram": estimate.sram_mm2,
