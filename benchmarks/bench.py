@@ -3,15 +3,33 @@
     python benchmarks/bench.py            # all cases, best of 5
     python benchmarks/bench.py --repeat 20
     python benchmarks/bench.py -k sweep --workers 2
+    python benchmarks/bench.py -k llama --layers 2     # 2 of the 32 decoder layers
+    python benchmarks/bench.py -k numerics             # int8 check vs a float64 BLAS pass
 
 Each case prints the best and median wall time. In-process cases time `simaccel.simulate`
 on an already loaded model (what a notebook sweep pays per point); the CLI case times the
 whole `simaccel simulate` process, interpreter start-up included.
+
+Large models (issue 11, item 9: a Llama-7B-like decoder and a GPT-3-like layer on
+`scalesim_default`) run once each in a fresh subprocess, which reports its wall time
+(building the model, simulating without the numerics check, the report dict) and its peak
+resident memory (``ru_maxrss``). ``--layers N`` caps the decoder at N layers so that a run
+finishes on a small machine; the line then also gives N-layer figures scaled to the full
+depth (a linear extrapolation, marked as such). ``--layers 0`` runs the full model. Today
+the engine runs every tile (no fast-forward yet), so these are heavy: about 30 CPU s and
+1 GiB per decoder layer, and the GPT-3-like layer (1.8 M tiles) several CPU minutes and
+8 GiB; select them with ``-k`` when you mean to.
+
+The numerics case compares the cost of the int8 numerics check of ResNet-50 (the time
+``check=True`` adds to a simulation) with one float64 BLAS pass over the same GEMMs
+(``numpy.matmul`` of random M×K and K×N matrices, group by group).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -19,7 +37,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 import simaccel
+from simaccel.frontends.model_json import parse_model
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ROOT / "workloads"
@@ -79,6 +100,137 @@ SWEEP = {
              "dram.bandwidth_gbps": [8, 16, 32, 64, 128, 256],
              "array.dataflow": ["os", "ws", "is"]},
 }
+
+
+def decoder(name: str, layers: int, hidden: int, ffn: int, heads: int, seq: int,
+            gated: bool) -> dict:
+    """A model.json dict of ``layers`` pre-norm transformer decoder layers on a [1, seq,
+    hidden] input (the ops the format has: layernorm stands for RMSNorm; ``gated``: a
+    SwiGLU-like FFN, gate (sigmoid) × up then down, as Llama; else dense-GELU-dense, as
+    GPT-3). Projections have no bias; causal masking is not modelled (full scores)."""
+    head_dim = hidden // heads
+    out: list[dict] = []
+
+    def add(layer: str, op: str, inputs: list[str], **attrs: object) -> str:
+        out.append({"name": layer, "op": op, "inputs": inputs, **attrs})
+        return layer
+
+    x = "x"
+    for i in range(layers):
+        p = f"l{i}."
+        h = add(p + "attn_norm", "layernorm", [x])
+        qkv = {}
+        for t in ("q", "k", "v"):
+            y = add(p + t, "dense", [h], units=hidden, bias=False)
+            y = add(p + t + ".heads", "reshape", [y], shape=[1, seq, heads, head_dim])
+            qkv[t] = add(p + t + ".t", "transpose", [y], perm=[0, 2, 1, 3])
+        s = add(p + "scores", "matmul", [qkv["q"], qkv["k"]], transpose_b=True,
+                scale=head_dim ** -0.5)
+        s = add(p + "softmax", "softmax", [s])
+        c = add(p + "context", "matmul", [s, qkv["v"]])
+        c = add(p + "context.t", "transpose", [c], perm=[0, 2, 1, 3])
+        c = add(p + "context.merge", "reshape", [c], shape=[1, seq, hidden])
+        o = add(p + "attn_out", "dense", [c], units=hidden, bias=False)
+        x = add(p + "attn_add", "add", [o, x])
+        h = add(p + "ffn_norm", "layernorm", [x])
+        if gated:
+            g = add(p + "gate", "dense", [h], units=ffn, bias=False, activation="sigmoid")
+            u = add(p + "up", "dense", [h], units=ffn, bias=False)
+            f = add(p + "gate_up", "mul", [g, u])
+        else:
+            f = add(p + "up", "dense", [h], units=ffn, bias=False, activation="gelu")
+        f = add(p + "down", "dense", [f], units=hidden, bias=False)
+        x = add(p + "ffn_add", "add", [f, x])
+    add("final_norm", "layernorm", [x])
+    return {"format": "simaccel-model/1", "name": name,
+            "inputs": [{"name": "x", "shape": [1, seq, hidden]}], "layers": out}
+
+
+#: name -> (model.json dict for N layers, full depth, config, issue 11's budget)
+LARGE: dict[str, tuple[Callable[[int], dict], int, str, str]] = {
+    "llama-7b-like decoder (hidden 4096, FFN 11008, seq 2048) on scalesim_default": (
+        lambda n: decoder("llama7b_like", n, 4096, 11008, 32, 2048, gated=True), 32,
+        "scalesim_default", "<= 10 s, <= 1 GB (32 layers)"),
+    "gpt-3-like layer (hidden 12288, FFN 49152, seq 2048) on scalesim_default": (
+        lambda n: decoder("gpt3_like", n, 12288, 4 * 12288, 96, 2048, gated=False), 1,
+        "scalesim_default", "<= 5 s"),
+}
+
+
+def _large_child(name: str, layers: int) -> None:
+    """In a fresh process: build and simulate one large case, print its figures as JSON."""
+    make, _, hw, _ = LARGE[name]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    base = usage.ru_maxrss * 1024  # Linux: KiB
+    cpu = usage.ru_utime + usage.ru_stime
+    start = time.perf_counter()
+    model = parse_model(make(layers), source="<bench>")
+    report = simaccel.simulate(model, simaccel.load_hardware(hw), check=False)
+    total = report.to_dict()["total"]
+    elapsed = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak, cpu = usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime - cpu
+    tiles = sum(len(r.work.tiles) for r in report.results.layers)
+    print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "peak_bytes": peak,
+                      "base_bytes": base, "cycles": total["cycles"], "macs": total["macs"],
+                      "tiles": tiles}))
+
+
+def large_cases(pattern: str, layers: int) -> None:
+    """Wall time and peak memory of each large case whose name contains ``pattern``."""
+    for name, (_, depth, _, budget) in LARGE.items():
+        if pattern not in name:
+            continue
+        n = depth if layers <= 0 else min(layers, depth)
+        done = subprocess.run([sys.executable, __file__, "--child", name, "--layers", str(n)],
+                              check=True, capture_output=True, text=True)
+        got = json.loads(done.stdout.strip().splitlines()[-1])
+        line = (f"{name}, {n} of {depth} layers: {got['seconds']:.1f} s "
+                f"({got['cpu_seconds']:.1f} s CPU), peak RSS "
+                f"{got['peak_bytes'] / 2**30:.2f} GiB, {got['macs'] / 1e12:.2f} TMACs, "
+                f"{got['cycles']:,} cycles")
+        print(line + f", {got['tiles']:,} tiles", flush=True)
+        if n < depth:
+            grown = got["base_bytes"] + (got["peak_bytes"] - got["base_bytes"]) * depth / n
+            print(f"  scaled linearly to {depth} layers (an extrapolation, not a run): "
+                  f"~{got['seconds'] * depth / n:.0f} s (~{got['cpu_seconds'] * depth / n:.0f} s "
+                  f"CPU), ~{grown / 2**30:.1f} GiB peak "
+                  f"(interpreter and imports {got['base_bytes'] / 2**30:.2f} GiB, the rest "
+                  f"grows with the tiles)", flush=True)
+        print(f"  budget (issue 11, item 9): {budget}", flush=True)
+
+
+NUMERICS = "int8 numerics check resnet50 vs one float64 BLAS pass of its GEMMs (ratio)"
+
+
+def numerics_ratio(repeat: int) -> None:
+    """Cost of ResNet-50's int8 numerics check over one float64 BLAS pass of its GEMMs."""
+    from simaccel.kernels import GemmKernel
+    from simaccel.pipeline import prepare
+
+    model = simaccel.load_model(WORKLOADS / "resnet50.json")
+    hardware = simaccel.load_hardware("scalesim_default")
+    plain = min(_time(lambda: simaccel.simulate(model, hardware, check=False).to_dict(),
+                      max(repeat // 2, 1)))
+    checked = min(_time(lambda: simaccel.simulate(model, hardware, check=True).to_dict(),
+                        max(repeat // 2, 1)))
+    gemms = [k for k in prepare(model).kernels if isinstance(k, GemmKernel)]
+    rng = np.random.default_rng(0)
+    operands = [(rng.standard_normal((k.m, k.k)), rng.standard_normal((k.k, k.n)), k.groups)
+                for k in gemms]
+
+    def blas() -> None:
+        for a, b, groups in operands:
+            for _ in range(groups):
+                np.matmul(a, b)
+
+    blas_s = min(_time(blas, repeat))
+    macs = sum(k.macs for k in gemms)
+    check_s = checked - plain
+    print(f"int8 numerics check resnet50 on scalesim_default: {check_s:.2f} s "
+          f"(simulate {plain:.2f} s without, {checked:.2f} s with); one float64 BLAS pass of "
+          f"its {macs / 1e9:.2f} GMACs: {blas_s:.3f} s; ratio {check_s / blas_s:.1f}x "
+          f"(issue 11, item 8: <= 10x)", flush=True)
 
 
 def sweep_rate(workers: int) -> None:
@@ -142,7 +294,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (default 5)")
     parser.add_argument("-k", default="", help="only cases whose name contains this text")
     parser.add_argument("--workers", type=int, default=2, help="sweep workers (default 2)")
+    parser.add_argument("--layers", type=int, default=2,
+                        help="decoder layers of the large cases (default 2; 0: full depth)")
+    parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        _large_child(args.child, args.layers)
+        return
     print(f"{'case':<68} {'best s':>8} {'median s':>9}  budget")
     for name, (make, budget) in CASES.items():
         if args.k not in name:
@@ -153,6 +311,9 @@ def main() -> None:
         import_time(args.repeat)
     if args.k in "sweep":
         sweep_rate(args.workers)
+    if args.k in NUMERICS:
+        numerics_ratio(args.repeat)
+    large_cases(args.k, args.layers)
 
 
 if __name__ == "__main__":
