@@ -83,17 +83,23 @@ class Report:
         events: list[dict] = [{"ph": "M", "pid": 1, "name": "process_name",
                                "args": {"name": f"{self.graph.model.name} on "
                                                 f"{self.hardware.name}"}}]
-        for tid, unit in enumerate(TRACE_TRACKS, start=1):
+        units = list(TRACE_TRACKS) + sorted({e.unit for e in self.results.trace}
+                                            - set(TRACE_TRACKS))
+        for tid, unit in enumerate(units, start=1):
+            core, _, base = unit.rpartition(".")  # "c1.array": core 1's array
+            label = TRACE_TRACKS.get(base, base) + (f" (core {core[1:]})" if core else "")
             events.append({"ph": "M", "pid": 1, "tid": tid, "name": "thread_name",
-                           "args": {"name": TRACE_TRACKS[unit]}})
+                           "args": {"name": label}})
             events.append({"ph": "M", "pid": 1, "tid": tid, "name": "thread_sort_index",
                            "args": {"sort_index": tid}})
-        track = {unit: tid for tid, unit in enumerate(TRACE_TRACKS, start=1)}
+        track = {unit: tid for tid, unit in enumerate(units, start=1)}
         for e in self.results.trace:
+            # kernel −1: a model input loaded whole into the resident memory before anything
+            layer = names[e.layer] if e.layer >= 0 else "model input"
             events.append({
-                "ph": "X", "pid": 1, "tid": track[e.unit], "name": f"{names[e.layer]} #{e.tile}",
+                "ph": "X", "pid": 1, "tid": track[e.unit], "name": f"{layer} #{e.tile}",
                 "cat": e.unit, "ts": e.start * to_us, "dur": (e.end - e.start) * to_us,
-                "args": {"layer": names[e.layer], "tile": e.tile, "bytes": e.bytes,
+                "args": {"layer": layer, "tile": e.tile, "bytes": e.bytes,
                          "cycles": e.end - e.start, "start_cycle": e.start}})
         return {"traceEvents": events, "displayTimeUnit": "ns",
                 "otherData": {"schema": REPORT_SCHEMA, "clock_mhz": self.hardware.clock_mhz,

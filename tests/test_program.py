@@ -247,3 +247,15 @@ def test_each_operand_fills_its_own_buffer() -> None:
     traffic = simaccel.simulate(net, hw, check=False).results.layers[0].traffic
     assert traffic.ifmap_write_bytes == 1200
     assert traffic.filter_write_bytes == 2400 + 8 * 4
+
+
+def test_the_trace_has_a_track_per_core_unit_and_names_input_loads() -> None:
+    report = simaccel.simulate(_branches(), _cores_hw(2), check=False)
+    trace = report.trace_events()
+    names = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"}
+    assert "systolic array" in names and "systolic array (core 1)" in names
+    resident = simaccel.simulate(simaccel.load_model(ROOT / "workloads" / "mnist_cnn.json"),
+                                 simaccel.load_hardware("tpu_v1"), check=False)
+    first = min((e for e in resident.trace_events()["traceEvents"] if e["ph"] == "X"),
+                key=lambda e: e["ts"])
+    assert first["args"]["layer"] == "model input" and first["args"]["bytes"] == 28 * 28
