@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +50,9 @@ class Report:
     numerics: object | None = None  #: the NumericsRun when the run was checked
 
     def to_dict(self) -> dict:
-        """The report as plain JSON types, with DESIGN.md's field names and units."""
-        return {
+        """The report as plain JSON types, with DESIGN.md's field names and units (a
+        non-finite number, such as unlimited bandwidth, is None)."""
+        return json_safe({
             "schema": REPORT_SCHEMA,
             "model": _model_dict(self.graph),
             "hardware": _hardware_dict(self.hardware, self.energy),
@@ -58,11 +60,12 @@ class Report:
                                  self.energy.total),
             "layers": [_layer_dict(r, self.hardware, e)
                        for r, e in zip(self.results.layers, self.energy.layers, strict=True)],
-        }
+        })
 
     def to_json(self) -> str:
-        """The report as JSON text (deterministic: same inputs, same bytes)."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        """The report as RFC 8259 JSON text (deterministic: same inputs, same bytes; no
+        ``Infinity`` or ``NaN``: a non-finite number is ``null``, see `json_safe`)."""
+        return dumps(self.to_dict(), indent=2) + "\n"
 
     def to_csv(self) -> str:
         """The per-layer rows as CSV text."""
@@ -109,7 +112,7 @@ class Report:
         folder.mkdir(parents=True, exist_ok=True)
         written = []
         files = (("report.json", self.to_json()), ("layers.csv", self.to_csv()),
-                 ("trace.json", json.dumps(self.trace_events(), separators=(",", ":")) + "\n"))
+                 ("trace.json", dumps(self.trace_events(), separators=(",", ":")) + "\n"))
         for name, text in files:
             path = folder / name
             tmp = folder / f".{name}.tmp"
@@ -117,6 +120,24 @@ class Report:
             tmp.replace(path)
             written.append(path)
         return written
+
+
+def json_safe(value: object) -> object:
+    """``value`` with every non-finite float (unlimited bandwidth, an SQNR with no noise)
+    replaced by None: JSON (RFC 8259) has no Infinity or NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def dumps(value: object, **options: object) -> str:
+    """Standard JSON text of ``value``: non-finite numbers become null, and a non-finite
+    number that slipped through would raise instead of writing ``Infinity``."""
+    return json.dumps(json_safe(value), allow_nan=False, **options)
 
 
 def _flatten(row: dict, prefix: str = "") -> dict:

@@ -33,3 +33,15 @@ def shipped_hw_dict(name: str) -> dict:
 
     path = Path(__file__).resolve().parent.parent / "hw_configs" / f"{name}.toml"
     return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"not RFC 8259 JSON: {name}")
+
+
+def strict_json(text: str) -> object:
+    """Parse ``text`` as standard JSON only: ``Infinity``, ``-Infinity`` and ``NaN`` (which
+    Python's json accepts by default) raise."""
+    import json
+
+    return json.loads(text, parse_constant=_no_constant)

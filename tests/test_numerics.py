@@ -20,7 +20,7 @@ from simaccel.hardware import Hardware
 from simaccel.numerics import reference
 from simaccel.numerics.quant import quantize, round_to, scale_for, sqnr_db
 from simaccel.numerics.tiled import conv_weights, im2col
-from tests.helpers import model
+from tests.helpers import model, strict_json
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 
@@ -160,13 +160,13 @@ def test_a_failed_check_exits_3_and_names_the_layer(tmp_path: Path,
     assert code == 3
     err = capsys.readouterr().err
     assert "numerics check failed in 'conv1' (int32 accumulator overflow)" in err
-    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    report = strict_json((tmp_path / "o" / "report.json").read_text())
     assert report["layers"][0]["check"]["overflow"] is True
 
 
 def test_no_check_skips_numerics(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", str(WORKLOADS / "mnist_cnn.json"), "--no-check", "--json"]) == 0
-    layers = json.loads(capsys.readouterr().out)["layers"]
+    layers = strict_json(capsys.readouterr().out)["layers"]
     assert {layer["check"]["status"] for layer in layers} == {"skipped"}
 
 
