@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from simaccel.domain import Dataflow, DType, Operand
 
@@ -141,6 +141,22 @@ class Hardware(BaseModel):
     vector: VectorConfig
     energy: EnergyConfig = EnergyConfig()
     area: AreaConfig = AreaConfig()
+
+    #: the file the user gave (set by the loaders) and its names for simaccel's fields
+    _source: str | None = PrivateAttr(default=None)
+    _labels: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def where(self, field: str) -> tuple[str, str]:
+        """(file, field) for a message about ``field`` (``sram.ifmap_kib``): the file the
+        config came from and the field as that file names it (a .cfg key), else the config's
+        name."""
+        return (self._source or f"hardware {self.name}", self._labels.get(field, field))
+
+    def with_source(self, source: str, labels: Mapping[str, str] | None = None) -> Hardware:
+        """This config, remembering the file it was read from (for messages only)."""
+        self._source = source
+        self._labels = dict(labels or {})
+        return self
 
     @property
     def dram_bytes_per_cycle(self) -> float:

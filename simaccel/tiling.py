@@ -124,7 +124,7 @@ def _fold_error(kernel: GemmKernel, hw: Hardware, operand: Operand, need: int,
     key = {Operand.IFMAP: "ifmap_kib", Operand.FILTER: "filter_kib",
            Operand.OFMAP: "ofmap_kib"}[operand]
     half = " (half the buffer: double-buffered)" if hw.sram.double_buffered else ""
-    return InputError(f"hardware {hw.name}", f"sram.{key}",
+    return InputError(*hw.where(f"sram.{key}"),
                       f"{have} bytes{half} cannot hold one array fold of layer "
                       f"{kernel.name!r}: it needs {need} bytes")
 
@@ -336,7 +336,7 @@ def vector_chunks(kernel: VectorKernel, hw: Hardware) -> int:
     cap_in, cap_out = buffer_bytes(hw, Operand.IFMAP), buffer_bytes(hw, Operand.OFMAP)
     least = max(1, math.ceil(need_in / cap_in), math.ceil(need_out / cap_out))
     if least > kernel.elements:
-        raise InputError(f"hardware {hw.name}", "sram.ifmap_kib",
+        raise InputError(*hw.where("sram.ifmap_kib"),
                          f"too small for one output element of layer {kernel.name!r}")
     counts = [least]  # the same options for every buffer size above the least one
     while counts[-1] * 2 <= min(kernel.elements, max(least, MAX_VECTOR_CHUNKS)):

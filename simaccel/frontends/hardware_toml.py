@@ -51,7 +51,7 @@ def load_hardware_toml(path: Path) -> Hardware:
         raise InputError(source, "", f"not valid TOML: {str(exc).split(';')[0]}") from None
     except RecursionError:
         raise InputError(source, "", "not valid TOML: nested too deeply") from None
-    return parse_hardware(data, source)
+    return parse_hardware(data, source).with_source(source)
 
 
 def load_hardware(path_or_name: str | Path | None = None) -> Hardware:
