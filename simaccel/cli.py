@@ -45,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="layer range (indices, inclusive) of the timeline plot")
     sim.add_argument("--check", action=argparse.BooleanOptionalAction, default=None,
                      help="run the tiled schedule numerically and check every layer against "
-                          "numpy (default: on for models up to 2 GMACs); a failed check "
-                          "exits 3")
+                          "numpy (default: on for models up to 2 GMACs whose check fits in "
+                          "1 GiB of memory); a failed check exits 3")
 
     show = verbs.add_parser("show", help="list a model's layers, shapes, MACs and GEMMs",
                             description="Print every layer with its output shape, MACs and "

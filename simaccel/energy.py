@@ -88,7 +88,8 @@ def energy_table(hw: Hardware) -> EnergyTable:
         STATIC_SHARE * hw.array.pes * mac_pj * hw.clock_mhz * 1e6 * 1e-12 * 1e3)
     return EnergyTable(
         mac_pj=mac_pj,
-        sram_access_pj=tuple(cfg.sram_access_pj or preset["sram_access_pj"]),
+        # any order in the file; interpolation walks them by size
+        sram_access_pj=tuple(sorted(cfg.sram_access_pj or preset["sram_access_pj"])),
         dram_pj_per_byte=cfg.dram_pj_per_byte if cfg.dram_pj_per_byte is not None
         else preset["dram_pj_per_byte"],
         vector_pj_per_op=vector["int" if hw.dtypes.input.is_integer else "float"],

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from simaccel.bounds import Bool, Int, Real, Str
 from simaccel.domain import DType
 
 MODEL_FORMAT = "simaccel-model/1"
@@ -22,9 +23,17 @@ MAX_DIM = 1 << 20
 #: Largest window (kernel, pool), stride, dilation or padding accepted.
 MAX_WINDOW = 1024
 
-Pos = Annotated[int, Field(gt=0, le=MAX_DIM)]
-Window = Annotated[int, Field(gt=0, le=MAX_WINDOW)]
-Pad = Annotated[int, Field(ge=0, le=MAX_WINDOW)]
+#: Smallest and largest magnitude of a matmul ``scale``.
+SCALE_RANGE = (1e-12, 1e12)
+#: Smallest normalisation epsilon.
+MIN_EPSILON = 1e-30
+
+Pos = Annotated[Int, Field(gt=0, le=MAX_DIM)]
+Window = Annotated[Int, Field(gt=0, le=MAX_WINDOW)]
+Pad = Annotated[Int, Field(ge=0, le=MAX_WINDOW)]
+Axis = Annotated[Int, Field(ge=-8, le=7)]
+Epsilon = Annotated[Real, Field(ge=MIN_EPSILON, lt=1)]
+Name = Annotated[Str, Field(min_length=1, max_length=256)]
 
 ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
 Activation = Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax"]
@@ -52,8 +61,8 @@ class _Layer(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
-    name: Annotated[str, Field(min_length=1, max_length=256)]
-    inputs: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1)
+    name: Name
+    inputs: tuple[Name, ...] = Field(min_length=1)
 
 
 class _Windowed(_Layer):
@@ -71,7 +80,7 @@ class Conv2d(_Windowed):
     kernel: tuple[Window, Window]
     dilation: tuple[Window, Window] = (1, 1)
     groups: Pos = 1
-    bias: bool = True
+    bias: Bool = True
     activation: Activation | None = None
 
     _pair_kernel = field_validator("kernel", "dilation", mode="before")(_pair)
@@ -80,15 +89,23 @@ class Conv2d(_Windowed):
 class Dense(_Layer):
     op: Literal["dense"]
     units: Pos
-    bias: bool = True
+    bias: Bool = True
     activation: Activation | None = None
 
 
 class MatMul(_Layer):
     op: Literal["matmul"]
-    transpose_b: bool = False
-    scale: float = 1.0
+    transpose_b: Bool = False
+    scale: Real = 1.0
     activation: Activation | None = None
+
+    @field_validator("scale")
+    @classmethod
+    def _scale_in_range(cls, value: float) -> float:
+        low, high = SCALE_RANGE
+        if not low <= abs(value) <= high:
+            raise ValueError(f"magnitude must be between {low:g} and {high:g}, got {value!r}")
+        return value
 
 
 class Pool2d(_Windowed):
@@ -112,7 +129,7 @@ class Add(_Layer):
 
 class Concat(_Layer):
     op: Literal["concat"]
-    axis: int = -1
+    axis: Axis = -1
 
 
 class Flatten(_Layer):
@@ -121,17 +138,18 @@ class Flatten(_Layer):
 
 class Reshape(_Layer):
     op: Literal["reshape"]
-    shape: tuple[int, ...] = Field(min_length=1, max_length=8)
+    shape: tuple[Annotated[Int, Field(ge=-1, le=MAX_DIM)], ...] = Field(min_length=1,
+                                                                        max_length=8)
 
 
 class Transpose(_Layer):
     op: Literal["transpose"]
-    perm: tuple[int, ...] = Field(min_length=1, max_length=8)
+    perm: tuple[Annotated[Int, Field(ge=0, le=7)], ...] = Field(min_length=1, max_length=8)
 
 
 class BatchNorm(_Layer):
     op: Literal["batchnorm"]
-    epsilon: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    epsilon: Epsilon = 1e-5
 
 
 class Elementwise(_Layer):
@@ -142,13 +160,13 @@ class Elementwise(_Layer):
 
 class Softmax(_Layer):
     op: Literal["softmax"]
-    axis: int = -1
+    axis: Axis = -1
 
 
 class LayerNorm(_Layer):
     op: Literal["layernorm"]
-    axis: int = -1
-    epsilon: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    axis: Axis = -1
+    epsilon: Epsilon = 1e-5
 
 
 class Opaque(_Layer):
@@ -156,7 +174,7 @@ class Opaque(_Layer):
     as one vector op per output element of the given ``shape``; numerics are skipped."""
 
     op: Literal["opaque"]
-    onnx_op: str
+    onnx_op: Annotated[Str, Field(max_length=256)]
     shape: tuple[Pos, ...] = Field(min_length=1, max_length=8)
 
 
@@ -193,7 +211,7 @@ class TensorSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=256)]
+    name: Name
     shape: tuple[Pos, ...] = Field(min_length=1, max_length=8)
     dtype: DType = DType.FP32
 

@@ -38,7 +38,7 @@ def _message(error: dict) -> tuple[tuple[str | int, ...], str]:
     shown = repr(value)
     if len(shown) > 40:
         shown = shown[:37] + "..."
-    return loc, f"{error['msg'].rstrip('.')} (got {shown})"
+    return loc, f"{error['msg'].removeprefix('Value error, ').rstrip('.')} (got {shown})"
 
 
 def raise_input_error(source: str, exc: ValidationError, prefix: tuple = ()) -> None:

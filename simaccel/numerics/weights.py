@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from simaccel.errors import InputError
+from simaccel.frontends.model_json import check_weights
 from simaccel.graph import Graph
 from simaccel.model import BatchNorm, Conv2d, Dense, LayerNorm
 
@@ -71,6 +72,8 @@ def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -
                                  f"missing from the weights (shape {list(shape)}); a model "
                                  "with a weights file must give every parameter")
             if stored is not None:
+                check_weights(stored[full], graph.model.weights_path or graph.model.source,
+                              full)
                 value = np.asarray(stored[full], dtype=np.float64)
                 if value.shape != shape:
                     raise InputError(graph.model.weights_path or graph.model.source, full,
