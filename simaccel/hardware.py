@@ -208,6 +208,14 @@ class Hardware(BaseModel):
         return math.ceil(self.dram.latency_ns * self.clock_mhz / 1000)
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar (a value read from a pandas frame) as the Python number it holds, so
+    strict validation sees ``64`` and not ``numpy.int64(64)``; anything else unchanged."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
 def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
     """``hw`` with dotted config fields changed and validated again: ``{"array.rows": 32}``;
     a key ``"array.rows+array.cols"`` sets both fields to one value. Setting one of the DRAM
@@ -225,7 +233,7 @@ def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
             if leaf in ("bandwidth_gbps", "bytes_per_cycle"):
                 node.pop("bytes_per_cycle" if leaf == "bandwidth_gbps" else "bandwidth_gbps",
                          None)
-            node[leaf] = value
+            node[leaf] = _plain(value)
     label = ",".join(f"{k}={v}" for k, v in changes.items())
     data["name"] = f"{hw.name}[{label}]"[:128] if changes else hw.name
     return Hardware.model_validate(data)

@@ -7,6 +7,7 @@ normalised attributes (``kernel`` is always a pair, ``padding`` a keyword or fou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -38,6 +39,13 @@ Name = Annotated[Str, Field(min_length=1, max_length=256)]
 ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
 Activation = Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax"]
 Padding = Literal["same", "valid"] | tuple[Pad, Pad, Pad, Pad]
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key of a name with its digit runs compared as numbers: ``conv2 < conv10``."""
+    return tuple((0, len(part.lstrip("0")), part.lstrip("0")) if part[0] in "0123456789"
+                 else (1, 0, part) for part in re.split(r"([0-9]+)", name) if part) + (
+        (2, 0, name),)
 
 
 def _pair(value: object) -> object:

@@ -10,7 +10,7 @@ import io
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from simaccel.area import area
 from simaccel.domain import Operand
@@ -154,12 +154,18 @@ def _model_dict(graph: Graph) -> dict:
     model = graph.model
     return {
         "name": model.name,
-        "source": model.source,
+        "source": _source_name(model.source),
         "inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.value}
                    for t in model.inputs],
         "outputs": list(model.outputs),
         "layers": len(model.layers),
     }
+
+
+def _source_name(source: str) -> str:
+    """The model file's name: the same file gives the same report however its path was
+    typed (``x.json``, ``./x.json``, an absolute path) and wherever it lies."""
+    return PurePath(source).name if source and not source.startswith("<") else source
 
 
 def _energy_dict(energy: Energy) -> dict:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from simaccel.bounds import Int, Str
 from simaccel.errors import InputError
 from simaccel.frontends.validation import raise_input_error
-from simaccel.model import MODEL_FORMAT, LayerSpec, Model, TensorSpec
+from simaccel.model import MODEL_FORMAT, LayerSpec, Model, TensorSpec, natural_key
 
 
 class ModelFile(BaseModel):
@@ -143,9 +143,11 @@ def check_weights(value: object, source: str, key: str) -> None:
 
 
 def _sinks(layers: tuple[LayerSpec, ...]) -> list[str]:
-    """Layers whose output no other layer reads: the model's outputs by default."""
+    """Layers whose output no other layer reads: the model's outputs by default, in natural
+    name order (not the listing's)."""
     consumed = {name for layer in layers for name in layer.inputs}
-    return [layer.name for layer in layers if layer.name not in consumed]
+    return sorted((layer.name for layer in layers if layer.name not in consumed),
+                  key=natural_key)
 
 
 def model_document(model: Model, weights_file: str | None = None) -> dict:
