@@ -6,9 +6,13 @@ This module and the CLI are the only ones that write files.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -102,24 +106,44 @@ class Report:
                 "otherData": {"schema": REPORT_SCHEMA, "clock_mhz": self.hardware.clock_mhz,
                               "cycles": self.results.total.cycles}}
 
-    def write(self, out_dir: str | Path) -> list[Path]:
-        """Write report.json, layers.csv and trace.json into ``out_dir``; returns the paths.
+    def write(self, out_dir: str | Path,
+              also: Callable[[Path], list[Path]] | None = None) -> list[Path]:
+        """Write report.json, layers.csv and trace.json into ``out_dir`` as one set; returns
+        the paths. ``also`` writes more files of the run (plots) into the folder it is given.
 
-        Each file is written to a temporary name and renamed, so a failed run never leaves
-        a half-written report behind.
+        Every file is first written into a fresh hidden folder inside ``out_dir`` and only
+        then moved into place, so a failed run never leaves a half-written report behind.
+        trace.json records the SHA-256 of the report.json it belongs with
+        (``otherData.report_sha256``), so a folder mixing files of two runs is detected.
         """
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        written = []
-        files = (("report.json", self.to_json()), ("layers.csv", self.to_csv()),
-                 ("trace.json", dumps(self.trace_events(), separators=(",", ":")) + "\n"))
-        for name, text in files:
-            path = folder / name
-            tmp = folder / f".{name}.tmp"
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-            written.append(path)
+        report_text = self.to_json()
+        trace = self.trace_events()
+        trace["otherData"]["report_sha256"] = report_digest(report_text)
+        files = (("report.json", report_text), ("layers.csv", self.to_csv()),
+                 ("trace.json", dumps(trace, separators=(",", ":")) + "\n"))
+        staging = Path(tempfile.mkdtemp(prefix=".simaccel-run-", dir=folder))
+        try:
+            for name, text in files:
+                (staging / name).write_text(text, encoding="utf-8")
+            if also is not None:
+                also(staging)
+            names = sorted(p.name for p in staging.iterdir())
+            # the trace last: until it lands, the folder's trace names another report
+            names.sort(key=lambda name: name == "trace.json")
+            written = []
+            for name in names:
+                (staging / name).replace(folder / name)
+                written.append(folder / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return written
+
+
+def report_digest(report_text: str) -> str:
+    """The SHA-256 of report.json's text, which trace.json records to name its report."""
+    return hashlib.sha256(report_text.encode("utf-8")).hexdigest()
 
 
 def json_safe(value: object) -> object:
