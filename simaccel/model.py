@@ -26,14 +26,12 @@ MAX_WINDOW = 1024
 
 #: Smallest and largest magnitude of a matmul ``scale``.
 SCALE_RANGE = (1e-12, 1e12)
-#: Smallest normalisation epsilon.
-MIN_EPSILON = 1e-30
 
 Pos = Annotated[Int, Field(gt=0, le=MAX_DIM)]
 Window = Annotated[Int, Field(gt=0, le=MAX_WINDOW)]
 Pad = Annotated[Int, Field(ge=0, le=MAX_WINDOW)]
 Axis = Annotated[Int, Field(ge=-8, le=7)]
-Epsilon = Annotated[Real, Field(ge=MIN_EPSILON, lt=1)]
+Epsilon = Annotated[Real, Field(gt=0, lt=1)]
 Name = Annotated[Str, Field(min_length=1, max_length=256)]
 
 ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
@@ -112,7 +110,7 @@ class MatMul(_Layer):
     def _scale_in_range(cls, value: float) -> float:
         low, high = SCALE_RANGE
         if not low <= abs(value) <= high:
-            raise ValueError(f"magnitude must be between {low:g} and {high:g}, got {value!r}")
+            raise ValueError(f"magnitude must be between {low:g} and {high:g}")
         return value
 
 

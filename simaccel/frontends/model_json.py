@@ -115,9 +115,10 @@ def load_npz(path: Path, source: str) -> dict:
     import numpy as np
 
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise ValueError("a single .npy array, not an .npz archive")
+        data = np.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with data:
             arrays = {key: data[key] for key in data.files}
     except Exception as exc:  # noqa: BLE001 - zip, npy and pickle errors of a corrupt file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
