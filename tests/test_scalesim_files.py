@@ -101,3 +101,14 @@ def test_messages_name_the_users_toml(tmp_path: Path,
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith(f"simaccel: {toml}: sram.ifmap_kib: "), err
+
+
+def test_hardware_remembers_the_name_the_user_gave(tmp_path: Path) -> None:
+    assert simaccel.load_hardware("gemmini").where("sram.ifmap_kib") == (
+        "--hw gemmini", "sram.ifmap_kib")
+    cfg = DATA / "example_ideal_8x8_os.cfg"
+    assert simaccel.load_hardware(cfg).where("sram.ofmap_kib") == (
+        str(cfg), "architecture_presets.OfmapSramSzkB")
+    # the file a config came from is not part of it
+    assert simaccel.load_hardware("gemmini") == simaccel.load_hardware(
+        Path(__file__).resolve().parent.parent / "hw_configs" / "gemmini.toml")

@@ -68,7 +68,7 @@ def load_hardware(path_or_name: str | Path | None = None) -> Hardware:
     if path.suffix.lower() == ".toml" or path.exists():
         return load_hardware_toml(path)
     shipped = shipped_configs()
-    if text in shipped:
-        return load_hardware_toml(shipped[text])
+    if text in shipped:  # messages name the config as the user gave it
+        return load_hardware_toml(shipped[text]).with_source(f"--hw {text}")
     raise InputError("--hw", "", f"no file and no shipped config named {text!r}; shipped: "
                      f"{', '.join(sorted(shipped))}")
