@@ -765,6 +765,12 @@ def cli_cases() -> None:
              ["simulate", "model.json", "--hw", "hw.toml", "--out", "taken"]))
     cli("cli_out_missing_parent", ["simulate", "model.json", "--out", "no/such/run"],
         "no/such/run", None, "does not exist")
+    add(Case("cli_out_parent_is_a_file", {"taken": "mine"}, None, "is not a folder",
+             "taken/run", ["simulate", "model.json", "--out", "taken/run"]))
+    add(Case("cli_import_into_a_folder", {"into/keep": ""}, None, "is a folder", "into",
+             ["import", "model.onnx", "-o", "into"]))
+    cli("cli_import_missing_parent", ["import", "model.onnx", "-o", "no/such/m.json"],
+        "no/such", None, "does not exist")
     cli("cli_layers_range", ["simulate", "model.json", "--out", "out", "--layers", "a:b"],
         "--layers", None, "expected A:B")
     cli("cli_workers_zero", ["sweep", "spec.toml", "--out", "results.csv", "--workers", "0"],

@@ -164,14 +164,20 @@ def _import(args: argparse.Namespace) -> int:
     from simaccel.frontends.model_json import model_document
     from simaccel.graph import build_graph
 
+    out = Path(args.output)
+    if out.is_dir():
+        raise InputError(args.output, "", "is a folder; give the model.json file to write")
+    writable_folder(str(out.parent))
     model = _load(args)
     build_graph(model)  # refuse to write a model that does not hold together
-    out = Path(args.output)
     weights = out.with_suffix(".npz")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(weights, **{k: np.asarray(v) for k, v in (model.weights or {}).items()})
-    out.write_text(json.dumps(model_document(model, weights.name), indent=1) + "\n",
-                   encoding="utf-8")
+    try:
+        out.parent.mkdir(exist_ok=True)
+        np.savez(weights, **{k: np.asarray(v) for k, v in (model.weights or {}).items()})
+        out.write_text(json.dumps(model_document(model, weights.name), indent=1) + "\n",
+                       encoding="utf-8")
+    except OSError as exc:
+        raise InputError(args.output, "", f"cannot write: {exc.strerror or exc}") from None
     print(f"wrote {out} ({len(model.layers)} layers) and {weights}")
     return EXIT_OK
 
@@ -215,6 +221,8 @@ def writable_folder(path: str) -> None:
     if folder.exists() and not folder.is_dir():
         raise InputError(path, "", "exists and is not a folder")
     probe = folder if folder.is_dir() else folder.parent
+    if not folder.is_dir() and probe.exists() and not probe.is_dir():
+        raise InputError(path, "", f"its parent {str(probe)!r} is not a folder")
     if not folder.is_dir() and not probe.is_dir():
         raise InputError(path, "", f"its parent folder {str(probe)!r} does not exist")
     try:
