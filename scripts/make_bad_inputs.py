@@ -524,6 +524,9 @@ def hardware_cases() -> None:
         ("three_numbers", [[8, 10, 1]], "energy.sram_access_pj[0]", ""),
         ("strings", [["8", "10"]], "energy.sram_access_pj[0][0]", ""),
         ("subnormal_pj", [[8, 5e-324]], "energy.sram_access_pj[0][1]", ""),
+        ("almost_same_size", [[8, 10], [8.000000001, 100]], "energy.sram_access_pj",
+         "pJ per byte for the 64 KiB"),
+        ("extreme_slope", [[1, 1e-10], [2, 1e6]], "energy.sram_access_pj", "outside"),
     ]:
         hardware(f"hw_energy_sram_{label}", edit(h, "energy", {"sram_access_pj": value}), where,
                  keyword)

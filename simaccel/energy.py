@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass, fields
 
 from simaccel.domain import Operand
-from simaccel.hardware import Hardware
+from simaccel.errors import InputError
+from simaccel.hardware import MAX_ACTION_PJ, Hardware
 from simaccel.kernels import GemmKernel
 from simaccel.results import Results
 from simaccel.schedule import LayerSchedule, Traffic
@@ -86,7 +87,7 @@ def energy_table(hw: Hardware) -> EnergyTable:
     mac_pj = macs[hw.dtypes.input.value]
     static = cfg.static_mw if cfg.static_mw is not None else (
         STATIC_SHARE * hw.array.pes * mac_pj * hw.clock_mhz * 1e6 * 1e-12 * 1e3)
-    return EnergyTable(
+    table = EnergyTable(
         mac_pj=mac_pj,
         # any order in the file; interpolation walks them by size
         sram_access_pj=tuple(sorted(cfg.sram_access_pj or preset["sram_access_pj"])),
@@ -95,6 +96,29 @@ def energy_table(hw: Hardware) -> EnergyTable:
         vector_pj_per_op=vector["int" if hw.dtypes.input.is_integer else "float"],
         static_mw=static,
         source=cfg.source or preset["source"])
+    _check_sram_points(table, hw)
+    return table
+
+
+#: The most pJ per byte an interpolated SRAM access may cost (10^6 pJ per 8-byte access).
+MAX_SRAM_PJ_PER_BYTE = MAX_ACTION_PJ / 8
+
+
+def _check_sram_points(table: EnergyTable, hw: Hardware) -> None:
+    """The SRAM table, read at this config's buffer sizes, must give a positive, bounded
+    energy: points whose log-log slope is extreme (two sizes almost equal, or energies
+    decades apart) extrapolate to 0 or to overflow, which is refused naming the field."""
+    for operand in Operand:
+        kib = hw.sram.size_bytes(operand) / 1024
+        try:
+            value = table.sram_pj_per_byte(kib)
+        except OverflowError:
+            value = math.inf
+        if not 0 < value <= MAX_SRAM_PJ_PER_BYTE:
+            raise InputError(*hw.where("energy.sram_access_pj"),
+                             f"gives {value:.3g} pJ per byte for the {kib:g} KiB "
+                             f"{operand.value} buffer (log-log through the points), outside "
+                             f"(0, {MAX_SRAM_PJ_PER_BYTE:g}]: give points nearer that size")
 
 
 @dataclass(frozen=True)
