@@ -556,8 +556,9 @@ def hardware_cases() -> None:
     add(Case("hw_missing_toml_file", {}, None, "no such file", "nope.toml",
              ["simulate", "model.json", "--hw", "nope.toml", "--out", "out"]))
     # a config that validates but cannot hold one fold: named by the user's file
-    hardware("hw_buffer_too_small_for_a_fold", edit(h, "sram.filter_kib", 0.001),
-             "sram.filter_kib", "cannot hold one array fold")
+    hardware("hw_buffer_too_small_for_a_fold",
+             edit(edit(h, "sram.ofmap_kib", 1 / 1024), "array.dataflow", "ws"),
+             "sram.ofmap_kib", "cannot hold")
 
 
 def topology_cases() -> None:
@@ -669,8 +670,9 @@ def cfg_cases() -> None:
     cfg("cfg_empty", "", None, "file is empty")
     cfg("cfg_run_name_too_long", edit(c, "general.run_name", "r" * 10_000), "general.run_name",
         "at most 128")
-    cfg("cfg_buffer_too_small_for_a_fold", edit(c, f"{a}.FilterSramSzkB", "0.001"),
-        f"{a}.FilterSramSzkB", "cannot hold one array fold")
+    cfg("cfg_buffer_too_small_for_a_fold",
+        edit(edit(c, f"{a}.OfmapSramSzkB", "0.0009765625"), f"{a}.Dataflow", "ws"),
+        f"{a}.OfmapSramSzkB", "cannot hold")
     add(Case("cfg_missing_file", {}, None, "no such file", "nope.cfg",
              ["simulate", "model.json", "--hw", "nope.cfg", "--out", "out"]))
 

@@ -76,16 +76,17 @@ def test_a_layer_named_like_a_generated_tensor_is_kept_apart(tmp_path: Path) -> 
 
 def test_messages_name_the_users_cfg_and_its_key(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """A buffer too small for one fold names the .cfg file given and its key, not the
-    config's run_name or simaccel's field."""
+    """A buffer too small for anything (one byte; a WS array keeps 4-byte partial sums in
+    it) names the .cfg file given and its key, not the config's run_name or simaccel's
+    field."""
     cfg = tmp_path / "small.cfg"
     cfg.write_text("[general]\nrun_name = my_run\n\n[architecture_presets]\nArrayHeight : 32\n"
-                   "ArrayWidth : 32\nIfmapSramSzkB : 0.01\nFilterSramSzkB : 64\n"
-                   "OfmapSramSzkB : 64\nDataflow : os\n", encoding="utf-8")
+                   "ArrayWidth : 32\nIfmapSramSzkB : 64\nFilterSramSzkB : 64\n"
+                   "OfmapSramSzkB : 0.0009765625\nDataflow : ws\n", encoding="utf-8")
     code = main(["simulate", str(DATA / "setA_conv_topology.csv"), "--hw", str(cfg), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith(f"simaccel: {cfg}: architecture_presets.IfmapSramSzkB: "), err
+    assert err.startswith(f"simaccel: {cfg}: architecture_presets.OfmapSramSzkB: "), err
     assert "my_run" not in err
 
 
@@ -93,14 +94,14 @@ def test_messages_name_the_users_toml(tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     toml = tmp_path / "small.toml"
     toml.write_text('name = "internal"\nclock_mhz = 1000\n[array]\nrows = 32\ncols = 32\n'
-                    'dataflow = "os"\n[sram]\nifmap_kib = 0.01\nfilter_kib = 64\n'
-                    'ofmap_kib = 64\n[dram]\nbandwidth_gbps = 10\n[vector]\nlanes = 32\n',
+                    'dataflow = "ws"\n[sram]\nifmap_kib = 64\nfilter_kib = 64\n'
+                    'ofmap_kib = 0.0009765625\n[dram]\nbandwidth_gbps = 10\n[vector]\nlanes = 32\n',
                     encoding="utf-8")
     code = main(["simulate", str(DATA / "setA_conv_topology.csv"), "--hw", str(toml),
                  "--quiet"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith(f"simaccel: {toml}: sram.ifmap_kib: "), err
+    assert err.startswith(f"simaccel: {toml}: sram.ofmap_kib: "), err
 
 
 def test_hardware_remembers_the_name_the_user_gave(tmp_path: Path) -> None:
