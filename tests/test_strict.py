@@ -81,7 +81,7 @@ def test_energy_table_any_order_positive_distinct() -> None:
         parse_hardware(_hw(energy__sram_access_pj=[[8, 10.0], [8, 12.0]]), "e.toml")
     assert caught.value.field == "energy.sram_access_pj"
     # read at the config's 64 KiB buffers, nearly equal sizes extrapolate to overflow
-    with pytest.raises(InputError, match="64 KiB ifmap buffer") as caught:
+    with pytest.raises(InputError, match="pJ per byte for the 64 KiB") as caught:
         energy_table(parse_hardware(_hw(energy__sram_access_pj=[[8, 10], [8 + 1e-9, 100]]),
                                     "e.toml"))
     assert caught.value.field == "energy.sram_access_pj"
