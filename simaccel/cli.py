@@ -45,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="layer range (indices, inclusive) of the timeline plot")
     sim.add_argument("--check", action=argparse.BooleanOptionalAction, default=None,
                      help="run the tiled schedule numerically and check every layer against "
-                          "numpy (default: on for models up to 2 GMACs); a failed check "
-                          "exits 3")
+                          "numpy (default: on for models up to 2 GMACs whose check fits in "
+                          "1 GiB of memory); a failed check exits 3")
 
     show = verbs.add_parser("show", help="list a model's layers, shapes, MACs and GEMMs",
                             description="Print every layer with its output shape, MACs and "
@@ -118,6 +118,11 @@ def _simulate(args: argparse.Namespace) -> int:
     import simaccel
     from simaccel import display
 
+    if args.plots and not args.out:
+        raise InputError("--plots", "", "needs --out DIR to write the PNGs into")
+    if args.out:
+        writable_folder(args.out)
+    timeline = _layer_range(args.layers)
     model = _load(args)
     hw = simaccel.load_hardware(args.hw)
     with display.progress(enabled=not args.quiet) as tell:
@@ -129,16 +134,19 @@ def _simulate(args: argparse.Namespace) -> int:
         out.print(display.report_table(report))
         for line in display.summary_lines(report):
             out.print(line, highlight=False)
-    if args.plots and not args.out:
-        raise InputError("--plots", "", "needs --out DIR to write the PNGs into")
     if args.out:
-        paths = report.write(args.out)
+        also = None
         if args.plots:
             _headless_matplotlib()
             from simaccel.plots import write_plots
 
-            paths += write_plots(report.to_dict(), report.trace_events(), args.out,
-                                 _layer_range(args.layers))
+            def also(folder):
+                return write_plots(report.to_dict(), report.trace_events(), folder, timeline)
+        try:
+            paths = report.write(args.out, also=also)
+        except OSError as exc:
+            raise InputError(args.out, "", f"cannot write the run: {exc.strerror or exc}") \
+                from None
         if not args.json:
             print("wrote " + ", ".join(str(p) for p in paths))
     failed = [r for r in report.results.layers if r.check.status == "fail"]
@@ -171,14 +179,20 @@ def _import(args: argparse.Namespace) -> int:
     from simaccel.frontends.model_json import model_document
     from simaccel.graph import build_graph
 
+    out = Path(args.output)
+    if out.is_dir():
+        raise InputError(args.output, "", "is a folder; give the model.json file to write")
+    writable_folder(str(out.parent))
     model = _load(args)
     build_graph(model)  # refuse to write a model that does not hold together
-    out = Path(args.output)
     weights = out.with_suffix(".npz")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(weights, **{k: np.asarray(v) for k, v in (model.weights or {}).items()})
-    out.write_text(json.dumps(model_document(model, weights.name), indent=1) + "\n",
-                   encoding="utf-8")
+    try:
+        out.parent.mkdir(exist_ok=True)
+        np.savez(weights, **{k: np.asarray(v) for k, v in (model.weights or {}).items()})
+        out.write_text(json.dumps(model_document(model, weights.name), indent=1) + "\n",
+                       encoding="utf-8")
+    except OSError as exc:
+        raise InputError(args.output, "", f"cannot write: {exc.strerror or exc}") from None
     print(f"wrote {out} ({len(model.layers)} layers) and {weights}")
     return EXIT_OK
 
@@ -213,6 +227,27 @@ def _sweep(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else EXIT_OK
 
 
+def writable_folder(path: str) -> None:
+    """Refuse, before any work, an output folder that cannot be written: a file, a folder
+    whose parent does not exist, or one the process cannot create files in."""
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(path, "", "exists and is not a folder")
+    probe = folder if folder.is_dir() else folder.parent
+    if not folder.is_dir() and probe.exists() and not probe.is_dir():
+        raise InputError(path, "", f"its parent {str(probe)!r} is not a folder")
+    if not folder.is_dir() and not probe.is_dir():
+        raise InputError(path, "", f"its parent folder {str(probe)!r} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise InputError(path, "", f"cannot write there: {exc.strerror or exc}") from None
+
+
 def _layer_range(text: str | None) -> tuple[int, int | None]:
     if not text:
         return (0, None)
@@ -237,25 +272,73 @@ def _headless_matplotlib() -> None:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
-
-    _headless_matplotlib()
-    from simaccel.plots import write_plots
 
     run = Path(args.run)
     report_path = run / "report.json" if run.is_dir() else run
+    report, trace = read_run(report_path)
+    out = args.out or str(report_path.parent)
+    writable_folder(out)
+    timeline = _layer_range(args.layers)
+    _headless_matplotlib()
+    from simaccel.plots import write_plots
+
     try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(str(report_path), "", f"cannot read a report: {exc}") from None
-    if report.get("schema") != "simaccel-report/1":
-        raise InputError(str(report_path), "schema", "not a simaccel-report/1 file")
-    trace_path = report_path.parent / "trace.json"
-    trace = json.loads(trace_path.read_text()) if trace_path.exists() else None
-    paths = write_plots(report, trace, args.out or report_path.parent, _layer_range(args.layers))
+        paths = write_plots(report, trace, out, timeline)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise InputError(str(report_path), "", f"not a complete simaccel report "
+                         f"({type(exc).__name__}: {exc})") from None
     print("wrote " + ", ".join(str(p) for p in paths))
     return EXIT_OK
+
+
+def read_run(report_path) -> tuple[dict, dict | None]:
+    """report.json and the trace.json beside it, checked to be standard JSON of one run:
+    the trace must name this report's SHA-256 (written by `Report.write`)."""
+    from simaccel.report import REPORT_SCHEMA, report_digest
+
+    text = _read_text(report_path, "a report")
+    report = _strict_json(report_path, text)
+    if not isinstance(report, dict) or report.get("schema") != REPORT_SCHEMA:
+        raise InputError(str(report_path), "schema", f"not a {REPORT_SCHEMA} file")
+    if not isinstance(report.get("layers"), list) or not isinstance(report.get("total"), dict):
+        raise InputError(str(report_path), "layers", "missing: not a complete report")
+    trace_path = report_path.parent / "trace.json"
+    if not trace_path.exists():
+        return report, None
+    trace = _strict_json(trace_path, _read_text(trace_path, "a trace"))
+    other = trace.get("otherData") if isinstance(trace, dict) else None
+    if not isinstance(other, dict) or not isinstance(trace.get("traceEvents"), list):
+        raise InputError(str(trace_path), "", "not a simaccel trace")
+    recorded = other.get("report_sha256")
+    if recorded is not None and recorded != report_digest(text):
+        raise InputError(str(report_path.parent), "", "report.json and trace.json are from "
+                         "different runs (the trace names another report): rerun simulate "
+                         "--out")
+    return report, trace
+
+
+def _read_text(path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(str(path), "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), "", f"cannot read {what}: {exc}") from None
+
+
+def _strict_json(path, text: str) -> object:
+    import json
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"{name} is not a JSON number")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except RecursionError:
+        raise InputError(str(path), "", "not valid JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise InputError(str(path), "", f"not valid JSON: {exc}") from None
 
 
 def _show(args: argparse.Namespace) -> int:

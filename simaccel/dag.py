@@ -37,6 +37,10 @@ class Dag:
         self._succ[tail][head] = None
         self._pred[head][tail] = None
 
+    def in_degree(self, node: Hashable) -> int:
+        """How many edges end at ``node``."""
+        return len(self._pred[node])
+
     def successors(self, node: Hashable) -> list[Hashable]:
         """The heads of ``node``'s edges, in the order they were added."""
         return list(self._succ[node])

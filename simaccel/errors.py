@@ -25,8 +25,19 @@ class InputError(SimaccelError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f"{self.source}: {self.field}: " if self.field else f"{self.source}: "
-        return where + self.message
+        source, field = shorten(self.source, 300), shorten(self.field, 200)
+        where = f"{source}: {field}: " if field else f"{source}: "
+        return where + shorten(self.message, 600)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line and at most ``limit`` characters: a 100,000-character name keeps
+    its start and end around ``...``."""
+    text = " ".join(text.split()) if "\n" in text or "\r" in text else text
+    if len(text) <= limit:
+        return text
+    keep = (limit - 3) // 2
+    return text[:keep] + "..." + text[len(text) - keep:]
 
 
 def field_path(loc: tuple[str | int, ...]) -> str:

@@ -4,17 +4,24 @@ inferred.
 Nodes are tensor names (model inputs and layer outputs; a layer's output is named after the
 layer); an edge ``a -> b`` means layer ``b`` reads tensor ``a``. Building the graph is where
 dangling references, duplicate names, cycles and shape mismatches are rejected.
+
+The execution order depends on the graph alone, never on the order the file lists its layers
+(`execution_order`): a layer runs once every tensor it reads exists; among the layers ready
+to run, the one whose inputs were completed last goes first (a chain runs on while it can,
+so a residual block's main path runs before its shortcut), and ties go by name in natural
+order (``conv2`` before ``conv10``).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from simaccel.dag import Dag
 from simaccel.errors import InputError
-from simaccel.model import LayerSpec, Model
+from simaccel.model import LayerSpec, Model, natural_key
 from simaccel.shapes import MAX_ELEMENTS, Shape, ShapeError, infer_shape
 
 
@@ -35,8 +42,8 @@ class Graph:
         return self.dag.nodes[name]["layer"]
 
     def consumers(self, name: str) -> list[str]:
-        """Layers that read tensor ``name``, in file order."""
-        return sorted(self.dag.successors(name), key=lambda n: self.dag.nodes[n]["index"])
+        """Layers that read tensor ``name``, in execution order."""
+        return sorted(self.dag.successors(name), key=self.order.index)
 
     def input_shapes(self, name: str) -> list[Shape]:
         """Shapes of the tensors layer ``name`` reads, in the order it lists them."""
@@ -71,8 +78,7 @@ def build_graph(model: Model) -> Graph:
     for j, name in enumerate(model.outputs):
         if name not in dag:
             raise InputError(src, f"outputs[{j}]", f"no input or layer named {name!r}")
-    order = tuple(n for n in dag.topological_order(key=lambda n: (
-        dag.nodes[n]["index"], n)) if dag.nodes[n]["layer"] is not None)
+    order = execution_order(dag)
     shapes: dict[str, Shape] = {spec.name: spec.shape for spec in model.inputs}
     for name in order:
         index = dag.nodes[name]["index"]
@@ -84,6 +90,25 @@ def build_graph(model: Model) -> Graph:
             raise InputError(src, field, f"{exc.message} (layer {name!r}, op {layer.op})")\
                 from None
     return Graph(model=model, dag=dag, order=order, shapes=MappingProxyType(shapes))
+
+
+def execution_order(dag: Dag) -> tuple[str, ...]:
+    """The layers of an acyclic ``dag`` in the order they run (see the module docstring):
+    a topological order that depends only on the graph's edges and names."""
+    waiting = {node: dag.in_degree(node) for node in dag.nodes}
+    ready = [(0, natural_key(node), node) for node, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        _, _, node = heapq.heappop(ready)
+        is_layer = dag.nodes[node]["layer"] is not None
+        if is_layer:
+            order.append(node)
+        for consumer in dag.successors(node):
+            waiting[consumer] -= 1
+            if waiting[consumer] == 0:  # ready now: after everything readied before
+                heapq.heappush(ready, (-len(order), natural_key(consumer), consumer))
+    return tuple(order)
 
 
 def _reject_cycles(model: Model, dag: Dag) -> None:

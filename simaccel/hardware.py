@@ -10,16 +10,27 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from simaccel.bounds import Bool, Int, Real, RealOrInf, Str
 from simaccel.domain import Dataflow, DType, Operand
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 #: Largest array side accepted (SCALE-Sim's studies go to 512; 16 Ki PEs a side is absurd).
 MAX_ARRAY_SIDE = 16384
-#: Largest SRAM buffer accepted: 16 GiB.
+#: Largest SRAM buffer accepted: 16 GiB; smallest: one byte.
 MAX_SRAM_KIB = 1 << 24
+MIN_SRAM_KIB = 1 / 1024
+#: Clock bounds, MHz: 1 kHz to 10 GHz.
+MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1e-3, 10_000
+#: DRAM bandwidth bounds (bytes_per_cycle may also be ``inf``, unlimited).
+MIN_GBPS, MAX_GBPS = 1e-3, 1e6
+MIN_BYTES_PER_CYCLE, MAX_BYTES_PER_CYCLE = 1e-3, 1e9
+#: Largest energy per action (pJ) and static power (mW) accepted.
+MAX_ACTION_PJ, MAX_STATIC_MW = 1e6, 1e7
+
+Kib = Annotated[Real, Field(ge=MIN_SRAM_KIB, le=MAX_SRAM_KIB)]
 
 
 class WeightPreload(StrEnum):
@@ -40,8 +51,8 @@ class ArrayConfig(BaseModel):
     stationary operand is preloaded."""
 
     model_config = _FROZEN
-    rows: Annotated[int, Field(gt=0, le=MAX_ARRAY_SIDE)]
-    cols: Annotated[int, Field(gt=0, le=MAX_ARRAY_SIDE)]
+    rows: Annotated[Int, Field(gt=0, le=MAX_ARRAY_SIDE)]
+    cols: Annotated[Int, Field(gt=0, le=MAX_ARRAY_SIDE)]
     dataflow: Dataflow
     weight_preload: WeightPreload = WeightPreload.SERIAL
 
@@ -73,10 +84,10 @@ class SramConfig(BaseModel):
     """On-chip buffers, one per operand, in KiB."""
 
     model_config = _FROZEN
-    ifmap_kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)]
-    filter_kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)]
-    ofmap_kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)]
-    double_buffered: bool = True
+    ifmap_kib: Kib
+    filter_kib: Kib
+    ofmap_kib: Kib
+    double_buffered: Bool = True
 
     def size_bytes(self, operand: Operand) -> int:
         """Capacity of ``operand``'s buffer in bytes (both halves when double-buffered)."""
@@ -97,11 +108,11 @@ class MemoryConfig(BaseModel):
     """
 
     model_config = _FROZEN
-    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][\w]*$")]
-    kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)]
+    name: Annotated[Str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][\w]*$")]
+    kib: Kib
     holds: Annotated[tuple[Operand, ...], Field(min_length=1, max_length=3)]
-    resident: bool = False
-    stream_kib: Annotated[float, Field(gt=0, le=MAX_SRAM_KIB)] | None = None
+    resident: Bool = False
+    stream_kib: Kib | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> MemoryConfig:
@@ -136,7 +147,7 @@ class ChipConfig(BaseModel):
     sharing the DRAM channel."""
 
     model_config = _FROZEN
-    cores: Annotated[int, Field(gt=0, le=1024)] = 1
+    cores: Annotated[Int, Field(gt=0, le=1024)] = 1
 
 
 class DramConfig(BaseModel):
@@ -144,9 +155,9 @@ class DramConfig(BaseModel):
     ``bytes_per_cycle`` (at the array clock); ``inf`` means unlimited bandwidth."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=True)
-    bandwidth_gbps: Annotated[float, Field(gt=0, le=1e6)] | None = None
-    bytes_per_cycle: Annotated[float, Field(gt=0)] | None = None
-    latency_ns: Annotated[float, Field(ge=0, le=1e6)] = 100.0
+    bandwidth_gbps: Annotated[Real, Field(ge=MIN_GBPS, le=MAX_GBPS)] | None = None
+    bytes_per_cycle: Annotated[RealOrInf, Field(ge=MIN_BYTES_PER_CYCLE)] | None = None
+    latency_ns: Annotated[Real, Field(ge=0, le=1e6)] = 100.0
 
     @model_validator(mode="after")
     def _one_bandwidth(self) -> DramConfig:
@@ -154,6 +165,10 @@ class DramConfig(BaseModel):
             raise ValueError("give exactly one of bandwidth_gbps and bytes_per_cycle")
         if self.bandwidth_gbps is not None and not math.isfinite(self.bandwidth_gbps):
             raise ValueError("bandwidth_gbps must be finite (use bytes_per_cycle = inf)")
+        if self.bytes_per_cycle is not None and MAX_BYTES_PER_CYCLE < self.bytes_per_cycle \
+                < math.inf:
+            raise ValueError(f"bytes_per_cycle must be at most {MAX_BYTES_PER_CYCLE:g} "
+                             "(or inf for unlimited)")
         return self
 
 
@@ -161,7 +176,7 @@ class VectorConfig(BaseModel):
     """The vector unit for pooling, elementwise ops and activations."""
 
     model_config = _FROZEN
-    lanes: Annotated[int, Field(gt=0, le=1 << 16)]
+    lanes: Annotated[Int, Field(gt=0, le=1 << 16)]
 
 
 class EnergyConfig(BaseModel):
@@ -175,17 +190,30 @@ class EnergyConfig(BaseModel):
 
     model_config = _FROZEN
     preset: Literal["horowitz_45nm", "eyeriss_relative"] = "horowitz_45nm"
-    source: str | None = None
+    source: Annotated[Str, Field(max_length=1000)] | None = None
     mac_pj: dict[Literal["int8", "int16", "bf16", "fp16", "fp32"],
-                 Annotated[float, Field(ge=0, le=1e4)]] | None = None
-    sram_access_pj: list[tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(ge=0)]]] \
-        | None = Field(default=None, min_length=1)
-    dram_pj_per_byte: Annotated[float, Field(ge=0, le=1e6)] | None = None
-    vector_pj_per_op: dict[Literal["int", "float"], Annotated[float, Field(ge=0, le=1e4)]] \
+                 Annotated[Real, Field(ge=0, le=1e4)]] | None = None
+    sram_access_pj: list[tuple[Kib, Annotated[Real, Field(gt=0, le=MAX_ACTION_PJ)]]] \
+        | None = Field(default=None, min_length=1, max_length=1000)
+    dram_pj_per_byte: Annotated[Real, Field(ge=0, le=MAX_ACTION_PJ)] | None = None
+    vector_pj_per_op: dict[Literal["int", "float"], Annotated[Real, Field(ge=0, le=1e4)]] \
         | None = None
-    static_mw: Annotated[float, Field(ge=0, le=1e7)] | None = None
-    pe_leakage_uw: Annotated[float, Field(ge=0, le=1e6)] | None = None
-    sram_leakage_nw_per_byte: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    static_mw: Annotated[Real, Field(ge=0, le=MAX_STATIC_MW)] | None = None
+    pe_leakage_uw: Annotated[Real, Field(ge=0, le=1e6)] | None = None
+    sram_leakage_nw_per_byte: Annotated[Real, Field(ge=0, le=1e6)] | None = None
+
+    @field_validator("sram_access_pj")
+    @classmethod
+    def _distinct_sizes(cls, points: list | None) -> list | None:
+        """Points may come in any order (they are sorted where read); two at one size
+        would make the interpolation divide by zero."""
+        if points is not None:
+            sizes = [size for size, _ in points]
+            repeated = sorted({size for size in sizes if sizes.count(size) > 1})
+            if repeated:
+                raise ValueError(f"buffer sizes must be distinct; {repeated[0]:g} KiB is "
+                                 "given twice")
+        return points
 
 
 class AreaConfig(BaseModel):
@@ -195,20 +223,20 @@ class AreaConfig(BaseModel):
 
     model_config = _FROZEN
     preset: Literal["tpu_v1_28nm"] = "tpu_v1_28nm"
-    source: str | None = None
+    source: Annotated[Str, Field(max_length=1000)] | None = None
     pe_mm2: dict[Literal["int8", "int16", "bf16", "fp16", "fp32"],
-                 Annotated[float, Field(gt=0, le=1e3)]] | None = None
-    sram_mm2_per_kib: Annotated[float, Field(gt=0, le=1e3)] | None = None
-    vector_lane_mm2: Annotated[float, Field(gt=0, le=1e3)] | None = None
+                 Annotated[Real, Field(gt=0, le=1e3)]] | None = None
+    sram_mm2_per_kib: Annotated[Real, Field(gt=0, le=1e3)] | None = None
+    vector_lane_mm2: Annotated[Real, Field(gt=0, le=1e3)] | None = None
 
 
 class Hardware(BaseModel):
     """A whole accelerator configuration."""
 
     model_config = _FROZEN
-    name: Annotated[str, Field(min_length=1, max_length=128)]
-    description: str = ""
-    clock_mhz: Annotated[float, Field(gt=0, le=10_000)]
+    name: Annotated[Str, Field(min_length=1, max_length=128)]
+    description: Annotated[Str, Field(max_length=10_000)] = ""
+    clock_mhz: Annotated[Real, Field(ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ)]
     array: ArrayConfig
     dtypes: DTypes = DTypes()
     sram: SramConfig
@@ -264,6 +292,29 @@ class Hardware(BaseModel):
     def resident_memory(self) -> MemoryConfig | None:
         """The memory where activations may stay between kernels, if any."""
         return next((m for m in self.memory_list if m.resident), None)
+    #: the file the user gave (set by the loaders) and its names for simaccel's fields
+    _source: str | None = PrivateAttr(default=None)
+    _labels: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every field is: the file a config was read from is not part of it."""
+        if not isinstance(other, Hardware):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = BaseModel.__hash__
+
+    def where(self, field: str) -> tuple[str, str]:
+        """(file, field) for a message about ``field`` (``sram.ifmap_kib``): the file the
+        config came from and the field as that file names it (a .cfg key), else the config's
+        name."""
+        return (self._source or f"hardware {self.name}", self._labels.get(field, field))
+
+    def with_source(self, source: str, labels: Mapping[str, str] | None = None) -> Hardware:
+        """This config, remembering the file it was read from (for messages only)."""
+        self._source = source
+        self._labels = dict(labels or {})
+        return self
 
     @property
     def dram_bytes_per_cycle(self) -> float:
@@ -302,6 +353,14 @@ def _buffer_sizes_to_memories(data: dict) -> None:
     data["sram"] = {k: v for k, v in sram.items() if k == "double_buffered"}
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar (a value read from a pandas frame) as the Python number it holds, so
+    strict validation sees ``64`` and not ``numpy.int64(64)``; anything else unchanged."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
 def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
     """``hw`` with dotted config fields changed and validated again: ``{"array.rows": 32}``;
     a key ``"array.rows+array.cols"`` sets both fields to one value. Setting one of the DRAM
@@ -320,7 +379,7 @@ def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
             if leaf in ("bandwidth_gbps", "bytes_per_cycle"):
                 node.pop("bytes_per_cycle" if leaf == "bandwidth_gbps" else "bandwidth_gbps",
                          None)
-            node[leaf] = value
+            node[leaf] = _plain(value)
     if data.get("memories"):
         _buffer_sizes_to_memories(data)
     label = ",".join(f"{k}={v}" for k, v in changes.items())

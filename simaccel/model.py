@@ -7,12 +7,14 @@ normalised attributes (``kernel`` is always a pair, ``padding`` a keyword or fou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from simaccel.bounds import Bool, Int, Real, Str
 from simaccel.domain import DType
 
 MODEL_FORMAT = "simaccel-model/1"
@@ -22,13 +24,26 @@ MAX_DIM = 1 << 20
 #: Largest window (kernel, pool), stride, dilation or padding accepted.
 MAX_WINDOW = 1024
 
-Pos = Annotated[int, Field(gt=0, le=MAX_DIM)]
-Window = Annotated[int, Field(gt=0, le=MAX_WINDOW)]
-Pad = Annotated[int, Field(ge=0, le=MAX_WINDOW)]
+#: Smallest and largest magnitude of a matmul ``scale``.
+SCALE_RANGE = (1e-12, 1e12)
+
+Pos = Annotated[Int, Field(gt=0, le=MAX_DIM)]
+Window = Annotated[Int, Field(gt=0, le=MAX_WINDOW)]
+Pad = Annotated[Int, Field(ge=0, le=MAX_WINDOW)]
+Axis = Annotated[Int, Field(ge=-8, le=7)]
+Epsilon = Annotated[Real, Field(gt=0, lt=1)]
+Name = Annotated[Str, Field(min_length=1, max_length=256)]
 
 ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
 Activation = Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax"]
 Padding = Literal["same", "valid"] | tuple[Pad, Pad, Pad, Pad]
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key of a name with its digit runs compared as numbers: ``conv2 < conv10``."""
+    return tuple((0, len(part.lstrip("0")), part.lstrip("0")) if part[0] in "0123456789"
+                 else (1, 0, part) for part in re.split(r"([0-9]+)", name) if part) + (
+        (2, 0, name),)
 
 
 def _pair(value: object) -> object:
@@ -52,8 +67,8 @@ class _Layer(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
-    name: Annotated[str, Field(min_length=1, max_length=256)]
-    inputs: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1)
+    name: Name
+    inputs: tuple[Name, ...] = Field(min_length=1)
 
 
 class _Windowed(_Layer):
@@ -71,7 +86,7 @@ class Conv2d(_Windowed):
     kernel: tuple[Window, Window]
     dilation: tuple[Window, Window] = (1, 1)
     groups: Pos = 1
-    bias: bool = True
+    bias: Bool = True
     activation: Activation | None = None
 
     _pair_kernel = field_validator("kernel", "dilation", mode="before")(_pair)
@@ -80,15 +95,23 @@ class Conv2d(_Windowed):
 class Dense(_Layer):
     op: Literal["dense"]
     units: Pos
-    bias: bool = True
+    bias: Bool = True
     activation: Activation | None = None
 
 
 class MatMul(_Layer):
     op: Literal["matmul"]
-    transpose_b: bool = False
-    scale: float = 1.0
+    transpose_b: Bool = False
+    scale: Real = 1.0
     activation: Activation | None = None
+
+    @field_validator("scale")
+    @classmethod
+    def _scale_in_range(cls, value: float) -> float:
+        low, high = SCALE_RANGE
+        if not low <= abs(value) <= high:
+            raise ValueError(f"magnitude must be between {low:g} and {high:g}")
+        return value
 
 
 class Pool2d(_Windowed):
@@ -112,7 +135,7 @@ class Add(_Layer):
 
 class Concat(_Layer):
     op: Literal["concat"]
-    axis: int = -1
+    axis: Axis = -1
 
 
 class Flatten(_Layer):
@@ -121,17 +144,18 @@ class Flatten(_Layer):
 
 class Reshape(_Layer):
     op: Literal["reshape"]
-    shape: tuple[int, ...] = Field(min_length=1, max_length=8)
+    shape: tuple[Annotated[Int, Field(ge=-1, le=MAX_DIM)], ...] = Field(min_length=1,
+                                                                        max_length=8)
 
 
 class Transpose(_Layer):
     op: Literal["transpose"]
-    perm: tuple[int, ...] = Field(min_length=1, max_length=8)
+    perm: tuple[Annotated[Int, Field(ge=0, le=7)], ...] = Field(min_length=1, max_length=8)
 
 
 class BatchNorm(_Layer):
     op: Literal["batchnorm"]
-    epsilon: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    epsilon: Epsilon = 1e-5
 
 
 class Elementwise(_Layer):
@@ -142,13 +166,13 @@ class Elementwise(_Layer):
 
 class Softmax(_Layer):
     op: Literal["softmax"]
-    axis: int = -1
+    axis: Axis = -1
 
 
 class LayerNorm(_Layer):
     op: Literal["layernorm"]
-    axis: int = -1
-    epsilon: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    axis: Axis = -1
+    epsilon: Epsilon = 1e-5
 
 
 class Opaque(_Layer):
@@ -156,7 +180,7 @@ class Opaque(_Layer):
     as one vector op per output element of the given ``shape``; numerics are skipped."""
 
     op: Literal["opaque"]
-    onnx_op: str
+    onnx_op: Annotated[Str, Field(max_length=256)]
     shape: tuple[Pos, ...] = Field(min_length=1, max_length=8)
 
 
@@ -193,7 +217,7 @@ class TensorSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=256)]
+    name: Name
     shape: tuple[Pos, ...] = Field(min_length=1, max_length=8)
     dtype: DType = DType.FP32
 

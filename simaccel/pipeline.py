@@ -3,6 +3,7 @@ with the numerics a separate consumer of the schedule."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -10,9 +11,10 @@ import numpy as np
 
 from simaccel import engine
 from simaccel.energy import estimate
+from simaccel.errors import InputError
 from simaccel.graph import Graph, build_graph
 from simaccel.hardware import Hardware
-from simaccel.kernels import Kernel
+from simaccel.kernels import GemmKernel, Kernel
 from simaccel.lowering import lower
 from simaccel.mapping import compile_program
 from simaccel.model import Model
@@ -25,6 +27,9 @@ from simaccel.schedule import build_schedule
 #: Models up to this many MACs are checked numerically unless told otherwise: ResNet-18
 #: (1.8 G) is, ResNet-50 (4.1 G) is not.
 CHECK_BY_DEFAULT_MAX_MACS = 2_000_000_000
+#: ... and only when the check's working memory (`numerics_bytes`) fits in this many bytes
+#: (1 GiB): ResNet-18 needs about 0.43 GiB; a batch-1 dense layer of 2^28 weights 6 GiB.
+CHECK_BY_DEFAULT_MAX_BYTES = 1 << 30
 
 
 Progress = Callable[[str, int, int], None]
@@ -63,9 +68,10 @@ def simulate(model: Model, hw: Hardware, check: bool | None = None,
              progress: Progress | None = None) -> Report:
     """Simulate ``model`` on ``hw`` and return the `Report` (cycles, bytes, MACs, checks).
 
-    ``check`` runs the tiled schedule numerically and checks every kernel (None: only for
-    models up to `CHECK_BY_DEFAULT_MAX_MACS`); ``inputs`` are the model's input tensors
-    (float, by input name), drawn from the model's seed when not given. ``progress`` is
+    ``check`` runs the tiled schedule numerically and checks every kernel (None: only when
+    `check_by_default`); ``inputs`` are the model's input tensors (real arrays of each
+    input's declared shape, by input name; checked by `checked_inputs`), drawn from the
+    model's seed when not given. ``progress`` is
     called as (stage, done, total) while the run advances.
     """
     return run(prepare(model), hw, check=check, inputs=inputs, progress=progress)
@@ -77,6 +83,8 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
     """The hardware-dependent stages of `simulate` on a `prepare`d model."""
     tell = progress or (lambda stage, done, total: None)
     graph, kernels = prepared.graph, prepared.kernels
+    if inputs is not None:
+        inputs = checked_inputs(graph, inputs)
     tell("tiling", 0, 1)
     schedule = build_schedule(kernels, hw)
     program, traffic = compile_program(schedule, input_elements(graph), graph.model.outputs)
@@ -84,7 +92,7 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
     trace = engine.run(program)
     tell("simulating", 1, 1)
     if check is None:
-        check = sum(k.macs for k in kernels) <= CHECK_BY_DEFAULT_MAX_MACS
+        check = check_by_default(graph, kernels)
     if any(layer.op == "opaque" for layer in graph.model.layers):
         check = False  # an op simaccel does not model has no numerics
     numerics = _numerics(graph, schedule, program, inputs, tell) if check else None
@@ -93,6 +101,60 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
     results = collect(schedule, program, traffic, trace, checks)
     energy = estimate(results, hw)
     return Report(graph=graph, hardware=hw, results=results, energy=energy, numerics=numerics)
+
+
+def numerics_bytes(graph: Graph, kernels: tuple[Kernel, ...]) -> int:
+    """Working memory of the numerics check, in bytes, estimated from what it holds (all in
+    float64, 8 bytes): every tensor of the model twice (the float model's and the
+    accelerator's), the weights three times (drawn, folded, quantized), and the largest GEMM's
+    im2col operand and accumulators twice."""
+    gemms = [k for k in kernels if isinstance(k, GemmKernel)]
+    weights = sum(k.filter_elements for k in gemms if k.op != "matmul")  # matmul: activations
+    activations = sum(math.prod(shape) for shape in graph.shapes.values())
+    largest = max((k.groups * k.m * (k.k + k.n) for k in gemms), default=0)
+    return 8 * (3 * weights + 2 * activations + 2 * largest)
+
+
+def check_by_default(graph: Graph, kernels: tuple[Kernel, ...]) -> bool:
+    """Whether the numerics run when the user does not say: up to
+    `CHECK_BY_DEFAULT_MAX_MACS` MACs and `CHECK_BY_DEFAULT_MAX_BYTES` of working memory."""
+    return (sum(k.macs for k in kernels) <= CHECK_BY_DEFAULT_MAX_MACS
+            and numerics_bytes(graph, kernels) <= CHECK_BY_DEFAULT_MAX_BYTES)
+
+
+def checked_inputs(graph: Graph, inputs: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """The ``inputs`` given to `simulate`, checked against the model's: every input by name,
+    each an array of real numbers of exactly its declared shape (NHWC, batch first), finite.
+    Raises `InputError` naming the input and what is wrong."""
+    where = "simulate(inputs=...)"
+    if not isinstance(inputs, Mapping):
+        raise InputError(where, "", f"expected a mapping of input name to array, got "
+                         f"{type(inputs).__name__}")
+    specs = {spec.name: spec for spec in graph.model.inputs}
+    for name in inputs:
+        if name not in specs:
+            raise InputError(where, repr(name) if isinstance(name, str) else str(name),
+                             f"the model has no input of that name; its inputs: "
+                             f"{', '.join(map(repr, specs))}")
+    out = {}
+    for name, spec in specs.items():
+        if name not in inputs:
+            raise InputError(where, repr(name), f"missing: give an array of shape "
+                             f"{list(spec.shape)}")
+        try:
+            value = np.asarray(inputs[name])
+        except (TypeError, ValueError) as exc:
+            raise InputError(where, repr(name), f"not an array: {exc}") from None
+        if value.dtype.kind not in "biuf":
+            raise InputError(where, repr(name), f"dtype {value.dtype} is not real numbers")
+        if value.shape != tuple(spec.shape):
+            raise InputError(where, repr(name), f"shape {list(value.shape)} is not the "
+                             f"declared {list(spec.shape)} (NHWC, batch first: transpose or "
+                             "reshape it)")
+        if not np.isfinite(value).all():
+            raise InputError(where, repr(name), "holds NaN or infinity")
+        out[name] = value.astype(np.float64)
+    return out
 
 
 def _numerics(graph, schedule, program, inputs, tell: Progress):

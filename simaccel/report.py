@@ -6,10 +6,15 @@ This module and the CLI are the only ones that write files.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import math
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from simaccel.area import area
 from simaccel.energy import Energy, EnergyReport
@@ -48,8 +53,9 @@ class Report:
     numerics: object | None = None  #: the NumericsRun when the run was checked
 
     def to_dict(self) -> dict:
-        """The report as plain JSON types, with DESIGN.md's field names and units."""
-        return {
+        """The report as plain JSON types, with DESIGN.md's field names and units (a
+        non-finite number, such as unlimited bandwidth, is None)."""
+        return json_safe({
             "schema": REPORT_SCHEMA,
             "model": _model_dict(self.graph),
             "hardware": _hardware_dict(self.hardware, self.energy),
@@ -58,11 +64,12 @@ class Report:
                       "energy_sram_pj_by_memory": dict(self.energy.sram_by_memory)},
             "layers": [_layer_dict(r, self.hardware, e)
                        for r, e in zip(self.results.layers, self.energy.layers, strict=True)],
-        }
+        })
 
     def to_json(self) -> str:
-        """The report as JSON text (deterministic: same inputs, same bytes)."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        """The report as RFC 8259 JSON text (deterministic: same inputs, same bytes; no
+        ``Infinity`` or ``NaN``: a non-finite number is ``null``, see `json_safe`)."""
+        return dumps(self.to_dict(), indent=2) + "\n"
 
     def to_csv(self) -> str:
         """The per-layer rows as CSV text."""
@@ -105,24 +112,62 @@ class Report:
                 "otherData": {"schema": REPORT_SCHEMA, "clock_mhz": self.hardware.clock_mhz,
                               "cycles": self.results.total.cycles}}
 
-    def write(self, out_dir: str | Path) -> list[Path]:
-        """Write report.json, layers.csv and trace.json into ``out_dir``; returns the paths.
+    def write(self, out_dir: str | Path,
+              also: Callable[[Path], list[Path]] | None = None) -> list[Path]:
+        """Write report.json, layers.csv and trace.json into ``out_dir`` as one set; returns
+        the paths. ``also`` writes more files of the run (plots) into the folder it is given.
 
-        Each file is written to a temporary name and renamed, so a failed run never leaves
-        a half-written report behind.
+        Every file is first written into a fresh hidden folder inside ``out_dir`` and only
+        then moved into place, so a failed run never leaves a half-written report behind.
+        trace.json records the SHA-256 of the report.json it belongs with
+        (``otherData.report_sha256``), so a folder mixing files of two runs is detected.
         """
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        written = []
-        files = (("report.json", self.to_json()), ("layers.csv", self.to_csv()),
-                 ("trace.json", json.dumps(self.trace_events(), separators=(",", ":")) + "\n"))
-        for name, text in files:
-            path = folder / name
-            tmp = folder / f".{name}.tmp"
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-            written.append(path)
+        report_text = self.to_json()
+        trace = self.trace_events()
+        trace["otherData"]["report_sha256"] = report_digest(report_text)
+        files = (("report.json", report_text), ("layers.csv", self.to_csv()),
+                 ("trace.json", dumps(trace, separators=(",", ":")) + "\n"))
+        staging = Path(tempfile.mkdtemp(prefix=".simaccel-run-", dir=folder))
+        try:
+            for name, text in files:
+                (staging / name).write_text(text, encoding="utf-8")
+            if also is not None:
+                also(staging)
+            names = sorted(p.name for p in staging.iterdir())
+            # the trace last: until it lands, the folder's trace names another report
+            names.sort(key=lambda name: name == "trace.json")
+            written = []
+            for name in names:
+                (staging / name).replace(folder / name)
+                written.append(folder / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return written
+
+
+def report_digest(report_text: str) -> str:
+    """The SHA-256 of report.json's text, which trace.json records to name its report."""
+    return hashlib.sha256(report_text.encode("utf-8")).hexdigest()
+
+
+def json_safe(value: object) -> object:
+    """``value`` with every non-finite float (unlimited bandwidth, an SQNR with no noise)
+    replaced by None: JSON (RFC 8259) has no Infinity or NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def dumps(value: object, **options: object) -> str:
+    """Standard JSON text of ``value``: non-finite numbers become null, and a non-finite
+    number that slipped through would raise instead of writing ``Infinity``."""
+    return json.dumps(json_safe(value), allow_nan=False, **options)
 
 
 def _flatten(row: dict, prefix: str = "") -> dict:
@@ -139,12 +184,18 @@ def _model_dict(graph: Graph) -> dict:
     model = graph.model
     return {
         "name": model.name,
-        "source": model.source,
+        "source": _source_name(model.source),
         "inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype.value}
                    for t in model.inputs],
         "outputs": list(model.outputs),
         "layers": len(model.layers),
     }
+
+
+def _source_name(source: str) -> str:
+    """The model file's name: the same file gives the same report however its path was
+    typed (``x.json``, ``./x.json``, an absolute path) and wherever it lies."""
+    return PurePath(source).name if source and not source.startswith("<") else source
 
 
 def _energy_dict(energy: Energy) -> dict:

@@ -181,7 +181,8 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
     sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=tk, n=tn, groups=groups,
                      ifmap_elements=0, filter_elements=0, ofmap_elements=0)
     plan = plan_folds(sub, hw.array)
-    cycles = plan.folds * plan.fold_cycles - (groups if block.last_of_group else 0) \
+    cycles = plan.folds * plan.fold_cycles - (
+        groups * plan.end_overlap if block.last_of_group else 0) \
         - preload_hidden_cycles(plan, hw.array.weight_preload, first=index == 0)
     use = sram_accesses(sub, plan)
     outputs = groups * tm * tn

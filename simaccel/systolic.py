@@ -16,6 +16,13 @@ and then stream with the same skew. Folds run back to back; one GEMM of F folds 
 F × fold cycles − 1 cycles (SCALE-Sim counts the last fold's final cycle as the end), and a
 grouped kernel runs its groups one after another. These are SCALE-Sim 3.0.0's compute cycles,
 checked row by row against its output in the tests.
+
+The degenerate-array rule: the − 1 is the last drain cycle overlapping the end, so it is
+taken only when a fold has fill or drain cycles to overlap (`end_overlap_cycles`). A 1×1 OS
+array has none (R + C − 2 = 0): its fold is exactly its K-long stream, one MAC a cycle, and a
+GEMM of F folds takes F × K cycles, never fewer than its MACs (SCALE-Sim's F × K − 1 would do
+4 MACs on one PE in 3 cycles). Every other array and dataflow has fill or drain, so
+F × fold − 1 ≥ F × stream ≥ ⌈MACs / PEs⌉ holds and SCALE-Sim's count is kept.
 """
 
 from __future__ import annotations
@@ -39,6 +46,12 @@ def fill_drain_cycles(dataflow: Dataflow, rows: int, cols: int) -> int:
     """Cycles a fold spends outside its steady-state stream (pipeline fill and drain)."""
     preload = 0 if dataflow is Dataflow.OS else rows
     return preload + rows + cols - 2
+
+
+def end_overlap_cycles(dataflow: Dataflow, rows: int, cols: int) -> int:
+    """Cycles the end of a GEMM's folds overlaps (SCALE-Sim's − 1): 1, or 0 on an array with
+    no fill or drain to overlap (1×1 OS), so that cycles ≥ MACs / PEs always holds."""
+    return 1 if fill_drain_cycles(dataflow, rows, cols) > 0 else 0
 
 
 def fold_cycles(dataflow: Dataflow, stream: int, rows: int, cols: int) -> int:
@@ -88,7 +101,12 @@ class FoldPlan:
     @property
     def compute_cycles(self) -> int:
         """Array cycles for the whole kernel with operands always ready."""
-        return self.groups * (self.folds_per_group * self.fold_cycles - 1)
+        return self.groups * (self.folds_per_group * self.fold_cycles - self.end_overlap)
+
+    @property
+    def end_overlap(self) -> int:
+        """Cycles each group's last fold overlaps its end (`end_overlap_cycles`)."""
+        return end_overlap_cycles(self.dataflow, self.rows, self.cols)
 
     @property
     def steady_cycles(self) -> int:

@@ -131,7 +131,7 @@ def _fold_error(kernel: GemmKernel, hw: Hardware, operand: Operand, need: int,
                 have: int) -> InputError:
     key = {Operand.IFMAP: "ifmap_kib", Operand.FILTER: "filter_kib",
            Operand.OFMAP: "ofmap_kib"}[operand]
-    return InputError(f"hardware {hw.name}", f"sram.{key}",
+    return InputError(*hw.where(f"sram.{key}"),
                       f"{have} bytes cannot hold anything of layer {kernel.name!r}: its "
                       f"smallest tile needs {need} bytes")
 
@@ -371,7 +371,7 @@ def vector_chunks(kernel: VectorKernel, hw: Hardware) -> int:
     cap_in, cap_out = buffer_bytes(hw, Operand.IFMAP), buffer_bytes(hw, Operand.OFMAP)
     least = max(1, math.ceil(need_in / cap_in), math.ceil(need_out / cap_out))
     if least > kernel.elements:
-        raise InputError(f"hardware {hw.name}", "sram.ifmap_kib",
+        raise InputError(*hw.where("sram.ifmap_kib"),
                          f"too small for one output element of layer {kernel.name!r}")
     counts = [least]  # the same options for every buffer size above the least one
     while counts[-1] * 2 <= min(kernel.elements, max(least, MAX_VECTOR_CHUNKS)):

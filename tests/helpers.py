@@ -42,3 +42,15 @@ def run_schedule(schedule):
 
     program, _ = compile_program(schedule, {}, ())
     return engine.run(program)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"not RFC 8259 JSON: {name}")
+
+
+def strict_json(text: str) -> object:
+    """Parse ``text`` as standard JSON only: ``Infinity``, ``-Infinity`` and ``NaN`` (which
+    Python's json accepts by default) raise."""
+    import json
+
+    return json.loads(text, parse_constant=_no_constant)

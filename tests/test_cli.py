@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from simaccel.cli import main
 from simaccel.report import CSV_COLUMNS
+from tests.helpers import strict_json
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST = str(ROOT / "workloads" / "mnist_cnn.json")
@@ -34,7 +34,7 @@ def test_simulate_prints_a_table_and_totals(capsys: pytest.CaptureFixture[str]) 
 def test_json_prints_only_the_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", MNIST, "--json"]) == 0
     captured = capsys.readouterr()
-    report = json.loads(captured.out)
+    report = strict_json(captured.out)
     assert captured.err == ""
     assert report["schema"] == "simaccel-report/1"
     assert set(report) == {"schema", "model", "hardware", "total", "layers"}
@@ -52,7 +52,7 @@ def test_json_prints_only_the_report(capsys: pytest.CaptureFixture[str]) -> None
 def test_out_writes_report_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     assert main(["simulate", MNIST, "--hw", "gemmini", "--out", str(out)]) == 0
-    report = json.loads((out / "report.json").read_text())
+    report = strict_json((out / "report.json").read_text())
     rows = list(csv.DictReader((out / "layers.csv").open()))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert [r["name"] for r in rows] == [layer["name"] for layer in report["layers"]]
@@ -80,7 +80,7 @@ def test_hw_list_names_every_shipped_config(capsys: pytest.CaptureFixture[str]) 
 def test_hw_accepts_a_toml_path(capsys: pytest.CaptureFixture[str]) -> None:
     path = ROOT / "hw_configs" / "tpu_v1.toml"
     assert main(["simulate", MNIST, "--hw", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["hardware"]["clock_mhz"] == 700
+    assert strict_json(capsys.readouterr().out)["hardware"]["clock_mhz"] == 700
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["simulate", "--help"], ["show", "--help"],
@@ -97,7 +97,7 @@ def test_console_script_runs_end_to_end(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "simaccel.cli", "simulate", MNIST, "--json"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["total"]["macs"] == 2_528_000
+    assert strict_json(proc.stdout)["total"]["macs"] == 2_528_000
 
 
 def test_progress_is_reported_and_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]
@@ -113,3 +113,19 @@ def test_progress_is_reported_and_silent_off_a_terminal(capsys: pytest.CaptureFi
     assert seen[-1] == ("checking numerics", 7, 7)
     assert main(["simulate", MNIST]) == 0
     assert capsys.readouterr().err == ""  # not a terminal: no bar
+
+
+def test_unlimited_bandwidth_reports_are_standard_json(tmp_path: Path) -> None:
+    """SCALE-Sim CALC mode (bytes_per_cycle = inf): report.json, trace.json and --json parse
+    with a strict RFC 8259 parser; unlimited is null, layers.csv leaves it empty."""
+    data = Path(__file__).parent / "data"
+    out = tmp_path / "run"
+    assert main(["simulate", str(data / "setA_conv_topology.csv"), "--hw",
+                 str(data / "example_ideal_8x8_os.cfg"), "--out", str(out), "--quiet"]) == 0
+    report = strict_json((out / "report.json").read_text())
+    strict_json((out / "trace.json").read_text())
+    assert report["hardware"]["dram"]["bytes_per_cycle"] is None
+    assert report["hardware"]["derived"]["dram_bytes_per_cycle"] is None
+    assert "inf" not in (out / "layers.csv").read_text().lower()
+    with pytest.raises(ValueError, match="Infinity"):
+        strict_json('{"x": Infinity}')

@@ -11,6 +11,7 @@ import pytest
 import simaccel
 from simaccel.frontends.hardware_toml import shipped_configs
 from simaccel.graph import build_graph
+from tests.helpers import strict_json
 
 WORKLOADS = sorted((Path(__file__).resolve().parent.parent / "workloads").glob("*.json"))
 CONFIGS = sorted(shipped_configs())
@@ -18,8 +19,9 @@ CONFIGS = sorted(shipped_configs())
 
 @cache
 def _report(workload: Path, config: str) -> dict:
-    return simaccel.simulate(simaccel.load_model(workload), simaccel.load_hardware(config),
-                             check=False).to_dict()
+    report = simaccel.simulate(simaccel.load_model(workload), simaccel.load_hardware(config),
+                               check=False)
+    return strict_json(report.to_json())  # every report is RFC 8259 JSON
 
 
 def _model_macs(workload: Path) -> int:

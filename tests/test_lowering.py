@@ -83,7 +83,8 @@ def test_vector_kernel_cycles() -> None:
         {"name": "s", "op": "softmax", "inputs": ["x"]},
         {"name": "f", "op": "flatten", "inputs": ["p"]},
     ]))
-    pool, soft, flat = lower(graph)
+    kernels = {kernel.name: kernel for kernel in lower(graph)}
+    pool, soft, flat = kernels["p"], kernels["s"], kernels["f"]
     assert pool.cycles(8) == 32
     assert soft.cycles(8) == 160
     assert flat.cycles(8) == 0  # a view: no data moves

@@ -181,8 +181,8 @@ def test_a_buffer_too_small_for_one_fold_is_single_buffered_then_streamed_in_pie
 
 
 def test_a_buffer_that_cannot_hold_anything_names_buffer_and_layer() -> None:
-    data = _hw().model_dump(mode="json")
-    data["sram"]["ofmap_kib"] = 0.0005  # 0 bytes: not even one output
+    data = _hw(dataflow="ws").model_dump(mode="json")
+    data["sram"]["ofmap_kib"] = 0.002  # 2 bytes: not one 4-byte accumulator (WS)
     with pytest.raises(InputError) as caught:
         build_schedule((_CONV9,), Hardware.model_validate(data))
     assert caught.value.field == "sram.ofmap_kib"
@@ -194,7 +194,8 @@ def test_cli_reports_a_too_small_buffer_as_bad_input(tmp_path: Path,
     from simaccel.cli import main
 
     toml = (Path(__file__).resolve().parent.parent / "hw_configs" / "teaching_8x8.toml"
-            ).read_text().replace("ofmap_kib = 4", "ofmap_kib = 0.0005")
+            ).read_text().replace("ofmap_kib = 4", "ofmap_kib = 0.002").replace(
+                'dataflow = "os"', 'dataflow = "ws"')
     (tmp_path / "tiny.toml").write_text(toml)
     code = main(["simulate", str(WORKLOADS / "mnist_cnn.json"), "--hw", str(tmp_path / "tiny.toml"),
                  "--out", str(tmp_path / "out")])

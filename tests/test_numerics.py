@@ -20,7 +20,7 @@ from simaccel.hardware import Hardware
 from simaccel.numerics import reference
 from simaccel.numerics.quant import quantize, round_to, scale_for, sqnr_db
 from simaccel.numerics.tiled import conv_weights, im2col
-from tests.helpers import model
+from tests.helpers import model, strict_json
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 
@@ -138,14 +138,16 @@ def test_int32_accumulator_overflow_is_reported_not_wrapped() -> None:
 
 def test_int16_operands_overflow_int32_accumulators_and_say_so() -> None:
     """Full-scale int16 products are ~2³⁰: three of them overflow an int32 accumulator.
-    Every GEMM is flagged; its accumulators are still exact (computed, not wrapped), and
-    the outputs are far more precise than int8's."""
+    The GEMMs with long sums (conv1, conv2, fc1) are flagged (fc2's 64 products may or may not,
+    depending on the drawn weights); accumulators are still exact (computed, not wrapped),
+    and the outputs are far more precise than int8's."""
     hw = _hw(dataflow="ws", dtypes=("int16", "int16", "int32"), kib=8)
     report = simaccel.simulate(simaccel.load_model(WORKLOADS / "mnist_cnn.json"), hw, check=True)
     for layer in report.to_dict()["layers"]:
         check = layer["check"]
         assert check["max_abs_error"] == 0 and check["sqnr_db"] > 60
-        assert check["overflow"] is (layer["kernel"]["type"] == "gemm")
+        if layer["kernel"]["type"] == "vector" or layer["name"] != "fc2":
+            assert check["overflow"] is (layer["kernel"]["type"] == "gemm")
         assert check["status"] == ("fail" if check["overflow"] else "pass")
 
 
@@ -160,13 +162,13 @@ def test_a_failed_check_exits_3_and_names_the_layer(tmp_path: Path,
     assert code == 3
     err = capsys.readouterr().err
     assert "numerics check failed in 'conv1' (int32 accumulator overflow)" in err
-    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    report = strict_json((tmp_path / "o" / "report.json").read_text())
     assert report["layers"][0]["check"]["overflow"] is True
 
 
 def test_no_check_skips_numerics(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", str(WORKLOADS / "mnist_cnn.json"), "--no-check", "--json"]) == 0
-    layers = json.loads(capsys.readouterr().out)["layers"]
+    layers = strict_json(capsys.readouterr().out)["layers"]
     assert {layer["check"]["status"] for layer in layers} == {"skipped"}
 
 

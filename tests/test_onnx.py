@@ -25,7 +25,7 @@ from simaccel.lowering import lower
 from simaccel.numerics.check import fp_model
 from simaccel.numerics.weights import model_params
 from simaccel.pipeline import prepare, run
-from tests.helpers import shipped_hw_dict
+from tests.helpers import shipped_hw_dict, strict_json
 from tests.onnx_builders import (
     GraphBuilder,
     attention,
@@ -257,9 +257,9 @@ def test_import_writes_a_model_json_that_simulates_like_the_onnx(tmp_path: Path,
 
     capsys.readouterr()
     assert main(["simulate", str(onnx_path), "--json", "--quiet"]) == 0
-    r1 = json.loads(capsys.readouterr().out)
+    r1 = strict_json(capsys.readouterr().out)
     assert main(["simulate", str(out), "--json", "--quiet"]) == 0
-    r2 = json.loads(capsys.readouterr().out)
+    r2 = strict_json(capsys.readouterr().out)
     assert r1["total"]["cycles"] == r2["total"]["cycles"] > 0
     assert r1["total"]["macs"] == r2["total"]["macs"] == 76_872
 
@@ -298,7 +298,7 @@ def test_allow_unknown_costs_them_as_vector_ops(tmp_path: Path, capsys) -> None:
     assert main(["simulate", str(path), "--allow-unknown", "--json", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "warning: 3 unsupported op(s)" in captured.err
-    report = json.loads(captured.out)
+    report = strict_json(captured.out)
     layers = {row["name"].rsplit("_", 1)[0]: row for row in report["layers"]}
     assert {"norm1", "upsample", "norm2"} <= set(layers)
     assert layers["upsample"]["kernel"] == {"type": "vector", "elements": 16 * 16 * 4}

@@ -114,7 +114,7 @@ def test_a_broken_point_keeps_its_error_and_the_sweep_goes_on(tmp_path: Path) ->
         "points": [
             {"array.rows": 16},
             {"array.rows": 0},                                     # refused by the config
-            {"array.rows": 16, "sram.ofmap_kib": 0.0005},          # holds nothing
+            {"array.rows": 16, "sram.ofmap_kib": 0.0005},          # under one byte
             {"array.rows": 32},
         ],
     }

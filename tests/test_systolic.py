@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simaccel.domain import Dataflow
 from simaccel.kernels import GemmKernel
@@ -76,3 +81,59 @@ def test_sram_accesses_per_dataflow() -> None:
         800, 600, 900, 600)
     is_ = sram_accesses(kernel, plan_folds(kernel, ideal_hw(8, 8, "is").array))
     assert (is_.ifmap_reads, is_.filter_reads, is_.ofmap_writes) == (200, 1200, 900)
+
+
+def test_one_pe_output_stationary_takes_a_cycle_per_mac() -> None:
+    """SCALE-Sim's F·fold − 1 on a 1×1 OS array (fold = K, no fill or drain to overlap) would
+    do M=N=1, K=4 in 3 cycles: 4 MACs on one PE. The degenerate-array rule gives 4."""
+    plan = plan_folds(_gemm(1, 4, 1), ideal_hw(1, 1, "os").array)
+    assert (plan.fold_cycles, plan.end_overlap, plan.compute_cycles) == (4, 0, 4)
+    # any array with fill or drain keeps SCALE-Sim's − 1
+    assert plan_folds(_gemm(1, 4, 1), ideal_hw(1, 2, "os").array).compute_cycles == 4
+    assert plan_folds(_gemm(1, 4, 1), ideal_hw(1, 1, "ws").array).compute_cycles == 2 * 4 - 1
+
+
+def test_scalesim_gemm_1x1x4_on_one_pe_is_physical() -> None:
+    """The case file: g1 = M 1, N 1, K 4 on a 1×1 OS array with unlimited memory."""
+    import simaccel
+
+    data = Path(__file__).parent / "data" / "cases"
+    report = simaccel.simulate(simaccel.load_model(data / "gemm_1x1x4.csv"),
+                               simaccel.load_hardware(data / "array_1x1_os.toml")).to_dict()
+    assert report["total"]["macs"] == 4
+    assert report["total"]["cycles"] == report["layers"][0]["cycles"] == 4
+    assert report["total"]["utilization"] == 1.0
+
+
+_SHAPES = st.sampled_from([(1, 1), (1, 2), (2, 1), (1, 7), (5, 1), (2, 2), (3, 8), (8, 3)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(shape=_SHAPES, dataflow=st.sampled_from(["os", "ws", "is"]),
+       m=st.integers(1, 40), k=st.integers(1, 40), n=st.integers(1, 40),
+       groups=st.integers(1, 3))
+def test_cycles_never_beat_one_mac_per_pe_per_cycle(shape, dataflow, m, k, n, groups) -> None:
+    """Physics on every array: a fold plan's cycles ≥ ⌈MACs / PEs⌉ and its mapping
+    efficiency ≤ 1, for every dataflow and array shape including 1×1, 1×N and N×1."""
+    kernel = _gemm(m, k, n, groups)
+    plan = plan_folds(kernel, ideal_hw(*shape, dataflow).array)
+    pes = shape[0] * shape[1]
+    assert plan.compute_cycles >= math.ceil(kernel.macs / pes)
+    assert 0 < plan.mapping_efficiency <= 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=_SHAPES, dataflow=st.sampled_from(["os", "ws", "is"]),
+       m=st.integers(1, 12), k=st.integers(1, 12), n=st.integers(1, 12))
+def test_simulated_utilization_is_at_most_one(shape, dataflow, m, k, n) -> None:
+    """The same through the whole pipeline (tiles, engine, report) on a dense layer."""
+    import simaccel
+    from tests.helpers import model
+
+    net = model([{"name": "d", "op": "dense", "inputs": ["x"], "units": n, "bias": False}],
+                inputs=[{"name": "x", "shape": [m, k]}])
+    report = simaccel.simulate(net, ideal_hw(*shape, dataflow), check=False).to_dict()
+    total = report["total"]
+    assert total["macs"] == m * k * n
+    assert total["cycles"] >= math.ceil(m * k * n / (shape[0] * shape[1]))
+    assert 0 < total["utilization"] <= total["mapping_efficiency"] <= 1

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from simaccel.cli import main
+from tests.helpers import strict_json
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 
@@ -13,8 +13,8 @@ WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 def test_trace_tracks_never_overlap_and_cover_the_run(tmp_path: Path) -> None:
     assert main(["simulate", str(WORKLOADS / "resnet18.json"), "--hw", "gemmini", "--no-check",
                  "--out", str(tmp_path)]) == 0
-    trace = json.loads((tmp_path / "trace.json").read_text())
-    report = json.loads((tmp_path / "report.json").read_text())
+    trace = strict_json((tmp_path / "trace.json").read_text())
+    report = strict_json((tmp_path / "report.json").read_text())
     slices = [e for e in trace["traceEvents"] if e["ph"] == "X"]
     names = {e["tid"]: e["args"]["name"] for e in trace["traceEvents"]
              if e["ph"] == "M" and e["name"] == "thread_name"}

@@ -51,7 +51,7 @@ def load_hardware_toml(path: Path) -> Hardware:
         raise InputError(source, "", f"not valid TOML: {str(exc).split(';')[0]}") from None
     except RecursionError:
         raise InputError(source, "", "not valid TOML: nested too deeply") from None
-    return parse_hardware(data, source)
+    return parse_hardware(data, source).with_source(source)
 
 
 def load_hardware(path_or_name: str | Path | None = None) -> Hardware:
@@ -68,7 +68,7 @@ def load_hardware(path_or_name: str | Path | None = None) -> Hardware:
     if path.suffix.lower() == ".toml" or path.exists():
         return load_hardware_toml(path)
     shipped = shipped_configs()
-    if text in shipped:
-        return load_hardware_toml(shipped[text])
+    if text in shipped:  # messages name the config as the user gave it
+        return load_hardware_toml(shipped[text]).with_source(f"--hw {text}")
     raise InputError("--hw", "", f"no file and no shipped config named {text!r}; shipped: "
                      f"{', '.join(sorted(shipped))}")

@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from simaccel.bounds import Int, Str
 from simaccel.errors import InputError
 from simaccel.frontends.validation import raise_input_error
-from simaccel.model import MODEL_FORMAT, LayerSpec, Model, TensorSpec
+from simaccel.model import MODEL_FORMAT, LayerSpec, Model, TensorSpec, natural_key
 
 
 class ModelFile(BaseModel):
@@ -19,13 +20,13 @@ class ModelFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     format: Literal["simaccel-model/1"]
-    name: Annotated[str, Field(min_length=1, max_length=256)]
-    description: str = ""
+    name: Annotated[Str, Field(min_length=1, max_length=256)]
+    description: Annotated[Str, Field(max_length=10_000)] = ""
     inputs: tuple[TensorSpec, ...] = Field(min_length=1)
     layers: tuple[LayerSpec, ...] = Field(min_length=1)
-    outputs: tuple[str, ...] | None = None
-    weights: str | None = None
-    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    outputs: tuple[Annotated[Str, Field(min_length=1, max_length=256)], ...] | None = None
+    weights: Annotated[Str, Field(min_length=1, max_length=4096)] | None = None
+    seed: Annotated[Int, Field(ge=0, lt=2**32)] = 0
 
 
 def read_json(path: Path) -> object:
@@ -40,7 +41,9 @@ def read_json(path: Path) -> object:
     if not text.strip():
         raise InputError(source, "", "file is empty")
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _NotJson as exc:
+        raise InputError(source, "", f"not valid JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InputError(source, "", f"not valid JSON: {exc.msg} (line {exc.lineno}, "
                          f"column {exc.colno})") from None
@@ -48,6 +51,23 @@ def read_json(path: Path) -> object:
         raise InputError(source, "", f"not valid JSON: {str(exc).split(';')[0]}") from None
     except RecursionError:
         raise InputError(source, "", "not valid JSON: nested too deeply") from None
+
+
+class _NotJson(ValueError):
+    """What Python's json module accepts but RFC 8259 JSON does not."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _NotJson(f"duplicate key {key!r} in one object")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> object:
+    raise _NotJson(f"{name} is not a JSON number")
 
 
 def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = None) -> Model:
@@ -90,20 +110,45 @@ def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = 
 
 
 def load_npz(path: Path, source: str) -> dict:
-    """The arrays of an .npz of weights, by key."""
+    """The arrays of an .npz of weights, by key: every one numeric and finite, or an
+    `InputError` naming the file (and the key)."""
     import numpy as np
 
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(source, "weights", f"cannot read {path} as .npz: {exc}") from None
+        data = np.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with data:
+            arrays = {key: data[key] for key in data.files}
+    except Exception as exc:  # noqa: BLE001 - zip, npy and pickle errors of a corrupt file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(str(path), "", f"not a readable .npz of weights ({reason})") \
+            from None
+    if not arrays:
+        raise InputError(str(path), "", "holds no arrays (an empty .npz)")
+    for key, value in arrays.items():
+        check_weights(value, str(path), key)
+    return arrays
+
+
+def check_weights(value: object, source: str, key: str) -> None:
+    """Refuse a weight array that is not real numbers or holds NaN or infinity."""
+    import numpy as np
+
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise InputError(source, key, f"weights must be real numbers, not {array.dtype}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = "NaN" if np.isnan(array).any() else "infinity"
+        raise InputError(source, key, f"holds {bad}: weights must be finite")
 
 
 def _sinks(layers: tuple[LayerSpec, ...]) -> list[str]:
-    """Layers whose output no other layer reads: the model's outputs by default."""
+    """Layers whose output no other layer reads: the model's outputs by default, in natural
+    name order (not the listing's)."""
     consumed = {name for layer in layers for name in layer.inputs}
-    return [layer.name for layer in layers if layer.name not in consumed]
+    return sorted((layer.name for layer in layers if layer.name not in consumed),
+                  key=natural_key)
 
 
 def model_document(model: Model, weights_file: str | None = None) -> dict:

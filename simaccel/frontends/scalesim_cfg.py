@@ -82,7 +82,7 @@ def load_scalesim_cfg(path: Path) -> Hardware:
         hw = parse_hardware(data, source)
     except InputError as exc:  # name the .cfg key, not the simaccel field it became
         raise InputError(source, _CFG_KEYS.get(exc.field, exc.field), exc.message) from None
-    return hw
+    return hw.with_source(source, _CFG_KEYS)
 
 
 _CFG_KEYS = {
@@ -96,4 +96,5 @@ _CFG_KEYS = {
     "dram": f"{_SECTION}.Bandwidth",
     "dram.bytes_per_cycle": f"{_SECTION}.Bandwidth",
     "vector.lanes": f"{_SECTION}.ArrayWidth",
+    "sram": _SECTION,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 
 from pydantic import ValidationError
 
@@ -16,7 +17,8 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     for i, part in enumerate(loc):
         if isinstance(part, str) and i > 0 and isinstance(loc[i - 1], int) and part in OPS:
             continue
-        if isinstance(part, str) and part.startswith(("function-", "literal[", "tuple[")):
+        if isinstance(part, str) and (part == "[key]" or part.startswith(
+                ("function-", "literal[", "tuple["))):
             continue
         out.append(part)
     return tuple(out)
@@ -38,7 +40,9 @@ def _message(error: dict) -> tuple[tuple[str | int, ...], str]:
     shown = repr(value)
     if len(shown) > 40:
         shown = shown[:37] + "..."
-    return loc, f"{error['msg'].rstrip('.')} (got {shown})"
+    text = error["msg"].removeprefix("Value error, ").rstrip(".")
+    text = re.sub(r"<\w+\.\w+: ('[^']*')>", r"\1", text)  # enum members as their values
+    return loc, f"{text} (got {shown})"
 
 
 def raise_input_error(source: str, exc: ValidationError, prefix: tuple = ()) -> None:

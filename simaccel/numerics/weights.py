@@ -7,12 +7,14 @@ Layouts: conv kernels HWIO ``[kh, kw, C/groups, filters]``, dense ``[in, units]`
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from simaccel.errors import InputError
+from simaccel.frontends.model_json import check_weights
 from simaccel.graph import Graph
 from simaccel.model import BatchNorm, Conv2d, Dense, LayerNorm
 
@@ -55,22 +57,32 @@ def _draw(rng: np.random.Generator, key: str, shape: tuple[int, ...]) -> np.ndar
     return rng.uniform(0.5, 1.5, size=shape)  # var
 
 
+def named_rng(seed: int, name: str) -> np.random.Generator:
+    """A generator seeded by ``seed`` and ``name`` together: what is drawn for a layer or an
+    input depends on its name, never on where the file lists it."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()
+    words = [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4)]
+    return np.random.default_rng([seed, *words])
+
+
 def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -> dict:
     """Parameters per layer (float64): all from ``stored`` (an .npz's arrays; a missing one
-    is an error, never silently drawn), or without it all drawn from the model's seed, layer
-    by layer in topological order."""
-    rng = np.random.default_rng(graph.model.seed)
+    is an error, never silently drawn), or without it drawn from the model's seed and each
+    layer's name (`named_rng`), so the listing order of the layers changes nothing."""
     params: dict[str, dict[str, np.ndarray]] = {}
     for layer, shapes in _shapes(graph).items():
         params[layer] = {}
+        rng = named_rng(graph.model.seed, layer) if stored is None else None
         for key, shape in shapes.items():
-            drawn = _draw(rng, key, shape)
+            drawn = _draw(rng, key, shape) if rng is not None else None
             full = f"{layer}.{key}"
             if stored is not None and full not in stored:
                 raise InputError(graph.model.weights_path or graph.model.source, full,
                                  f"missing from the weights (shape {list(shape)}); a model "
                                  "with a weights file must give every parameter")
             if stored is not None:
+                check_weights(stored[full], graph.model.weights_path or graph.model.source,
+                              full)
                 value = np.asarray(stored[full], dtype=np.float64)
                 if value.shape != shape:
                     raise InputError(graph.model.weights_path or graph.model.source, full,
@@ -82,6 +94,8 @@ def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -
 
 
 def input_tensors(graph: Graph, seed: int | None = None) -> dict[str, np.ndarray]:
-    """A random input per model input (standard normal, float64) from ``seed``."""
-    rng = np.random.default_rng(graph.model.seed + 1 if seed is None else seed)
-    return {spec.name: rng.standard_normal(spec.shape) for spec in graph.model.inputs}
+    """A random input per model input (standard normal, float64) from ``seed`` (the model's
+    seed + 1 by default) and the input's name."""
+    base = graph.model.seed + 1 if seed is None else seed
+    return {spec.name: named_rng(base, spec.name).standard_normal(spec.shape)
+            for spec in graph.model.inputs}
