@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from simaccel.bounds import Bool, Int, Real, RealOrInf, Str
 from simaccel.domain import Dataflow, DType, Operand
@@ -239,8 +247,8 @@ class Hardware(BaseModel):
     clock_mhz: Annotated[Real, Field(ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ)]
     array: ArrayConfig
     dtypes: DTypes = DTypes()
+    memories: tuple[MemoryConfig, ...] | None = None  # before sram: its errors come first
     sram: SramConfig
-    memories: tuple[MemoryConfig, ...] | None = None
     chip: ChipConfig = ChipConfig()
     dram: DramConfig
     vector: VectorConfig
@@ -257,8 +265,11 @@ class Hardware(BaseModel):
         sram = data.get("sram", {})
         if not isinstance(sram, dict):
             return data
-        memories = [MemoryConfig.model_validate(m) if not isinstance(m, MemoryConfig) else m
-                    for m in data["memories"]]
+        try:
+            memories = [MemoryConfig.model_validate(m) if not isinstance(m, MemoryConfig)
+                        else m for m in data["memories"]]
+        except (ValidationError, TypeError):
+            return data  # the field's own validation names the bad entry and its key
         held = [op for m in memories for op in m.holds]
         for op in Operand:
             if held.count(op) != 1:

@@ -259,3 +259,24 @@ def test_the_trace_has_a_track_per_core_unit_and_names_input_loads() -> None:
     first = min((e for e in resident.trace_events()["traceEvents"] if e["ph"] == "X"),
                 key=lambda e: e["ts"])
     assert first["args"]["layer"] == "model input" and first["args"]["bytes"] == 28 * 28
+
+
+@pytest.mark.parametrize(("edit", "field", "phrase"), [
+    (('holds = ["filter"]', 'holds = ["ifmap"]'), "memories", "exactly one memory"),
+    (("stream_kib = 4096", "stream_kib = 40960"), "memories[0]", "exceeds kib"),
+    (("resident = true", "resident = 1"), "memories[0].resident", "boolean"),
+    (("[sram]\ndouble_buffered = true", "[sram]\ndouble_buffered = true\nifmap_kib = 3"),
+     "sram.ifmap_kib", "not both"),
+])
+def test_a_bad_memory_description_is_one_line_naming_the_field(tmp_path, capsys, edit, field,
+                                                               phrase) -> None:
+    from simaccel.cli import main
+
+    text = (ROOT / "hw_configs" / "tpu_v1.toml").read_text()
+    assert edit[0] in text
+    path = tmp_path / "chip.toml"
+    path.write_text(text.replace(edit[0], edit[1]))
+    assert main(["simulate", str(ROOT / "workloads" / "mnist_cnn.json"), "--hw", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert f"chip.toml: {field}" in captured.err and phrase in captured.err
