@@ -368,7 +368,13 @@ def vector_chunks(kernel: VectorKernel, hw: Hardware) -> int:
     act = hw.dtypes.input.bytes
     need_in = kernel.input_elements * act
     need_out = kernel.elements * act
-    cap_in, cap_out = buffer_bytes(hw, Operand.IFMAP), buffer_bytes(hw, Operand.OFMAP)
+    # a buffer whose half holds nothing is used whole (single-buffered), as GEMMs do
+    cap_in, cap_out = (buffer_bytes(hw, op) or hw.sram.size_bytes(op)
+                       for op in (Operand.IFMAP, Operand.OFMAP))
+    for cap, key in ((cap_in, "sram.ifmap_kib"), (cap_out, "sram.ofmap_kib")):
+        if cap < act:
+            raise InputError(*hw.where(key), f"{cap} bytes cannot hold one element of layer "
+                             f"{kernel.name!r}")
     least = max(1, math.ceil(need_in / cap_in), math.ceil(need_out / cap_out))
     if least > kernel.elements:
         raise InputError(*hw.where("sram.ifmap_kib"),
