@@ -147,7 +147,8 @@ def energy_table(hw: Hardware) -> EnergyTable:
     array_mw = cores * hw.array.pes * pe_uw * 1e-3
     memory_mw = tuple((m.name, cores * m.size_bytes * byte_nw * 1e-6) for m in hw.memory_list)
     leakage = array_mw + sum(mw for _, mw in memory_mw)
-    table = EnergyTable(
+    _check_sram_points(points, hw)
+    return EnergyTable(
         mac_pj=mac_pj,
         sram_access_pj=points,
         dram_pj_per_byte=cfg.dram_pj_per_byte if cfg.dram_pj_per_byte is not None
@@ -165,28 +166,27 @@ def energy_table(hw: Hardware) -> EnergyTable:
             (op, interpolate_sram_pj_per_byte(points, hw.memory_of(op).kib))
             for op in Operand),
         static_fixed=cfg.static_mw is not None)
-    _check_sram_points(table, hw)
-    return table
 
 
 #: The most pJ per byte an interpolated SRAM access may cost (10^6 pJ per 8-byte access).
 MAX_SRAM_PJ_PER_BYTE = MAX_ACTION_PJ / 8
 
 
-def _check_sram_points(table: EnergyTable, hw: Hardware) -> None:
-    """The SRAM table, read at this config's buffer sizes, must give a positive, bounded
+def _check_sram_points(points: tuple[tuple[float, float], ...],
+                       hw: Hardware) -> None:
+    """The SRAM table, read at this config's memory sizes, must give a positive, bounded
     energy: points whose log-log slope is extreme (two sizes almost equal, or energies
     decades apart) extrapolate to 0 or to overflow, which is refused naming the field."""
     for memory in hw.memory_list:
         kib = memory.kib
         try:
-            value = table.sram_pj_per_byte(kib)
+            value = interpolate_sram_pj_per_byte(points, kib)
         except OverflowError:
             value = math.inf
         if not 0 < value <= MAX_SRAM_PJ_PER_BYTE:
             raise InputError(*hw.where("energy.sram_access_pj"),
                              f"gives {value:.3g} pJ per byte for the {kib:g} KiB "
-                             f"{memory.name} memory (log-log through the points), outside "
+                             f"memory {memory.name!r} (log-log through the points), outside "
                              f"(0, {MAX_SRAM_PJ_PER_BYTE:g}]: give points nearer that size")
 
 
