@@ -70,7 +70,10 @@ def run(graph: Graph, schedule: Schedule, params: Mapping, inputs: Mapping[str, 
     many kernels are done after each."""
     hw = schedule.hardware
     fp = fp_model(graph, params, inputs)
-    held = {name: to_accelerator(x, hw.dtypes.input) for name, x in inputs.items()}
+    integer = {spec.name for spec in graph.model.inputs if spec.dtype.is_integer}
+    held = {name: QTensor(np.asarray(x, dtype=np.float64), 1.0, DType.INT32)
+            if name in integer else to_accelerator(x, hw.dtypes.input)
+            for name, x in inputs.items()}  # token ids and masks are held exactly
     checks = []
     for work in schedule.layers:
         kernel = work.kernel

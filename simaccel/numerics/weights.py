@@ -14,7 +14,7 @@ import numpy as np
 
 from simaccel.errors import InputError
 from simaccel.graph import Graph
-from simaccel.model import BatchNorm, Conv2d, Dense, LayerNorm
+from simaccel.model import BatchNorm, Conv2d, Dense, LayerNorm, OnnxOp
 
 
 def _shapes(graph: Graph) -> dict[str, dict[str, tuple[int, ...]]]:
@@ -39,6 +39,8 @@ def _shapes(graph: Graph) -> dict[str, dict[str, tuple[int, ...]]]:
         elif isinstance(layer, LayerNorm):
             c = ins[0][layer.axis]
             out[name] = {"gamma": (c,), "beta": (c,)}
+        elif isinstance(layer, OnnxOp) and layer.consts:
+            out[name] = {f"c{pos}": tuple(shape) for pos, shape in layer.consts}
     return out
 
 
@@ -82,6 +84,9 @@ def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -
 
 
 def input_tensors(graph: Graph, seed: int | None = None) -> dict[str, np.ndarray]:
-    """A random input per model input (standard normal, float64) from ``seed``."""
+    """A random input per model input (float64) from ``seed``: standard normal, or 0 and 1
+    for an integer input (token ids, masks: valid indices into any table)."""
     rng = np.random.default_rng(graph.model.seed + 1 if seed is None else seed)
-    return {spec.name: rng.standard_normal(spec.shape) for spec in graph.model.inputs}
+    return {spec.name: rng.integers(0, 2, spec.shape).astype(np.float64)
+            if spec.dtype.is_integer else rng.standard_normal(spec.shape)
+            for spec in graph.model.inputs}
