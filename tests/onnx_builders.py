@@ -274,8 +274,9 @@ def onnx_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
 
 
 def onnx_macs(proto: onnx.ModelProto) -> int:
-    """Multiply-accumulates of every Conv, Gemm and MatMul, counted from the ONNX graph:
-    Conv: output elements × C_in/group × kh × kw; Gemm/MatMul: output elements × K."""
+    """Multiply-accumulates of every Conv, Gemm, MatMul and RNN, counted from the ONNX graph:
+    Conv: output elements × C_in/group × kh × kw; Gemm/MatMul: output elements × K;
+    LSTM/GRU/RNN: directions × steps × batch × gates·hidden × (input + hidden)."""
     shapes = onnx_shapes(proto)
     total = 0
     for node in proto.graph.node:
@@ -289,6 +290,11 @@ def onnx_macs(proto: onnx.ModelProto) -> int:
             total += out * (a[0] if attrs.get("transA", 0) else a[1])
         elif node.op_type == "MatMul":
             total += out * shapes[node.input[0]][-1]
+        elif node.op_type in ("LSTM", "GRU", "RNN"):  # directions × steps × batch × G·H × (I + H)
+            dirs, gates_hidden, features = shapes[node.input[1]]
+            steps, batch, _ = shapes[node.input[0]]
+            hidden = shapes[node.input[2]][2]
+            total += dirs * steps * batch * gates_hidden * (features + hidden)
     return total
 
 

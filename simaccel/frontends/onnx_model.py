@@ -33,7 +33,14 @@ import numpy as np
 from simaccel import ops_onnx
 from simaccel.domain import DType
 from simaccel.errors import InputError
-from simaccel.frontends.onnx_graph import attrs, constants, guarded, read_graph, static_shapes
+from simaccel.frontends.onnx_graph import (
+    _MALFORMED,
+    attrs,
+    constants,
+    guarded,
+    read_graph,
+    static_shapes,
+)
 from simaccel.model import (
     Add,
     BatchNorm,
@@ -55,6 +62,11 @@ from simaccel.model import (
 )
 
 TO_NCHW = (0, 3, 1, 2)
+
+
+class Unsupported(InputError):
+    """A supported op type used in a way simaccel does not model (listed with the
+    unsupported ops; costed by its bytes with ``--allow-unknown``)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +148,7 @@ class _Import:
 
     def get(self, onnx_name: str, node) -> Tensor:
         if onnx_name not in self.tensors:
-            raise InputError(self.source, f"node {node.name or node.op_type}",
+            raise Unsupported(self.source, f"node {node.name or node.op_type}",
                              f"input {onnx_name!r} is not an activation simaccel can compute")
         return self.tensors[onnx_name]
 
@@ -194,8 +206,8 @@ def _channel_axis(t: Tensor, axis: int) -> int:
     return t.perm[axis] if t.perm is not None else axis
 
 
-def _refuse(im: _Import, node, message: str) -> InputError:
-    return InputError(im.source, f"node {node.name or node.op_type}", message)
+def _refuse(im: _Import, node, message: str) -> Unsupported:
+    return Unsupported(im.source, f"node {node.name or node.op_type}", message)
 
 
 # -- GEMM-class ops -------------------------------------------------------------------------
@@ -423,7 +435,7 @@ def _emit(im: _Import, hint: str, kind: str, onnx_op: str, acts: list[str],
           consts: dict[int, np.ndarray], shape: tuple[int, ...], attributes: dict) -> str:
     """An `OnnxOp` layer with its constant operands as weights."""
     if not acts:
-        raise InputError(im.source, f"node {hint}", f"{onnx_op} has no activation operand")
+        raise Unsupported(im.source, f"node {hint}", f"{onnx_op} has no activation operand")
     name = im.add(OnnxOp, hint, acts, op=kind, onnx_op=onnx_op,
                   attributes=_plain(attributes),
                   consts=tuple((i, tuple(int(d) for d in v.shape)) for i, v in consts.items()),
@@ -803,13 +815,13 @@ def _opaque(im: _Import, node) -> None:
     for out in node.output:
         if not out:
             continue
-        shape = im.shapes.get(out) or ins[0].shape
+        known = im.shapes.get(out)  # else a guess: the input's shape
+        shape = (known or im.shape_held(ins[0])) or (1,)
         name = im.add(Opaque, node.name or out, [t.name for t in ins] if not first else [first],
-                      op="opaque", onnx_op=node.op_type, shape=im.shape_held(ins[0]) if
-                      out not in im.shapes else shape,
+                      op="opaque", onnx_op=node.op_type, shape=shape,
                       implies_macs=node.op_type in IMPLIES_MACS)
         first = first or name
-        im.tensors[out] = Tensor(name, shape if out in im.shapes else im.shape_held(ins[0]))
+        im.tensors[out] = Tensor(name, shape)
 
 
 #: Op types whose work is multiply-accumulates: unaccounted for when costed as opaque.
@@ -870,7 +882,13 @@ def _translate(im: _Import, node, downstream: set[str]) -> None:
             handler(im, node)
             return
         except InputError as exc:
-            why = exc.message if hasattr(exc, "message") else str(exc)
+            if not (im.allow_unknown or isinstance(exc, Unsupported)):
+                raise
+            why = exc.message
+        except _MALFORMED as exc:
+            if not im.allow_unknown:
+                raise
+            why = f"{type(exc).__name__}: {exc}"
     im.unknown.append((node.op_type, node.name or node.output[0], why))
     if im.allow_unknown:
         _opaque(im, node)

@@ -1,0 +1,237 @@
+"""ONNX ops by kind (elementwise with constants and broadcasting, reductions, data movement,
+RNNs), attribute defaults as the spec states them, and the command line around ONNX files
+(--input, --dim, compare, --allow-unknown, refusals), each against onnxruntime or a count
+taken from the graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import simaccel
+from simaccel.cli import main
+from simaccel.compare import compare, onnx_feeds
+from simaccel.errors import InputError
+from simaccel.ops_onnx import OPS
+from tests.onnx_builders import GraphBuilder, onnx_macs
+
+pytest.importorskip("onnxruntime")
+HW = simaccel.load_hardware("scalesim_default")
+
+
+def check_against_onnxruntime(proto, tmp_path: Path, name: str = "m.onnx") -> Path:
+    """Import ``proto`` and compare simaccel's fp32 run with onnxruntime (rtol 1e-4 of each
+    output's largest magnitude) and its MACs with the graph's own count."""
+    path = tmp_path / name
+    onnx.save(proto, path)
+    model = simaccel.load_model(path)
+    rows, report = compare(path, model, HW, {}, {})
+    for row in rows:
+        assert row.max_abs_diff <= 1e-4 * row.max_abs_reference + 1e-6, row
+    assert report.to_dict()["total"]["macs"] == onnx_macs(proto)
+    assert all(c.status == "pass" for c in report.numerics.checks)
+    return path
+
+
+def test_elementwise_ops_with_constants_and_broadcasting(tmp_path: Path) -> None:
+    """Unary and binary ops, constants on either side, per-channel and scalar operands, a
+    comparison feeding a Where, on a conv's NCHW output (held NHWC: constants follow)."""
+    b = GraphBuilder(seed=3)
+    c = b.op("Conv", ["x", b.weight((4, 3, 3, 3))], "conv", kernel_shape=[3, 3])  # [1,4,6,6]
+    per_channel = b.const(np.array([0.5, -1.0, 2.0, 1.5]).reshape(4, 1, 1), "scale")
+    y = b.op("Mul", [per_channel, c], "scale")
+    y = b.op("Sub", [b.const(1.0, "one"), y], "one_minus")
+    y = b.op("Div", [y, b.const(np.array([2.0, 3.0, 4.0, 5.0]).reshape(4, 1, 1))], "div")
+    s = b.op("Abs", [y], "abs")
+    s = b.op("Sqrt", [b.op("Add", [s, b.const(1.0)], "plus")], "sqrt")
+    e = b.op("Exp", [b.op("Neg", [s], "neg")], "exp")
+    g = b.op("Greater", [y, b.const(0.0)], "positive")
+    w = b.op("Where", [g, e, b.op("LeakyRelu", [y], "leaky", alpha=0.2)], "where")
+    h = b.op("HardSigmoid", [w], "hsig", alpha=0.3, beta=0.4)
+    p = b.op("Pow", [b.op("Clip", [h, b.const(0.1), b.const(0.9)], "clip"), b.const(2.0)],
+             "pow")
+    out = b.op("Erf", [b.op("Log", [b.op("Add", [p, b.const(1.0)], "plus1")], "log")], "erf")
+    check_against_onnxruntime(b.model([("x", [1, 3, 8, 8])], [out], 17), tmp_path)
+
+
+def test_reductions_and_data_movement(tmp_path: Path) -> None:
+    b = GraphBuilder(seed=4)
+    x = b.op("Relu", ["x"], "relu")                                                # [1,4,6,8]
+    s = b.op("Slice", [x, b.const([1, 0], dtype=np.int64), b.const([5, 8], dtype=np.int64),
+                       b.const([2, 3], dtype=np.int64), b.const([1, 2], dtype=np.int64)],
+             "slice")                                                              # [1,4,4,4]
+    g = b.op("Gather", [s, b.const([3, 0, 2], dtype=np.int64)], "gather", axis=1)  # [1,3,4,4]
+    p = b.op("Pad", [g, b.const([0, 0, 1, 2, 0, 0, 2, 1], dtype=np.int64)], "pad",
+             mode="reflect")                                                       # [1,3,7,7]
+    r = b.op("Resize", [p, "", b.const([1.0, 1.0, 2.0, 2.0])], "up", mode="linear")
+    m = b.op("ReduceMax", [r, b.const([1], dtype=np.int64)], "rmax", keepdims=1)
+    t = b.op("Tile", [m, b.const([1, 2, 1, 1], dtype=np.int64)], "tile")        # [1,2,14,14]
+    d = b.op("SpaceToDepth", [t], "s2d", blocksize=2)                              # [1,8,7,7]
+    c = b.op("CumSum", [d, b.const(1, dtype=np.int64)], "cumsum")
+    rs = b.op("ReduceSum", [c, b.const([2, 3], dtype=np.int64)], "rsum", keepdims=0)
+    e = b.op("Expand", [b.op("Unsqueeze", [rs, b.const([1], dtype=np.int64)], "unsq"),
+                        b.const([1, 3, 8], dtype=np.int64)], "expand")            # [1,3,8]
+    out = b.op("Softmax", [e], "softmax", axis=1)
+    check_against_onnxruntime(b.model([("x", [1, 4, 6, 8])], [out], 18), tmp_path)
+
+
+@pytest.mark.parametrize("op, direction", [("LSTM", "bidirectional"), ("GRU", "forward"),
+                                           ("RNN", "reverse")])
+def test_recurrent_layers_unrolled(op: str, direction: str, tmp_path: Path) -> None:
+    """Every output, an initial state from the graph's input, GRU's linear_before_reset=0."""
+    b = GraphBuilder(seed=5)
+    gates, hidden, dirs = {"LSTM": 4, "GRU": 3, "RNN": 1}[op], 5, 2 if direction == \
+        "bidirectional" else 1
+    w = b.weight((dirs, gates * hidden, 6), scale=0.5)
+    r = b.weight((dirs, gates * hidden, hidden), scale=0.5)
+    bias = b.weight((dirs, 2 * gates * hidden), scale=0.2)
+    h0 = b.op("Tanh", [b.op("Slice", ["x", b.const([0], dtype=np.int64),
+                                      b.const([dirs], dtype=np.int64),
+                                      b.const([0], dtype=np.int64)], "h0_rows")], "h0")
+    h0 = b.op("Slice", [h0, b.const([0], dtype=np.int64), b.const([hidden], dtype=np.int64),
+                        b.const([2], dtype=np.int64)], "h0_cols")                # [dirs,2,5]
+    outs = [b.fresh("y"), b.fresh("y_h")] + ([b.fresh("y_c")] if op == "LSTM" else [])
+    b.nodes.append(helper.make_node(op, ["x", w, r, bias, "", h0], outs, name="rnn",
+                                    hidden_size=hidden, direction=direction))
+    proto = b.model([("x", [4, 2, 6])], outs, 17)
+    path = check_against_onnxruntime(proto, tmp_path)
+    assert onnx_macs(proto) == dirs * 4 * 2 * gates * hidden * (6 + hidden)
+    assert all(layer.op != "opaque" for layer in simaccel.load_model(path).layers)
+
+
+def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
+    """No strides means stride 1 (not the window); dilations; ceil_mode; SAME_LOWER."""
+    b = GraphBuilder(seed=6)
+    a = b.op("MaxPool", ["x"], "no_strides", kernel_shape=[2, 2])                  # [1,2,8,6]
+    a = b.op("MaxPool", [a], "dilated", kernel_shape=[2, 2], dilations=[2, 1],
+             strides=[2, 2], ceil_mode=1)
+    a = b.op("AveragePool", [a], "avg_ceil", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    c = b.op("Conv", [a, b.weight((3, 2, 3, 2))], "conv", kernel_shape=[3, 2], strides=[2, 2],
+             auto_pad="SAME_LOWER")
+    path = check_against_onnxruntime(b.model([("x", [1, 2, 9, 7])], [c], 17), tmp_path)
+    model = simaccel.load_model(path)
+    assert model.layers[0].stride == (1, 1)
+
+
+def test_every_registered_op_has_a_kind_and_a_cost() -> None:
+    assert all(op.kind in ("eltwise", "reduce", "move") and op.cost >= 1 for op in OPS.values())
+
+
+# -- the command line ---------------------------------------------------------------------
+
+def small_model(dims: list) -> onnx.ModelProto:
+    b = GraphBuilder(seed=7)
+    y = b.op("MatMul", ["x", b.weight((6, 4))], "fc")
+    y = b.op("Add", [y, b.const(np.arange(4.0))], "bias")
+    return b.model([("x", dims)], [(y, dims[:-1] + [4])], 17)
+
+
+def test_input_from_npy_and_npz(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "m.onnx"
+    onnx.save(small_model([1, 3, 6]), path)
+    np.save(tmp_path / "x.npy", np.ones((1, 3, 6), dtype=np.float32))
+    np.savez(tmp_path / "x.npz", x=np.ones((1, 3, 6)))
+    for arg in (f"x={tmp_path / 'x.npy'}", str(tmp_path / "x.npz")):
+        assert main(["simulate", str(path), "--input", arg, "--json", "--quiet"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert {r["check"]["status"] for r in report["layers"]} == {"pass"}
+    np.save(tmp_path / "bad.npy", np.ones((1, 4, 6)))
+    assert main(["simulate", str(path), "--input", f"x={tmp_path / 'bad.npy'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "[1, 4, 6]" in err[0] and "[1, 3, 6]" in err[0]
+    assert main(["simulate", str(path), "--input", f"y={tmp_path / 'x.npy'}"]) == 2
+
+
+def test_symbolic_dims_are_set_and_stated(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "m.onnx"
+    onnx.save(small_model(["batch", "seq", 6]), path)
+    assert simaccel.load_model(path).inputs[0].shape == (1, 1, 6)
+    model = simaccel.load_model(path, dims={"seq": 5})
+    assert model.inputs[0].shape == (1, 5, 6) and dict(model.dims) == {"batch": 1, "seq": 5}
+    assert main(["show", str(path), "--dim", "seq=5"]) == 0
+    assert "batch=1, seq=5" in capsys.readouterr().err
+    assert main(["show", str(path), "--dim", "sequence=5"]) == 2
+    assert "no symbolic dimension" in capsys.readouterr().err
+
+
+def test_explicit_zero_dimension_is_refused(tmp_path: Path, capsys) -> None:
+    proto = small_model([1, 3, 6])
+    proto.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 0
+    path = tmp_path / "zero.onnx"
+    onnx.save(proto, path)
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "shape[1]" in err and "dimension 0" in err
+
+
+def test_external_data_is_read_beside_the_model(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    onnx.save(small_model([1, 3, 6]), folder / "m.onnx", save_as_external_data=True,
+              all_tensors_to_one_file=True, location="m.weights", size_threshold=0)
+    monkeypatch.chdir(tmp_path)
+    model = simaccel.load_model(folder / "m.onnx")
+    kernel = next(v for k, v in model.weights.items() if k.endswith(".kernel"))
+    assert kernel.shape == (6, 4)
+    (folder / "m.weights").unlink()
+    with pytest.raises(InputError, match="m.weights"):
+        simaccel.load_model(folder / "m.onnx")
+
+
+def test_compare_prints_the_largest_difference(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "m.onnx"
+    onnx.save(small_model([1, 3, 6]), path)
+    assert main(["compare", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "max |simaccel - onnxruntime|" in out and "agree" in out
+    feeds = onnx_feeds(path, {}, {})
+    assert feeds["x"].dtype == np.float32 and feeds["x"].shape == (1, 3, 6)
+
+
+def mixed_unsupported() -> onnx.ModelProto:
+    """Two Einsums, an LRN, and an If whose branches hold a Hardmax and a Det."""
+    b = GraphBuilder(seed=8)
+    e = b.op("Einsum", ["x", b.weight((6, 6))], "einsum", equation="bij,jk->bik")
+    e = b.op("Einsum", [e, b.weight((6, 6))], "einsum", equation="bij,jk->bik")
+    lrn = b.op("LRN", [b.op("Unsqueeze", [e, b.const([0], dtype=np.int64)], "u")], "lrn",
+               size=3)
+
+    def branch(op: str) -> onnx.GraphProto:
+        node = helper.make_node(op, ["x"], [f"{op}_out"], **({"axis": 1} if op == "Hardmax"
+                                                               else {}))
+        return helper.make_graph([node], op, [], [helper.make_tensor_value_info(
+            f"{op}_out", TensorProto.FLOAT, None)])
+
+    cond = b.op("Greater", [b.op("ReduceMax", ["x"], "max", keepdims=0), b.const(0.0)], "any")
+    b.nodes.append(helper.make_node("If", [cond], ["branch"], name="if",
+                                    then_branch=branch("Hardmax"), else_branch=branch("Det")))
+    return b.model([("x", [1, 6, 6])], [lrn], 17)
+
+
+def test_refusal_lists_every_unsupported_type_with_counts(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "m.onnx"
+    onnx.save(mixed_unsupported(), path)
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and len(err[0]) < 700
+    for part in ("Einsum ×2", "LRN ×1", "Hardmax ×1", "Det ×1", "If ×1"):
+        assert part in err[0]
+    for foldable in ("Shape", "Constant", "Cast"):
+        assert foldable not in err[0]
+
+
+def test_allow_unknown_never_dies_and_says_which_macs_are_missing(tmp_path: Path,
+                                                                   capsys) -> None:
+    path = tmp_path / "m.onnx"
+    onnx.save(mixed_unsupported(), path)
+    assert main(["simulate", str(path), "--allow-unknown", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["total"]["macs_unaccounted"]) == 2
+    assert all("Einsum" in op for op in report["total"]["macs_unaccounted"])
+    einsum = next(r for r in report["layers"] if r["name"].startswith("einsum"))
+    assert einsum["dram_read_bytes"] >= 6 * 6  # its input's bytes, at least
