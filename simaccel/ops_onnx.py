@@ -110,7 +110,26 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
+_QRANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767),
+           "uint16": (0, 65535), "int32": (-(2**31), 2**31 - 1)}
+
+
+def _quantize(v: list, a: dict) -> np.ndarray:
+    """QuantizeLinear: saturate(round(x / scale) + zero point), ties to even; scale and zero
+    point arrive broadcastable (the frontend lays a per-axis one along its axis)."""
+    zp = v[2] if len(v) > 2 and v[2] is not None and np.size(v[2]) else 0.0
+    lo, hi = _QRANGE[a.get("zero_point_type", "uint8")]
+    return np.clip(np.rint(v[0] / v[1]) + zp, lo, hi)
+
+
+def _dequantize(v: list, a: dict) -> np.ndarray:
+    zp = v[2] if len(v) > 2 and v[2] is not None and np.size(v[2]) else 0.0
+    return (v[0] - zp) * v[1]
+
+
 ELTWISE: dict[str, OpDef] = {
+    "QuantizeLinear": OpDef("eltwise", 2, _quantize),
+    "DequantizeLinear": OpDef("eltwise", 2, _dequantize),
     "Add": _variadic(np.add), "Sub": _binary(np.subtract), "Mul": _variadic(np.multiply),
     "Div": _binary(_div), "Pow": _binary(np.power, 4), "Max": _variadic(np.maximum),
     "Min": _variadic(np.minimum), "Sum": _variadic(np.add), "Mean": OpDef("eltwise", 1, _mean),

@@ -290,6 +290,12 @@ def onnx_macs(proto: onnx.ModelProto) -> int:
             total += out * (a[0] if attrs.get("transA", 0) else a[1])
         elif node.op_type == "MatMul":
             total += out * shapes[node.input[0]][-1]
+        elif node.op_type == "Einsum":  # output elements × the sizes of summed indices
+            terms, _, result = attrs["equation"].decode().replace(" ", "").partition("->")
+            size = {}
+            for term, name in zip(terms.split(","), node.input, strict=True):
+                size.update(zip(term, shapes[name], strict=True))
+            total += out * math.prod(size[c] for c in set(size) - set(result))
         elif node.op_type in ("LSTM", "GRU", "RNN"):  # directions × steps × batch × G·H × (I + H)
             dirs, gates_hidden, features = shapes[node.input[1]]
             steps, batch, _ = shapes[node.input[0]]

@@ -80,6 +80,23 @@ def test_reductions_and_data_movement(tmp_path: Path) -> None:
     check_against_onnxruntime(b.model([("x", [1, 4, 6, 8])], [out], 18), tmp_path)
 
 
+def test_quantize_dequantize_pairs(tmp_path: Path) -> None:
+    """A pre-quantized model's pattern: int8 weights dequantized (folded), activations
+    quantized per tensor and per channel and dequantized again (elementwise)."""
+    b = GraphBuilder(seed=9)
+    w = b.const(b.rng.integers(-100, 100, (4, 3, 3, 3)), "w_int8", dtype=np.int8)
+    w = b.op("DequantizeLinear", [w, b.const([0.01, 0.02, 0.015, 0.03]),
+                                  b.const([0, 0, 0, 0], dtype=np.int8)], "w_dq", axis=0)
+    q = b.op("QuantizeLinear", ["x", b.const(0.05), b.const(3, dtype=np.uint8)], "x_q")
+    x = b.op("DequantizeLinear", [q, b.const(0.05), b.const(3, dtype=np.uint8)], "x_dq")
+    c = b.op("Conv", [x, w], "conv", kernel_shape=[3, 3])
+    scale = b.const([0.02, 0.04, 0.03, 0.05])
+    zero = b.const([0, 1, -1, 2], dtype=np.int8)
+    y = b.op("QuantizeLinear", [c, scale, zero], "y_q", axis=1)
+    y = b.op("DequantizeLinear", [y, scale, zero], "y_dq", axis=1)
+    check_against_onnxruntime(b.model([("x", [1, 3, 7, 7])], [y], 19), tmp_path)
+
+
 @pytest.mark.parametrize("op, direction", [("LSTM", "bidirectional"), ("GRU", "forward"),
                                            ("RNN", "reverse")])
 def test_recurrent_layers_unrolled(op: str, direction: str, tmp_path: Path) -> None:
@@ -102,6 +119,22 @@ def test_recurrent_layers_unrolled(op: str, direction: str, tmp_path: Path) -> N
     path = check_against_onnxruntime(proto, tmp_path)
     assert onnx_macs(proto) == dirs * 4 * 2 * gates * hidden * (6 + hidden)
     assert all(layer.op != "opaque" for layer in simaccel.load_model(path).layers)
+
+
+def test_einsum_matrix_products(tmp_path: Path) -> None:
+    """Attention's QKᵀ and its weighted sum written as Einsums, a dense layer by a constant
+    with two contracted indices, an outer product, and a transposed output."""
+    b = GraphBuilder(seed=10)
+    q = b.op("Reshape", ["x", b.const([1, 4, 2, 3], dtype=np.int64)], "q")        # b s h d
+    scores = b.op("Einsum", [q, q], "qk", equation="bqhd,bkhd->bhqk")            # [1,2,4,4]
+    attn = b.op("Softmax", [scores], "softmax", axis=-1)
+    ctx = b.op("Einsum", [attn, q], "av", equation="bhqk,bkhd->bqhd")            # [1,4,2,3]
+    dense = b.op("Einsum", [ctx, b.weight((2, 3, 5))], "proj", equation="bqhd,hdo->boq")
+    outer = b.op("Einsum", [dense, dense], "outer", equation="boq,bpr->bqopr")
+    proto = b.model([("x", [1, 4, 6])], [outer], 17)
+    check_against_onnxruntime(proto, tmp_path)
+    model = simaccel.load_model(tmp_path / "m.onnx")
+    assert not [layer for layer in model.layers if layer.op == "opaque"]
 
 
 def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
@@ -194,10 +227,11 @@ def test_compare_prints_the_largest_difference(tmp_path: Path, capsys) -> None:
 
 
 def mixed_unsupported() -> onnx.ModelProto:
-    """Two Einsums, an LRN, and an If whose branches hold a Hardmax and a Det."""
+    """Two Einsums that are no matrix product, an LRN, and an If whose branches hold a
+    Hardmax and a Det."""
     b = GraphBuilder(seed=8)
-    e = b.op("Einsum", ["x", b.weight((6, 6))], "einsum", equation="bij,jk->bik")
-    e = b.op("Einsum", [e, b.weight((6, 6))], "einsum", equation="bij,jk->bik")
+    e = b.op("Einsum", ["x"], "einsum", equation="bij->bji")  # one operand: not a GEMM
+    e = b.op("Einsum", [e], "einsum", equation="bij->bji")
     lrn = b.op("LRN", [b.op("Unsqueeze", [e, b.const([0], dtype=np.int64)], "u")], "lrn",
                size=3)
 

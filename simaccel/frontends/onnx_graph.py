@@ -167,6 +167,7 @@ def fold_constants(proto, source: str):
     from onnx import numpy_helper
 
     while True:
+        del proto.graph.value_info[:]  # stale partial shapes would stop inference refining
         proto = _infer(proto, source)
         graph = proto.graph
         consts = constants(graph, source)
@@ -221,13 +222,33 @@ def _fold(consts: dict[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]], 
     try:
         values = _evaluate(node, {n: consts[n] for n in node.input if n}, opsets)
     except Exception:  # noqa: BLE001 - whatever the evaluator cannot do stays an op
-        return False
+        values = _move(node, consts)
+        if values is None:
+            return False
     if any(np.size(v) > MAX_FOLDED_ELEMENTS for v in values):
         return False
     for name, value in zip(node.output, values, strict=False):
         if name:
             consts[name] = np.asarray(value)
     return True
+
+
+def _move(node, consts: Mapping[str, np.ndarray]) -> list[np.ndarray] | None:
+    """A data-movement node the reference evaluator fails on (its GatherElements does not
+    broadcast), by simaccel's own meaning of it, in its data's dtype."""
+    from simaccel import ops_onnx
+
+    op = ops_onnx.OPS.get(node.op_type)
+    if op is None or op.kind != "move" or len(node.output) != 1:
+        return None
+    data = consts[node.input[0]]
+    try:
+        out = ops_onnx.run(node.op_type, [consts[n] if n else None for n in node.input],
+                           {k: v.decode() if isinstance(v, bytes) else v
+                            for k, v in attrs(node).items()})
+    except Exception:  # noqa: BLE001 - then it stays an op
+        return None
+    return [out.astype(data.dtype)]
 
 
 def _evaluate(node, feeds: dict[str, np.ndarray], opsets) -> list[np.ndarray]:

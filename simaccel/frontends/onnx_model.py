@@ -302,6 +302,67 @@ def _matmul(im: _Import, node) -> None:
     im.tensors[out] = Tensor(name, im.shape(out, node))
 
 
+def _einsum(im: _Import, node) -> None:
+    """A two-operand Einsum that is a (batched) matrix product, whatever its index order:
+    operands permuted and reshaped to [batch, M, K] · [batch, K, N] (or a dense layer by a
+    constant), then reshaped and permuted to the output's order."""
+    eq = attrs(node)["equation"]
+    eq = (eq.decode() if isinstance(eq, bytes) else eq).replace(" ", "")
+    terms, _, out = eq.partition("->")
+    terms = terms.split(",")
+    if "." in eq or not out and "->" not in eq or len(terms) != 2 or any(
+            len(set(t)) != len(t) for t in (*terms, out)):
+        raise _refuse(im, node, f"Einsum {eq!r} is not a matrix product")
+    a, b = terms
+    if set(out) - set(a + b) or (set(a) ^ set(b)) - set(out):
+        raise _refuse(im, node, f"Einsum {eq!r} is not a matrix product")
+    if im.const(node.input[0]) is not None:
+        raise _refuse(im, node, "Einsum of a constant first operand is not supported")
+    x = im.get(node.input[0], node)
+    size = dict(zip(a, x.shape, strict=True))
+    batch = [c for c in out if c in a and c in b]
+    rows = [c for c in out if c in a and c not in b]
+    cols = [c for c in out if c in b and c not in a]
+    inner = [c for c in a if c in b and c not in out]
+    w = im.const(node.input[1])
+    if w is not None:
+        size.update(zip(b, w.shape, strict=True))
+    else:
+        size.update(zip(b, im.get(node.input[1], node).shape, strict=True))
+    dims = lambda letters: [size[c] for c in letters]  # noqa: E731
+    m, k, n = (int(np.prod(dims(g))) for g in (rows, inner, cols))
+    xa = _arrange(im, x, a, batch + rows + inner, [*dims(batch), m, k], node)
+    hint = node.name or node.output[0]
+    if w is not None:
+        if batch:
+            raise _refuse(im, node, "Einsum by a constant with batch indices is not supported")
+        kernel = w.transpose([b.index(c) for c in inner + cols]).reshape(k, n)
+        name = im.add(Dense, hint, [xa], op="dense", units=n, bias=False)
+        im.weights[f"{name}.kernel"] = kernel
+    else:
+        y = im.get(node.input[1], node)
+        yb = _arrange(im, y, b, batch + inner + cols, [*dims(batch), k, n], node)
+        name = im.add(MatMul, hint, [xa, yb], op="matmul")
+    grouped = batch + rows + cols
+    shape = tuple(dims(grouped))
+    name = im.add(Reshape, f"{name}/unflatten", [name], op="reshape", shape=shape)
+    perm = tuple(grouped.index(c) for c in out)
+    im.tensors[node.output[0]] = Tensor(name, tuple(dims(out)), _compose(None, perm),
+                                        node.name)
+
+
+def _arrange(im: _Import, t: Tensor, letters: str, order: list[str], shape: list[int],
+             node) -> str:
+    """``t`` (indexed by ``letters``) permuted to ``order`` and reshaped to ``shape``."""
+    perm = tuple(letters.index(c) for c in order)
+    moved = Tensor(t.name, tuple(t.shape[p] for p in perm), _compose(t.perm, perm), t.via)
+    held = im.nchw(moved, node.name)
+    if tuple(shape) == held.shape:
+        return held.name
+    return im.add(Reshape, f"{node.name or node.output[0]}/{letters}", [held.name],
+                  op="reshape", shape=tuple(shape))
+
+
 def _swap_last(rank: int) -> tuple[int, ...]:
     return (*range(rank - 2), rank - 1, rank - 2)
 
@@ -459,13 +520,17 @@ def _plain(attributes: dict) -> dict:
     return out
 
 
-def _onnx_op(im: _Import, node) -> None:
+def _onnx_op(im: _Import, node, consts: dict[int, np.ndarray] | None = None,
+             **extra) -> None:
     """Any op of `simaccel.ops_onnx` by its ONNX meaning: elementwise ops keep the layout
     their operands are held in (constants are transposed to it), the others run in ONNX
-    element order."""
+    element order. ``consts`` replaces constant operands (by position); ``extra`` adds
+    attributes."""
     kind = ops_onnx.OPS[node.op_type].kind
     acts = [(i, im.get(n, node)) for i, n in enumerate(node.input) if n and n not in im.consts]
-    consts = {i: im.consts[n] for i, n in enumerate(node.input) if n in im.consts}
+    given = consts or {}
+    consts = {i: given.get(i, im.consts[n]) for i, n in enumerate(node.input)
+              if n in im.consts}
     consts.update({i: np.zeros(0) for i, n in enumerate(node.input) if not n})
     shape = im.shape(node.output[0], node)
     perms = {t.perm for _, t in acts}
@@ -480,8 +545,36 @@ def _onnx_op(im: _Import, node) -> None:
         pass
     held = im.shape_held(Tensor("", shape, perm))
     name = _emit(im, node.name or node.output[0], kind, node.op_type,
-                 [t.name for _, t in acts], consts, held, attrs(node))
+                 [t.name for _, t in acts], consts, held, {**attrs(node), **extra})
     im.tensors[node.output[0]] = Tensor(name, shape, perm)
+
+
+def _qdq(im: _Import, node) -> None:
+    """QuantizeLinear / DequantizeLinear (of activations; of weights they fold): a
+    per-axis scale and zero point laid along their axis, then elementwise."""
+    from onnx import helper
+
+    a = attrs(node)
+    if a.get("block_size", 0):
+        raise _refuse(im, node, f"blocked {node.op_type} is not supported")
+    rank = len(im.shape(node.output[0], node))
+    consts = {}
+    for i in (1, 2):
+        value = im.const(node.input[i]) if len(node.input) > i else None
+        if value is not None and value.size > 1:
+            shape = [1] * rank
+            shape[int(a.get("axis", 1)) % rank] = -1
+            consts[i] = value.reshape(shape)
+    extra = {}
+    if node.op_type == "QuantizeLinear":
+        zp = im.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        kind = np.dtype(np.uint8) if zp is None else zp.dtype
+        if a.get("output_dtype"):
+            kind = helper.tensor_dtype_to_np_dtype(int(a["output_dtype"]))
+        extra["zero_point_type"] = str(kind)
+        if str(kind) not in ("int8", "uint8", "int16", "uint16", "int32"):
+            raise _refuse(im, node, f"QuantizeLinear to {kind} is not supported")
+    _onnx_op(im, node, consts, **extra)
 
 
 def _reduce(im: _Import, node) -> None:
@@ -781,7 +874,8 @@ def _layernorm_pattern(im: _Import, node) -> bool:
 
 
 HANDLERS: dict[str, Callable] = {
-    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
+    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "Einsum": _einsum,
+    "BatchNormalization": _batchnorm,
     "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
     "Gelu": _gelu, "Clip": _clip, "Softmax": _softmax,
     "LayerNormalization": _layernorm, "MaxPool": _pool("maxpool2d"),
@@ -789,7 +883,7 @@ HANDLERS: dict[str, Callable] = {
     "Add": _binary("add"), "Mul": _binary("mul"), "Concat": _concat, "Split": _split,
     "Pad": _pad, "Flatten": _reshape_like, "Reshape": _reshape_like,
     "Squeeze": _reshape_like, "Unsqueeze": _reshape_like, "Transpose": _transpose,
-    "Identity": _alias, "Dropout": _alias,
+    "Identity": _alias, "Dropout": _alias, "QuantizeLinear": _qdq, "DequantizeLinear": _qdq,
     **{op: _reduce for op, d in ops_onnx.REDUCE.items() if op.startswith("Reduce")},
 }
 
@@ -846,8 +940,8 @@ def _subgraph_ops(node) -> list[str]:
 
 
 def _walk(im: _Import, graph) -> None:
-    """Translate every node. Without ``allow_unknown`` the walk goes on past an unsupported
-    op, skipping what depends on it, so that the error lists every unsupported op."""
+    """Translate every node. Without ``allow_unknown`` the walk still goes on past an
+    unsupported op (a stand-in carries its outputs) so that the error lists every one."""
     for node in graph.node:
         if node.op_type == "Erf":
             _find_gelu(im, node)
@@ -892,7 +986,10 @@ def _translate(im: _Import, node, downstream: set[str]) -> None:
     im.unknown.append((node.op_type, node.name or node.output[0], why))
     if im.allow_unknown:
         _opaque(im, node)
-    else:
+        return
+    try:  # stand-in so that what follows is still tried (and its refusals counted)
+        _opaque(im, node)
+    except (InputError, *_MALFORMED):
         downstream.update(node.output)
 
 
