@@ -96,3 +96,30 @@ def test_shared_case_equals_onnxruntime(path: Path) -> None:
         assert got[key].shape == value.shape
         np.testing.assert_allclose(got[key], value, rtol=0,
                                    atol=1e-4 * float(np.abs(value).max()) + 1e-30)
+
+
+#: What each shared case becomes: layer ops (in order) and what else must hold.
+CASE_LAYERS = {
+    "reducemean_gap": lambda m: "global_avgpool" in ops(m),
+    "gelu_dynamo_order": lambda m: ops(m) == ["dense", "gelu", "dense"],
+    "concat_single_input": lambda m: ops(m) == ["conv2d"],
+    "keras_one_channel_input": lambda m: ops(m) == ["conv2d"] and m.inputs[0].shape == (
+        1, 6, 6, 1),
+    "keras_zeropad_depthwise": lambda m: ops(m) == ["conv2d"] and m.layers[0].padding == (
+        0, 1, 0, 1) and m.inputs[0].shape == (1, 6, 6, 2),
+    "maxpool_no_strides": lambda m: m.layers[0].stride == (1, 1),
+    "sdpa_plain": lambda m: ops(m).count("matmul") == 2 and "softmax" in ops(m),
+    "sdpa_plain_legacy": lambda m: ops(m).count("matmul") == 2 and "softmax" in ops(m),
+    "split_multi_output": lambda m: ops(m).count("move") == 2,
+    "lstm_expand": lambda m: "opaque" not in ops(m) and ops(m).count("dense") == 1 + 5,
+}
+
+
+def ops(model) -> list[str]:
+    return [layer.op for layer in model.layers]
+
+
+@pytest.mark.parametrize("name", sorted(CASE_LAYERS))
+def test_shared_case_becomes_the_right_layers(name: str) -> None:
+    model = simaccel.load_model(CASES / f"{name}.onnx")
+    assert CASE_LAYERS[name](model), ops(model)
