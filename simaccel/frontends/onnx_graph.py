@@ -120,7 +120,7 @@ def attrs(node) -> dict:
 
 #: What a node whose attributes, inputs or constants do not hold together raises while it is
 #: translated; it becomes an `InputError` naming the node.
-_MALFORMED = (KeyError, IndexError, ValueError, TypeError, AttributeError)
+MALFORMED = (KeyError, IndexError, ValueError, TypeError, AttributeError)
 
 
 def guarded(source: str, node, step: Callable[[], object]):
@@ -129,7 +129,7 @@ def guarded(source: str, node, step: Callable[[], object]):
         return step()
     except InputError:
         raise
-    except _MALFORMED as exc:
+    except MALFORMED as exc:
         raise InputError(source, f"node {node.name or node.op_type}",
                          f"{node.op_type} node cannot be imported "
                          f"({type(exc).__name__}: {exc})") from None
@@ -143,7 +143,7 @@ def constants(graph, source: str) -> dict[str, np.ndarray]:
     for init in graph.initializer:
         try:
             out[init.name] = numpy_helper.to_array(init)
-        except _MALFORMED as exc:
+        except MALFORMED as exc:
             raise InputError(source, f"initializer {init.name}", f"cannot be read "
                              f"({type(exc).__name__}: {exc})") from None
     return out

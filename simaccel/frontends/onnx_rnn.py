@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from simaccel.frontends.onnx_graph import attrs
-from simaccel.frontends.onnx_model import Tensor, _emit, _Import, _refuse
+from simaccel.frontends.onnx_tensors import Importer, Tensor, emit, refuse
 from simaccel.model import Add, Concat, Dense, Elementwise, Reshape
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -20,7 +20,7 @@ DEFAULT_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "
 class _Step:
     """Emits the layers of one direction of one node, named after it."""
 
-    def __init__(self, im: _Import, node, direction: int) -> None:
+    def __init__(self, im: Importer, node, direction: int) -> None:
         self.im, self.node, self.d = im, node, direction
         self.base = f"{node.name or node.op_type}/{'fwd' if direction == 0 else 'bwd'}"
 
@@ -28,7 +28,7 @@ class _Step:
         """Columns ``lo:hi`` of the last axis."""
         out = (*shape[:-1], hi - lo)
         axis = len(shape) - 1
-        name = _emit(self.im, f"{self.base}/{hint}", "move", "Slice", [x],
+        name = emit(self.im, f"{self.base}/{hint}", "move", "Slice", [x],
                      {1: np.array([lo]), 2: np.array([hi]), 3: np.array([axis])}, out, {})
         return name, out
 
@@ -47,46 +47,46 @@ class _Step:
         return name
 
 
-def _check(im: _Import, node) -> dict:
+def _check(im: Importer, node) -> dict:
     a = attrs(node)
     acts = [v.decode() if isinstance(v, bytes) else v for v in a.get("activations", [])]
     if acts and acts != DEFAULT_ACTIVATIONS[node.op_type] * (len(acts) // len(
             DEFAULT_ACTIVATIONS[node.op_type])):
-        raise _refuse(im, node, f"{node.op_type} with activations {acts} is not supported")
+        raise refuse(im, node, f"{node.op_type} with activations {acts} is not supported")
     if a.get("clip") is not None or a.get("input_forget", 0) or a.get("layout", 0):
-        raise _refuse(im, node, f"{node.op_type} clip, input_forget and layout=1 are not "
+        raise refuse(im, node, f"{node.op_type} clip, input_forget and layout=1 are not "
                       "supported")
     for i, what in ((1, "W"), (2, "R")):
         if im.const(node.input[i]) is None:
-            raise _refuse(im, node, f"{node.op_type} needs a constant {what}")
+            raise refuse(im, node, f"{node.op_type} needs a constant {what}")
     if len(node.input) > 4 and node.input[4]:
         lens = im.const(node.input[4])
         if lens is None or np.any(lens != im.tensors[node.input[0]].shape[0]):
-            raise _refuse(im, node, "per-sample sequence lengths are not supported")
+            raise refuse(im, node, "per-sample sequence lengths are not supported")
     if node.op_type == "LSTM" and len(node.input) > 7 and node.input[7] and np.any(
             im.const(node.input[7]) != 0):
-        raise _refuse(im, node, "LSTM peepholes are not supported")
+        raise refuse(im, node, "LSTM peepholes are not supported")
     return a
 
 
-def _initial(im: _Import, node, index: int, step: _Step, x_t: str, batch: int,
+def _initial(im: Importer, node, index: int, step: _Step, x_t: str, batch: int,
              hidden: int, hint: str) -> str:
     """The initial state of ``step``'s direction as a [batch, hidden] activation: a slice of
     an activation input, or a constant (zeros by default) carried as one."""
     name = node.input[index] if len(node.input) > index else ""
     if name and name in im.tensors:
         src = im.nchw(im.tensors[name], node.name)
-        return _emit(im, f"{step.base}/{hint}", "move", "Gather", [src.name],
+        return emit(im, f"{step.base}/{hint}", "move", "Gather", [src.name],
                      {1: np.array(step.d)}, (batch, hidden), {})
     value = im.const(name)
     value = np.zeros((batch, hidden)) if value is None else value[step.d]
     shape = (batch, hidden)
     part, _ = step.slice(x_t, (batch, hidden * GATES[node.op_type]), 0, hidden, f"{hint}_like")
-    return _emit(im, f"{step.base}/{hint}", "eltwise", "Where", [part],
+    return emit(im, f"{step.base}/{hint}", "eltwise", "Where", [part],
                  {0: np.zeros(shape), 2: value}, shape, {})
 
 
-def _rnn(im: _Import, node) -> None:
+def _rnn(im: Importer, node) -> None:
     """LSTM, GRU or RNN, every direction, unrolled."""
     a = _check(im, node)
     x = im.nchw(im.get(node.input[0], node), node.name)
@@ -108,7 +108,7 @@ def _rnn(im: _Import, node) -> None:
     _outputs(im, node, hs, cs, steps, batch, hidden)
 
 
-def _direction(im: _Import, node, step: _Step, x: Tensor, w, r, b, hidden: int,
+def _direction(im: Importer, node, step: _Step, x: Tensor, w, r, b, hidden: int,
                reverse: bool, lbr: bool):
     op = node.op_type
     steps, batch, _ = x.shape
@@ -124,7 +124,7 @@ def _direction(im: _Import, node, step: _Step, x: Tensor, w, r, b, hidden: int,
     h = c = None
     hs: dict[int, str] = {}
     for t in order:
-        xt = _emit(im, f"{step.base}/t{t}/x", "move", "Gather", [xw], {1: np.array(t)},
+        xt = emit(im, f"{step.base}/t{t}/x", "move", "Gather", [xw], {1: np.array(t)},
                    (batch, gh), {})
         if h is None:
             h = _initial(im, node, 5, step, xt, batch, hidden, "h0")
@@ -178,12 +178,12 @@ def _gru_step(step: _Step, t: int, xt: str, h: str, r, rb, batch: int, hidden: i
                            f"t{t}/h_gemm_h")
     cand = step.act("tanh", step.binary("add", xh, gated, f"t{t}/h_sum"), f"t{t}/h_tanh")
     # h = (1 - z)·cand + z·h = cand + z·(h - cand)
-    diff = _emit(step.im, f"{step.base}/t{t}/h_minus", "eltwise", "Sub", [h, cand], {},
+    diff = emit(step.im, f"{step.base}/t{t}/h_minus", "eltwise", "Sub", [h, cand], {},
                  (batch, hidden), {})
     return step.binary("add", cand, step.binary("mul", z, diff, f"t{t}/z_d"), f"t{t}/h")
 
 
-def _stack(im: _Import, node, parts: list[str], shape: tuple[int, ...], axis: int,
+def _stack(im: Importer, node, parts: list[str], shape: tuple[int, ...], axis: int,
            hint: str) -> str:
     """``parts`` (each of ``shape``) reshaped with a new axis and concatenated along it."""
     names = []
@@ -195,7 +195,7 @@ def _stack(im: _Import, node, parts: list[str], shape: tuple[int, ...], axis: in
     return im.add(Concat, f"{node.name}/{hint}", names, op="concat", axis=axis)
 
 
-def _outputs(im: _Import, node, hs: list[list[str]], cs: list, steps: int, batch: int,
+def _outputs(im: Importer, node, hs: list[list[str]], cs: list, steps: int, batch: int,
              hidden: int) -> None:
     dirs = len(hs)
     outs = list(node.output) + ["", "", ""]

@@ -1,0 +1,230 @@
+"""ONNX ops for the array and its sliding windows: Conv, Gemm, MatMul, Einsum (matrix
+products) and MaxPool/AveragePool, with attribute defaults as the ONNX spec states them
+(strides 1, dilations, auto_pad SAME_UPPER/SAME_LOWER, ceil_mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from simaccel.errors import InputError
+from simaccel.frontends.onnx_graph import (
+    attrs,
+)
+from simaccel.frontends.onnx_patterns import (
+    trailing_bias,
+    trailing_scale,
+)
+from simaccel.frontends.onnx_tensors import (
+    TO_NCHW,
+    Importer,
+    Tensor,
+    compose,
+    refuse,
+)
+from simaccel.model import (
+    Conv2d,
+    Dense,
+    MatMul,
+    Pool2d,
+    Reshape,
+)
+
+
+def _same_pads(in_hw, k, strides, dilations, lower: bool) -> list[int]:
+    """ONNX auto_pad SAME_UPPER / SAME_LOWER as explicit [top, left, bottom, right]: output
+    ceil(in / stride); the odd extra pad at the end (UPPER) or the beginning (LOWER)."""
+    heads, tails = [], []
+    for size, kk, s, d in zip(in_hw, k, strides, dilations, strict=True):
+        total = max((-(-size // s) - 1) * s + d * (kk - 1) + 1 - size, 0)
+        small, big = total // 2, total - total // 2
+        heads.append(big if lower else small)
+        tails.append(small if lower else big)
+    return heads + tails
+
+
+def _window_pads(im: Importer, node, x: Tensor, k, strides, dilations) -> list[int]:
+    """A conv's or pool's [top, left, bottom, right] pads from ``pads`` or ``auto_pad``."""
+    a = attrs(node)
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        return _same_pads(x.shape[2:], k, strides, dilations, auto == "SAME_LOWER")
+    if auto == "VALID":
+        return [0, 0, 0, 0]
+    return list(a.get("pads", [0, 0, 0, 0]))
+
+
+def conv(im: Importer, node) -> None:
+    a = attrs(node)
+    x = im.get(node.input[0], node)
+    w = im.const(node.input[1])
+    if w is None or len(w.shape) != 4 or len(x.shape) != 4:
+        raise refuse(im, node, "only 2-D convolutions with constant weights are supported")
+    k = (int(w.shape[2]), int(w.shape[3]))
+    strides = tuple(a.get("strides", [1, 1]))
+    dilations = tuple(a.get("dilations", [1, 1]))
+    pads = _window_pads(im, node, x, k, strides, dilations)
+    extra = im.extra_pads.get(id(node), (0, 0, 0, 0))
+    padding = (pads[0] + extra[0], pads[2] + extra[1], pads[1] + extra[2], pads[3] + extra[3])
+    groups = int(a.get("group", 1))
+    if groups < 1 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise InputError(im.source, f"node {node.name or node.op_type}", f"group {groups} "
+                         f"does not fit {x.shape[1]} input channels and weights "
+                         f"{list(w.shape)}")
+    x = im.nhwc(x, node.name)
+    bias = im.const(node.input[2]) if len(node.input) > 2 else None
+    name = im.add(Conv2d, node.name or node.output[0], [x.name], op="conv2d",
+                  filters=int(w.shape[0]), kernel=k, stride=strides, dilation=dilations,
+                  padding=padding, groups=groups, bias=bias is not None)
+    im.weights[f"{name}.kernel"] = w.transpose(2, 3, 1, 0)
+    if bias is not None:
+        im.weights[f"{name}.bias"] = bias
+    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), TO_NCHW)
+
+
+def gemm(im: Importer, node) -> None:
+    a = attrs(node)
+    b = im.const(node.input[1])
+    if a.get("transA", 0) or b is None:
+        raise refuse(im, node, "Gemm needs a constant B and no transA")
+    x = im.nchw(im.get(node.input[0], node), node.name)
+    w = (b.T if a.get("transB", 0) else b) * a.get("alpha", 1.0)
+    bias = im.const(node.input[2]) if len(node.input) > 2 else None
+    name = im.add(Dense, node.name or node.output[0], [x.name], op="dense", units=int(w.shape[1]),
+                  bias=bias is not None)
+    im.weights[f"{name}.kernel"] = w
+    if bias is not None:
+        im.weights[f"{name}.bias"] = np.broadcast_to(bias * a.get("beta", 1.0), (w.shape[1],))
+    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node))
+
+
+def matmul(im: Importer, node) -> None:
+    if im.const(node.input[0]) is not None:
+        raise refuse(im, node, "MatMul of a constant by an activation is not supported")
+    x = im.nchw(im.get(node.input[0], node), node.name)
+    w = im.const(node.input[1])
+    out = node.output[0]
+    if w is not None and w.ndim == 2:
+        bias, out = trailing_bias(im, node, w.shape[1])
+        name = im.add(Dense, node.name or out, [x.name], op="dense", units=int(w.shape[1]),
+                      bias=bias is not None)
+        im.weights[f"{name}.kernel"] = w
+        if bias is not None:
+            im.weights[f"{name}.bias"] = bias
+    elif w is not None:
+        raise refuse(im, node, "MatMul by a constant of rank > 2 is not supported")
+    else:
+        y = im.get(node.input[1], node)
+        swapped = None if y.perm is None else compose(y.perm, _swap_last(len(y.shape)))
+        transpose_b = y.perm is not None and swapped is None  # Bᵀ: read B transposed
+        y = Tensor(y.name, y.shape) if transpose_b else im.nchw(y, node.name)
+        scale, out = trailing_scale(im, node)
+        name = im.add(MatMul, node.name or out, [x.name, y.name], op="matmul", scale=scale,
+                      transpose_b=transpose_b)
+    im.tensors[out] = Tensor(name, im.shape(out, node))
+
+
+def einsum(im: Importer, node) -> None:
+    """A two-operand Einsum that is a (batched) matrix product, whatever its index order:
+    operands permuted and reshaped to [batch, M, K] · [batch, K, N] (or a dense layer by a
+    constant), then reshaped and permuted to the output's order."""
+    eq = attrs(node)["equation"]
+    eq = (eq.decode() if isinstance(eq, bytes) else eq).replace(" ", "")
+    terms, _, out = eq.partition("->")
+    terms = terms.split(",")
+    if "." in eq or not out and "->" not in eq or len(terms) != 2 or any(
+            len(set(t)) != len(t) for t in (*terms, out)):
+        raise refuse(im, node, f"Einsum {eq!r} is not a matrix product")
+    a, b = terms
+    if set(out) - set(a + b) or (set(a) ^ set(b)) - set(out):
+        raise refuse(im, node, f"Einsum {eq!r} is not a matrix product")
+    if im.const(node.input[0]) is not None:
+        raise refuse(im, node, "Einsum of a constant first operand is not supported")
+    x = im.get(node.input[0], node)
+    size = dict(zip(a, x.shape, strict=True))
+    batch = [c for c in out if c in a and c in b]
+    rows = [c for c in out if c in a and c not in b]
+    cols = [c for c in out if c in b and c not in a]
+    inner = [c for c in a if c in b and c not in out]
+    w = im.const(node.input[1])
+    if w is not None:
+        size.update(zip(b, w.shape, strict=True))
+    else:
+        size.update(zip(b, im.get(node.input[1], node).shape, strict=True))
+    dims = lambda letters: [size[c] for c in letters]  # noqa: E731
+    m, k, n = (int(np.prod(dims(g))) for g in (rows, inner, cols))
+    xa = _arrange(im, x, a, batch + rows + inner, [*dims(batch), m, k], node)
+    hint = node.name or node.output[0]
+    if w is not None:
+        if batch:
+            raise refuse(im, node, "Einsum by a constant with batch indices is not supported")
+        kernel = w.transpose([b.index(c) for c in inner + cols]).reshape(k, n)
+        name = im.add(Dense, hint, [xa], op="dense", units=n, bias=False)
+        im.weights[f"{name}.kernel"] = kernel
+    else:
+        y = im.get(node.input[1], node)
+        yb = _arrange(im, y, b, batch + inner + cols, [*dims(batch), k, n], node)
+        name = im.add(MatMul, hint, [xa, yb], op="matmul")
+    grouped = batch + rows + cols
+    shape = tuple(dims(grouped))
+    name = im.add(Reshape, f"{name}/unflatten", [name], op="reshape", shape=shape)
+    perm = tuple(grouped.index(c) for c in out)
+    im.tensors[node.output[0]] = Tensor(name, tuple(dims(out)), compose(None, perm),
+                                        node.name)
+
+
+def _arrange(im: Importer, t: Tensor, letters: str, order: list[str], shape: list[int],
+             node) -> str:
+    """``t`` (indexed by ``letters``) permuted to ``order`` and reshaped to ``shape``."""
+    perm = tuple(letters.index(c) for c in order)
+    moved = Tensor(t.name, tuple(t.shape[p] for p in perm), compose(t.perm, perm), t.via)
+    held = im.nchw(moved, node.name)
+    if tuple(shape) == held.shape:
+        return held.name
+    return im.add(Reshape, f"{node.name or node.output[0]}/{letters}", [held.name],
+                  op="reshape", shape=tuple(shape))
+
+
+def _swap_last(rank: int) -> tuple[int, ...]:
+    return (*range(rank - 2), rank - 1, rank - 2)
+
+
+def pool(op: str) -> Callable:
+    def handle(im: Importer, node) -> None:
+        a = attrs(node)
+        if len(node.output) > 1 and node.output[1]:
+            raise refuse(im, node, "MaxPool's indices output is not supported")
+        x = im.get(node.input[0], node)
+        if len(x.shape) != 4:
+            raise refuse(im, node, "only 2-D pooling is supported")
+        k = tuple(a["kernel_shape"])
+        strides = tuple(a.get("strides", [1, 1]))
+        dilations = tuple(a.get("dilations", [1, 1]))
+        pads = _window_pads(im, node, x, k, strides, dilations)
+        if a.get("ceil_mode", 0):
+            pads = _ceil_pads(x.shape[2:], k, strides, dilations, pads)
+        include = bool(a.get("count_include_pad", 0)) and op == "avgpool2d"
+        if include and a.get("ceil_mode", 0):
+            raise refuse(im, node, "ceil_mode with count_include_pad is not supported")
+        x = im.nhwc(x, node.name)
+        name = im.add(Pool2d, node.name or node.output[0], [x.name], op=op, pool=k,
+                      stride=strides, dilation=dilations, count_include_pad=include,
+                      padding=(pads[0], pads[2], pads[1], pads[3]))
+        im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), TO_NCHW)
+    return handle
+
+
+def _ceil_pads(in_hw, k, strides, dilations, pads: list[int]) -> list[int]:
+    """Pads with extra rows/columns at the end so that floor division gives ONNX's
+    ceil_mode output size (a last window must start inside the input or its left pad)."""
+    out = list(pads)
+    for axis, (size, kk, s, d) in enumerate(zip(in_hw, k, strides, dilations, strict=True)):
+        span = d * (kk - 1) + 1
+        total = size + pads[axis] + pads[axis + 2]
+        n = -(-(total - span) // s) + 1
+        if (n - 1) * s >= size + pads[axis]:
+            n -= 1
+        out[axis + 2] += max((n - 1) * s + span - total, 0)
+    return out

@@ -1,0 +1,184 @@
+"""Patterns exporters emit, recognised as one simaccel layer (an optimisation: without a
+match the plain ops still run): GELU x·½·(1 + erf(x/√2)) in any order; ReduceMean, Sub,
+Pow, ReduceMean, Add, Sqrt, Div (, Mul, Add) as LayerNormalization; a bias Add or a scale
+Mul/Div after a MatMul; zero padding before a Conv folded into its padding."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simaccel.frontends.onnx_graph import (
+    attrs,
+)
+from simaccel.frontends.onnx_tensors import (
+    Importer,
+    Tensor,
+    single_consumer,
+)
+from simaccel.model import (
+    Elementwise,
+    LayerNorm,
+)
+
+
+def _const_near(im: Importer, name: str, value: float) -> bool:
+    return name in im.consts and im.consts[name].size == 1 and abs(
+        float(im.consts[name].reshape(())) - value) < 1e-3 * max(1.0, abs(value))
+
+
+def _other(node, name: str) -> str:
+    rest = [n for n in node.input if n != name]
+    return rest[0] if rest else ""
+
+
+def trailing_bias(im: Importer, node, units: int):
+    """A constant Add right after (a bias): fold it in, and skip that node."""
+    add = single_consumer(im, node.output[0], "Add")
+    if add is not None:
+        other = [n for n in add.input if n != node.output[0]]
+        if len(other) == 1 and other[0] in im.consts and im.consts[other[0]].size == units \
+                and im.consts[other[0]].ndim <= 1:
+            im.skip.add(id(add))
+            return im.consts[other[0]].reshape(units), add.output[0]
+    return None, node.output[0]
+
+
+def trailing_scale(im: Importer, node):
+    """A Mul or Div by a constant scalar right after a MatMul: its ``scale``."""
+    for op_type in ("Mul", "Div"):
+        user = single_consumer(im, node.output[0], op_type)
+        if user is None:
+            continue
+        other = [n for n in user.input if n != node.output[0]]
+        if len(other) == 1 and other[0] in im.consts and im.consts[other[0]].size == 1 \
+                and user.input[0] == node.output[0]:
+            value = float(im.consts[other[0]].reshape(()))
+            im.skip.add(id(user))
+            return (value if op_type == "Mul" else 1.0 / value), user.output[0]
+    return 1.0, node.output[0]
+
+
+def find_gelu(im: Importer, erf) -> None:
+    """x · ½ · (1 + erf(x/√2)), in any association and order of the products and with x/√2
+    as a Div or a Mul: registered as one gelu layer emitted at the pattern's last node."""
+    pre = im.producers.get(erf.input[0])
+    if pre is None or not im.single_use(erf.input[0]):
+        return
+    by_div = pre.op_type == "Div" and _const_near(im, pre.input[1], 2**0.5)
+    if by_div or pre.op_type == "Mul" and _const_near(im, pre.input[1], 2**-0.5):
+        x = pre.input[0]
+    elif pre.op_type == "Mul" and _const_near(im, pre.input[0], 2**-0.5):
+        x = pre.input[1]
+    else:
+        return
+    add = single_consumer(im, erf.output[0], "Add")
+    if add is None or not _const_near(im, _other(add, erf.output[0]), 1.0):
+        return
+    nodes = [pre, erf, add]
+    factors, tensor, last = [], add.output[0], None
+    while len(factors) < 2:
+        mul = single_consumer(im, tensor, "Mul")
+        if mul is None:
+            return
+        other = _other(mul, tensor)
+        half = im.producers.get(other)
+        if _const_near(im, other, 0.5) or other == x:
+            factors.append("half" if other != x else "x")
+        elif half is not None and half.op_type == "Mul" and im.single_use(other) and \
+                x in half.input and _const_near(im, _other(half, x), 0.5):
+            factors += ["x", "half"]
+            nodes.append(half)
+        else:
+            return
+        nodes.append(mul)
+        tensor, last = mul.output[0], mul
+    if sorted(factors) != ["half", "x"]:
+        return
+
+    def emit() -> None:
+        t = im.get(x, last)
+        name = im.add(Elementwise, last.name or last.output[0], [t.name], op="gelu")
+        im.tensors[last.output[0]] = Tensor(name, t.shape, t.perm)
+
+    im.skip.update(id(n) for n in nodes if n is not last)
+    im.patterns[id(last)] = emit
+
+
+def layernorm_pattern(im: Importer, node) -> bool:
+    """ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div (, Mul γ, Add β) is
+    LayerNormalization over the last axis."""
+    if node.op_type != "ReduceMean":
+        return False
+    x = node.input[0]
+    users = im.consumers.get(node.output[0], [])
+    sub = users[0] if len(users) == 1 and users[0].op_type == "Sub" else None
+    if sub is None or sub.input[0] != x or x not in im.tensors:
+        return False
+    axes = attrs(node).get("axes")
+    if axes is None and len(node.input) > 1:
+        axes = im.consts.get(node.input[1], np.array([0])).reshape(-1).tolist()
+    if axes is None or [int(a) % len(im.tensors[x].shape) for a in axes] != [
+            len(im.tensors[x].shape) - 1]:
+        return False
+    pow_ = next((u for u in im.consumers.get(sub.output[0], []) if u.op_type == "Pow"), None)
+    div = next((u for u in im.consumers.get(sub.output[0], []) if u.op_type == "Div"), None)
+    mean2 = pow_ and _const_near(im, pow_.input[1], 2.0) and single_consumer(
+        im, pow_.output[0], "ReduceMean")
+    add = mean2 and single_consumer(im, mean2.output[0], "Add")
+    sqrt = add and single_consumer(im, add.output[0], "Sqrt")
+    if not (sqrt and div and div.input[1] == sqrt.output[0]) or len(
+            im.consumers.get(sub.output[0], [])) != 2:
+        return False
+    eps_name = _other(add, mean2.output[0])
+    if eps_name not in im.consts:
+        return False
+    t = im.nchw(im.get(x, node), node.name or "layernorm")
+    c = t.shape[-1]
+    out, gamma, beta = div.output[0], np.ones(c), np.zeros(c)
+    skip = [sub, pow_, div, mean2, add, sqrt]
+    mul = single_consumer(im, out, "Mul")
+    if mul is not None and _other(mul, out) in im.consts and im.consts[
+            _other(mul, out)].size == c:
+        gamma, out = im.consts[_other(mul, out)].reshape(c), mul.output[0]
+        skip.append(mul)
+        bias = single_consumer(im, out, "Add")
+        if bias is not None and _other(bias, out) in im.consts and im.consts[
+                _other(bias, out)].size == c:
+            beta, out = im.consts[_other(bias, out)].reshape(c), bias.output[0]
+            skip.append(bias)
+    name = im.add(LayerNorm, node.name or out, [t.name], op="layernorm",
+                  epsilon=float(im.consts[eps_name].reshape(())))
+    im.weights[f"{name}.gamma"], im.weights[f"{name}.beta"] = gamma, beta
+    im.tensors[out] = Tensor(name, t.shape)
+    im.skip.update(id(n) for n in skip)
+    return True
+
+
+def pad_into_conv(im: Importer, node) -> bool:
+    a = attrs(node)
+    mode = a.get("mode", b"constant")
+    pads = im.const(node.input[1]) if len(node.input) > 1 else np.array(a.get("pads", []))
+    value = im.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if mode not in (b"constant", "constant") or pads is None or (value is not None and np.any(
+            value != 0)) or (len(node.input) > 3 and node.input[3]) or np.any(pads < 0):
+        return False
+    x = im.tensors.get(node.input[0])
+    if x is None or len(x.shape) != 4:
+        return False
+    rank, perm, tensor = 4, tuple(range(4)), node.output[0]
+    user = im.consumers.get(tensor, [None])[0]
+    while im.single_use(tensor) and user.op_type == "Transpose":
+        perm = tuple(perm[p] for p in attrs(user).get("perm", range(rank - 1, -1, -1)))
+        tensor = user.output[0]
+        user = im.consumers.get(tensor, [None])[0]
+    if not im.single_use(tensor) or user.op_type != "Conv" or user.input[0] != tensor or \
+            id(user) in im.extra_pads:
+        return False
+    begin, end = pads[:rank], pads[rank:]
+    # the conv's input axis j is the Pad's axis perm[j]
+    if any(begin[perm[j]] or end[perm[j]] for j in (0, 1)):
+        return False
+    im.extra_pads[id(user)] = (int(begin[perm[2]]), int(end[perm[2]]), int(begin[perm[3]]),
+                               int(end[perm[3]]))
+    im.tensors[node.output[0]] = x
+    return True
