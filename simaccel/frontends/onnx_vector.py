@@ -264,19 +264,42 @@ def concat(im: Importer, node) -> None:
 
 
 def split(im: Importer, node) -> None:
-    """Split: one Slice per output, each moving its part's bytes."""
-    x = im.nchw(im.get(node.input[0], node), node.name)
+    """Split: one Slice per output, each moving its part's bytes, in the layout the input is
+    held in (a channel split of a feature map stays NHWC)."""
+    x = im.get(node.input[0], node)
     a = attrs(node)
     axis = int(a.get("axis", 0)) % len(x.shape)
+    held_axis = channel_axis(x, axis)
     start = 0
     for i, out in enumerate(node.output):
-        size = im.shape(out, node)[axis]
+        shape = im.shape(out, node)
         if out:
-            consts = {1: np.array([start]), 2: np.array([start + size]), 3: np.array([axis])}
+            consts = {1: np.array([start]), 2: np.array([start + shape[axis]]),
+                      3: np.array([held_axis])}
             name = emit(im, f"{node.name or out}/{i}", "move", "Slice", [x.name], consts,
-                         im.shape(out, node), {})
-            im.tensors[out] = Tensor(name, im.shape(out, node))
-        start += size
+                        im.shape_held(Tensor("", shape, x.perm)), {})
+            im.tensors[out] = Tensor(name, shape, x.perm)
+        start += shape[axis]
+
+
+def slice_(im: Importer, node) -> None:
+    """Slice with constant bounds, in the layout its input is held in (axes mapped)."""
+    x = im.tensors.get(node.input[0])
+    bounds = [im.const(n) if n else None for n in node.input[1:]]
+    if x is None or x.perm is None or any(b is None for b in bounds[:2]) or any(
+            n and b is None for n, b in zip(node.input[3:], bounds[2:], strict=False)):
+        return onnx_op(im, node)
+    starts = bounds[0].reshape(-1)
+    axes = bounds[2].reshape(-1) if len(bounds) > 2 and bounds[2] is not None else \
+        np.arange(len(starts))
+    consts = {1: starts, 2: bounds[1].reshape(-1),
+              3: np.array([channel_axis(x, int(ax)) for ax in axes])}
+    if len(bounds) > 3 and bounds[3] is not None:
+        consts[4] = bounds[3].reshape(-1)
+    shape = im.shape(node.output[0], node)
+    name = emit(im, node.name or node.output[0], "move", "Slice", [x.name], consts,
+                im.shape_held(Tensor("", shape, x.perm)), {})
+    im.tensors[node.output[0]] = Tensor(name, shape, x.perm)
 
 
 def pad(im: Importer, node) -> None:
