@@ -316,7 +316,7 @@ def export(name: str, dynamo: bool) -> dict:
     with torch.no_grad():
         reference = net(x).numpy()
     return {"model": name, "exporter": exporter, "macs": int(macs),
-            "torch_vs_onnxruntime": float(np.abs(reference - outs[0]).max()),
+            "source_vs_onnxruntime": float(np.abs(reference - outs[0]).max()),
             "bytes": path.stat().st_size}
 
 

@@ -16,6 +16,7 @@ from simaccel.frontends.onnx_tensors import (
     single_consumer,
 )
 from simaccel.model import (
+    BatchNorm,
     Elementwise,
     LayerNorm,
 )
@@ -181,4 +182,39 @@ def pad_into_conv(im: Importer, node) -> bool:
     im.extra_pads[id(user)] = (int(begin[perm[2]]), int(end[perm[2]]), int(begin[perm[3]]),
                                int(end[perm[3]]))
     im.tensors[node.output[0]] = x
+    return True
+
+
+def channel_affine(im: Importer, node) -> bool:
+    """Mul by a per-channel constant (then perhaps Add of one) right after a conv or dense
+    layer, as tf2onnx writes a Keras BatchNormalization it could not fold: a batchnorm
+    (γ = the scale, β = the shift, mean 0, variance 1 − ε), which lowering folds into the
+    GEMM before it."""
+    x_name = next((n for n in node.input if n not in im.consts), "")
+    other = _other(node, x_name)
+    x = im.tensors.get(x_name)
+    scale = im.consts.get(other)
+    producer = im.producers.get(x_name)
+    if x is None or scale is None or producer is None or producer.op_type not in (
+            "Conv", "MatMul", "Gemm", "Add") or not im.single_use(x_name):
+        return False
+    channels = x.shape[1] if len(x.shape) == 4 else x.shape[-1]
+    wanted = [(channels, 1, 1), (1, channels, 1, 1)] if len(x.shape) == 4 and x.nhwc else (
+        [(channels,), (1, channels)] if len(x.shape) == 2 and x.perm is None else [])
+    if tuple(scale.shape) not in wanted:
+        return False
+    out, shift = node.output[0], np.zeros(channels)
+    skip = []
+    add = single_consumer(im, out, "Add")
+    if add is not None and tuple(np.shape(im.consts.get(_other(add, out)))) in wanted:
+        shift, out = im.consts[_other(add, out)].reshape(channels), add.output[0]
+        skip.append(add)
+    eps = 1e-3
+    name = im.add(BatchNorm, node.name or out, [x.name], op="batchnorm", epsilon=eps)
+    im.weights[f"{name}.gamma"] = scale.reshape(channels).astype(np.float64)
+    im.weights[f"{name}.beta"] = shift.astype(np.float64)
+    im.weights[f"{name}.mean"] = np.zeros(channels)
+    im.weights[f"{name}.var"] = np.full(channels, 1.0 - eps)
+    im.tensors[out] = Tensor(name, im.shape(out, node), x.perm)
+    im.skip.update(id(n) for n in skip)
     return True

@@ -15,6 +15,7 @@ from simaccel.frontends.onnx_graph import (
     attrs,
 )
 from simaccel.frontends.onnx_patterns import (
+    channel_affine,
     pad_into_conv,
 )
 from simaccel.frontends.onnx_tensors import (
@@ -70,6 +71,8 @@ def binary(op: str) -> Callable:
     """Add or Mul: of activations of one layout, a simaccel ``add``/``mul`` layer (fusable);
     anything else (a constant operand, broadcasting across layouts) the plain ONNX op."""
     def handle(im: Importer, node) -> None:
+        if op == "mul" and channel_affine(im, node):
+            return None
         if any(n in im.consts for n in node.input):
             return onnx_op(im, node)
         ins = [im.get(n, node) for n in node.input]
