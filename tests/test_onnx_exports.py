@@ -1,9 +1,10 @@
-"""Models written by the real exporters (torch.onnx.export with dynamo=True and dynamo=False,
-torchvision and HuggingFace transformers models from configs, random weights), made by
-scripts/export_onnx_fixtures.py and kept in tests/data/onnx_exports/ with their inputs,
-onnxruntime's outputs and torch's MAC count; and the failing files of the shared cases
-(tests/data/onnx_cases/), against onnxruntime run here. Every one imports; MACs agree with
-torch's count to 0.5%; the fp32 execution of the tiled schedule equals onnxruntime's output
+"""Models written by the real exporters (torch.onnx.export with dynamo=True and dynamo=False:
+torchvision and HuggingFace transformers models from configs and RNNs, random weights;
+Keras 3 through tf2onnx), made by scripts/export_onnx_fixtures.py and
+scripts/export_keras_fixtures.py and kept in tests/data/onnx_exports/ with their inputs,
+onnxruntime's outputs and the framework's MAC count; and the failing files of the shared
+cases (tests/data/onnx_cases/), against onnxruntime run here. Every one imports; MACs agree
+with the recorded count to 0.5%; the fp32 execution of the tiled schedule equals onnxruntime's output
 (rtol 1e-4 of the output's largest magnitude); the int8 one stays above a stated SQNR."""
 
 from __future__ import annotations
