@@ -158,6 +158,25 @@ def swin() -> nn.Module:
                                   stochastic_depth_prob=0.0, num_classes=10)
 
 
+class TinyUNet(nn.Module):
+    """An encoder-decoder: strided convs down, a transposed conv and a bilinear upsampling
+    back up, a skip connection concatenated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down1 = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.down2 = nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU())
+        self.up = nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1)
+        self.resize = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.head = nn.Conv2d(16, 2, 1)
+
+    def forward(self, x):
+        skip = self.down1(x)
+        y = torch.relu(self.up(self.down2(skip)))
+        y = torch.cat([y, skip], dim=1)
+        return self.resize(self.head(y))
+
+
 # -- HuggingFace transformers, from configs ---------------------------------------------------
 
 class _Hidden(nn.Module):
@@ -245,7 +264,7 @@ MODELS = {
     "regnet_tiny": (regnet, image), "densenet_tiny": (densenet, image),
     "googlenet_tiny": (googlenet, image), "squeezenet_tiny": (squeezenet, image),
     "shufflenet_tiny": (shufflenet, image), "vit_tiny": (vit, image),
-    "swin_tiny": (swin, image),
+    "swin_tiny": (swin, image), "unet_tiny": (TinyUNet, image),
     "hf_gpt2": (hf_gpt2, tokens), "hf_bert": (hf_bert, tokens), "hf_llama": (hf_llama, tokens),
     "hf_vit": (hf_vit, image),
     "lstm": (LstmTagger, lambda: torch.randn(1, 6, 8)),

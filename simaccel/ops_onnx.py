@@ -472,8 +472,32 @@ MOVE: dict[str, OpDef] = {
     "Concat": OpDef("move", 1, lambda v, a: np.concatenate(v, axis=int(a["axis"]))),
 }
 
+def _overlap_add(v: list, a: dict) -> np.ndarray:
+    """simaccel's second half of ConvTranspose (its first is a GEMM of the NHWC input by the
+    weights, giving every pixel's kh·kw·C contributions): each contribution added at
+    pixel · stride + tap · dilation, cropped by the pads, plus the bias."""
+    x = v[0]
+    n, h, w, _ = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["strides"], a["dilations"]
+    top, left, bottom, right = a["pads"]
+    extra_h, extra_w = a.get("output_padding", (0, 0))
+    cols = x.reshape(n, h, w, kh, kw, -1)
+    full_h = (h - 1) * sh + dh * (kh - 1) + 1 + extra_h
+    full_w = (w - 1) * sw + dw * (kw - 1) + 1 + extra_w
+    out = np.zeros((n, full_h, full_w, cols.shape[-1]))
+    for i in range(kh):
+        for j in range(kw):
+            out[:, i * dh: i * dh + (h - 1) * sh + 1: sh,
+                j * dw: j * dw + (w - 1) * sw + 1: sw, :] += cols[:, :, :, i, j, :]
+    out = out[:, top: full_h - bottom, left: full_w - right, :]
+    return out + v[1] if len(v) > 1 and v[1] is not None and np.size(v[1]) else out
+
+
+#: Internal ops the frontend builds from ONNX ones (not in the ONNX standard).
+INTERNAL: dict[str, OpDef] = {"ConvTransposeOverlapAdd": OpDef("reduce", 1, _overlap_add)}
+
 #: Every op, by ONNX name.
-OPS: dict[str, OpDef] = {**ELTWISE, **REDUCE, **MOVE}
+OPS: dict[str, OpDef] = {**ELTWISE, **REDUCE, **MOVE, **INTERNAL}
 
 
 def run(onnx_op: str, operands: list[Any], attributes: dict[str, Any]) -> np.ndarray:

@@ -4,8 +4,9 @@ Keras 3 through tf2onnx), made by scripts/export_onnx_fixtures.py and
 scripts/export_keras_fixtures.py and kept in tests/data/onnx_exports/ with their inputs,
 onnxruntime's outputs and the framework's MAC count; and the failing files of the shared
 cases (tests/data/onnx_cases/), against onnxruntime run here. Every one imports; MACs agree
-with the recorded count to 0.5%; the fp32 execution of the tiled schedule equals onnxruntime's output
-(rtol 1e-4 of the output's largest magnitude); the int8 one stays above a stated SQNR."""
+with the recorded count to 0.5%; the fp32 execution of the tiled schedule equals
+onnxruntime's output (rtol 1e-4 of the output's largest magnitude); the int8 one stays above
+a stated SQNR."""
 
 from __future__ import annotations
 

@@ -137,6 +137,16 @@ def test_einsum_matrix_products(tmp_path: Path) -> None:
     assert not [layer for layer in model.layers if layer.op == "opaque"]
 
 
+def test_conv_transpose_is_a_gemm_and_an_overlap_add(tmp_path: Path) -> None:
+    """Stride 2 with pads, output_padding and dilation; a bias; a 1×1 stride-1 one."""
+    b = GraphBuilder(seed=11)
+    y = b.op("ConvTranspose", ["x", b.weight((3, 4, 3, 3)), b.weight((4,), scale=0.1)], "up",
+             strides=[2, 2], pads=[1, 0, 0, 1], output_padding=[1, 0], dilations=[1, 2])
+    y = b.op("Relu", [y], "relu")
+    y = b.op("ConvTranspose", [y, b.weight((4, 2, 1, 1))], "pointwise")
+    check_against_onnxruntime(b.model([("x", [1, 3, 5, 4])], [y], 17), tmp_path)
+
+
 def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
     """No strides means stride 1 (not the window); dilations; ceil_mode; SAME_LOWER."""
     b = GraphBuilder(seed=6)
@@ -151,8 +161,12 @@ def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
     assert model.layers[0].stride == (1, 1)
 
 
-def test_every_registered_op_has_a_kind_and_a_cost() -> None:
+def test_every_registered_op_has_a_kind_a_cost_and_a_frontend() -> None:
+    from simaccel.frontends.onnx_model import supported
+    from simaccel.ops_onnx import INTERNAL
+
     assert all(op.kind in ("eltwise", "reduce", "move") and op.cost >= 1 for op in OPS.values())
+    assert all(supported(op) for op in OPS if op not in INTERNAL)
 
 
 # -- the command line ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ from simaccel.domain import DType
 from simaccel.errors import InputError
 from simaccel.frontends.onnx_gemm import (
     conv,
+    conv_transpose,
     einsum,
     gemm,
     matmul,
@@ -73,7 +74,7 @@ from simaccel.model import (
 )
 
 HANDLERS: dict[str, Callable] = {
-    "Conv": conv, "Gemm": gemm, "MatMul": matmul, "Einsum": einsum,
+    "Conv": conv, "ConvTranspose": conv_transpose, "Gemm": gemm, "MatMul": matmul, "Einsum": einsum,
     "BatchNormalization": batchnorm,
     "Relu": unary("relu"), "Sigmoid": unary("sigmoid"), "Tanh": unary("tanh"),
     "Gelu": gelu, "Clip": clip, "Softmax": softmax,

@@ -121,8 +121,6 @@ def onnx_op(im: Importer, node, consts: dict[int, np.ndarray] | None = None,
     else:
         consts = {i: to_layout(v, len(shape), perm) if v.size else v
                   for i, v in consts.items()}
-    if node.op_type == "Pad" and len(node.input) < 2:
-        pass
     held = im.shape_held(Tensor("", shape, perm))
     name = emit(im, node.name or node.output[0], kind, node.op_type,
                  [t.name for _, t in acts], consts, held, {**attrs(node), **extra})
