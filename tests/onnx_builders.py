@@ -282,13 +282,14 @@ def onnx_macs(proto: onnx.ModelProto) -> int:
     for node in proto.graph.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         out = math.prod(shapes[node.output[0]])
-        if node.op_type == "Conv":
-            _, cin_per_group, kh, kw = shapes[node.input[1]]
+        if node.op_type in ("Conv", "ConvInteger", "QLinearConv"):
+            w = node.input[3 if node.op_type == "QLinearConv" else 1]
+            _, cin_per_group, kh, kw = shapes[w]
             total += out * cin_per_group * kh * kw
         elif node.op_type == "Gemm":
             a = shapes[node.input[0]]
             total += out * (a[0] if attrs.get("transA", 0) else a[1])
-        elif node.op_type == "MatMul":
+        elif node.op_type in ("MatMul", "MatMulInteger", "QLinearMatMul"):
             total += out * shapes[node.input[0]][-1]
         elif node.op_type == "ConvTranspose":  # input elements × C_out/group × kh × kw
             _, cout_per_group, kh, kw = shapes[node.input[1]]

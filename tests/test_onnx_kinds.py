@@ -97,6 +97,44 @@ def test_quantize_dequantize_pairs(tmp_path: Path) -> None:
     check_against_onnxruntime(b.model([("x", [1, 3, 7, 7])], [y], 19), tmp_path)
 
 
+def test_prequantized_gemms(tmp_path: Path) -> None:
+    """QLinearConv (per-channel int8 weights, int32 bias), QLinearMatMul and MatMulInteger:
+    the graph's MACs, outputs within one quantization step of onnxruntime's (it rounds the
+    rescaled int32 sums; simaccel dequantizes first)."""
+    b = GraphBuilder(seed=12)
+    rng = b.rng
+    q = b.op("QuantizeLinear", ["x", b.const(0.05), b.const(128, dtype=np.uint8)], "x_q")
+    w = b.const(rng.integers(-60, 60, (4, 3, 3, 3)), "w", dtype=np.int8)
+    conv = b.op("QLinearConv", [q, b.const(0.05), b.const(128, dtype=np.uint8), w,
+                                b.const([0.01, 0.02, 0.015, 0.012]),
+                                b.const([0, 0, 0, 0], dtype=np.int8), b.const(0.1),
+                                b.const(120, dtype=np.uint8),
+                                b.const(rng.integers(-200, 200, 4), dtype=np.int32)],
+                "qconv", kernel_shape=[3, 3], pads=[1, 1, 1, 1])               # [1,4,6,6]
+    flat = b.op("Reshape", [conv, b.const([1, 144], dtype=np.int64)], "flat")
+    mm = b.op("QLinearMatMul", [flat, b.const(0.1), b.const(120, dtype=np.uint8),
+                                b.const(rng.integers(0, 255, (144, 5)), dtype=np.uint8),
+                                b.const(0.004), b.const(127, dtype=np.uint8), b.const(0.2),
+                                b.const(100, dtype=np.uint8)], "qmatmul")     # [1, 5] u8
+    ints = b.op("MatMulInteger", [mm, b.const(rng.integers(-9, 9, (5, 3)), dtype=np.int8),
+                                  b.const(100, dtype=np.uint8)], "mmint")     # [1, 3] i32
+    out = b.op("Cast", [ints], "to_float", to=TensorProto.FLOAT)
+    feature = b.op("DequantizeLinear", [conv, b.const(0.1), b.const(120, dtype=np.uint8)],
+                   "conv_real")
+    proto = b.model([("x", [1, 3, 6, 6])], [out, feature], 17)
+    path = tmp_path / "q.onnx"
+    onnx.save(proto, path)
+    model = simaccel.load_model(path)
+    rows, report = compare(path, model, HW, {}, {})
+    # one step of the rounded output; for the int32 sums one step of each of the K = 5 u8
+    # inputs times |B| ≤ 9
+    steps = {out: 9 * 5, feature: 0.1}
+    for row in rows:
+        assert row.max_abs_diff <= steps[row.name] * (1 + 1e-6), row
+    assert report.to_dict()["total"]["macs"] == 4 * 36 * 27 + 144 * 5 + 5 * 3 == onnx_macs(
+        proto)
+
+
 @pytest.mark.parametrize("op, direction", [("LSTM", "bidirectional"), ("GRU", "forward"),
                                            ("RNN", "reverse")])
 def test_recurrent_layers_unrolled(op: str, direction: str, tmp_path: Path) -> None:

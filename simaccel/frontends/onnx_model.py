@@ -28,6 +28,7 @@ from simaccel.frontends.onnx_gemm import (
     gemm,
     matmul,
     pool,
+    qlinear,
 )
 from simaccel.frontends.onnx_graph import (
     MALFORMED,
@@ -74,8 +75,9 @@ from simaccel.model import (
 )
 
 HANDLERS: dict[str, Callable] = {
-    "Conv": conv, "ConvTranspose": conv_transpose, "Gemm": gemm, "MatMul": matmul, "Einsum": einsum,
-    "BatchNormalization": batchnorm,
+    "Conv": conv, "ConvTranspose": conv_transpose, "Gemm": gemm, "QLinearConv": qlinear,
+    "QLinearMatMul": qlinear, "ConvInteger": qlinear, "MatMulInteger": qlinear,
+    "MatMul": matmul, "Einsum": einsum, "BatchNormalization": batchnorm,
     "Relu": unary("relu"), "Sigmoid": unary("sigmoid"), "Tanh": unary("tanh"),
     "Gelu": gelu, "Clip": clip, "Softmax": softmax,
     "LayerNormalization": layernorm, "MaxPool": pool("maxpool2d"),
