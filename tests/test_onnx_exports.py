@@ -125,3 +125,20 @@ def ops(model) -> list[str]:
 def test_shared_case_becomes_the_right_layers(name: str) -> None:
     model = simaccel.load_model(CASES / f"{name}.onnx")
     assert CASE_LAYERS[name](model), ops(model)
+
+
+@pytest.mark.parametrize("name", ["hf_llama_dynamo", "lstm_legacy", "unet_tiny_dynamo"])
+def test_import_to_model_json_keeps_the_numbers(name: str, tmp_path: Path) -> None:
+    """`simaccel import` writes model.json + .npz that compute what the ONNX file does."""
+    from simaccel.cli import main
+
+    assert main(["import", str(EXPORTS / f"{name}.onnx"), "-o", str(tmp_path / "m.json")]) == 0
+    feeds, want = stored(name)
+    onnx_model = simaccel.load_model(EXPORTS / f"{name}.onnx")
+    json_model = simaccel.load_model(tmp_path / "m.json")
+    inputs = simaccel_inputs(onnx_model, feeds)
+    report = simaccel.simulate(json_model, FP32, check=True, inputs=inputs)
+    got = onnx_outputs(onnx_model, report.numerics.outputs)
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value, rtol=0,
+                                   atol=1e-4 * float(np.abs(value).max()))
