@@ -193,6 +193,52 @@ class _Hidden(nn.Module):
         return self.model(**kwargs).last_hidden_state
 
 
+class _Masked(nn.Module):
+    """A transformers model called with token ids and an attention mask (padding)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, mask):
+        return self.model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+
+
+def hf_gpt2_masked() -> nn.Module:
+    return _Masked(hf_gpt2().model)
+
+
+def tokens_and_mask() -> tuple[torch.Tensor, torch.Tensor]:
+    mask = torch.ones(1, 8, dtype=torch.int64)
+    mask[0, :2] = 0  # left padding
+    return tokens(), mask
+
+
+class KVCacheStep(nn.Module):
+    """One decoder step with a KV cache: the new token's key and value appended to the
+    cached ones (inputs), attention over all of them, the new cache returned."""
+
+    def __init__(self, dim: int = 32, heads: int = 2) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x, past_k, past_v):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=-1)
+        shape = (b, t, self.heads, d // self.heads)
+        q, k, v = (z.reshape(shape).transpose(1, 2) for z in (q, k, v))
+        k = torch.cat([past_k, k], dim=2)
+        v = torch.cat([past_v, v], dim=2)
+        y = nn.functional.scaled_dot_product_attention(q, k, v)
+        return self.out(y.transpose(1, 2).reshape(b, t, d)), k, v
+
+
+def kv_inputs() -> tuple[torch.Tensor, ...]:
+    return torch.randn(1, 1, 32), torch.randn(1, 2, 7, 16), torch.randn(1, 2, 7, 16)
+
+
 def hf_gpt2() -> nn.Module:
     config = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=64,
                                      n_positions=16)
@@ -266,14 +312,15 @@ MODELS = {
     "shufflenet_tiny": (shufflenet, image), "vit_tiny": (vit, image),
     "swin_tiny": (swin, image), "unet_tiny": (TinyUNet, image),
     "hf_gpt2": (hf_gpt2, tokens), "hf_bert": (hf_bert, tokens), "hf_llama": (hf_llama, tokens),
-    "hf_vit": (hf_vit, image),
+    "hf_vit": (hf_vit, image), "hf_gpt2_masked": (hf_gpt2_masked, tokens_and_mask),
+    "kv_cache_step": (KVCacheStep, kv_inputs),
     "lstm": (LstmTagger, lambda: torch.randn(1, 6, 8)),
     "gru_bidirectional": (lambda: LstmTagger(nn.GRU, bidirectional=True),
                           lambda: torch.randn(1, 6, 8)),
 }
 
 
-def torch_macs(net: nn.Module, x: torch.Tensor) -> int:
+def torch_macs(net: nn.Module, x: torch.Tensor, *more: torch.Tensor) -> int:
     """FLOPs / 2 by torch's counter, attention through the math kernel (whose matmuls the
     counter sees; the fused CPU kernels it does not count)."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -281,7 +328,7 @@ def torch_macs(net: nn.Module, x: torch.Tensor) -> int:
     if isinstance(net, LstmTagger):
         return rnn_macs(net, x)
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        net(x)
+        net(x, *more)
     return counter.get_total_flops() // 2
 
 
@@ -314,26 +361,28 @@ def export(name: str, dynamo: bool) -> dict:
     build, make_input = MODELS[name]
     torch.manual_seed(sum(map(ord, name)))
     net = randomize(build().eval())
-    x = make_input()
+    args = make_input()
+    args = args if isinstance(args, tuple) else (args,)
     exporter = "dynamo" if dynamo else "legacy"
     path = OUT / f"{name}_{exporter}.onnx"
     with warnings.catch_warnings():  # with grad on: no fused attention fast path
         warnings.simplefilter("ignore")
         if dynamo:
-            torch.onnx.export(net, (x,), str(path), dynamo=True, verbose=False)
+            torch.onnx.export(net, args, str(path), dynamo=True, verbose=False)
         else:
-            torch.onnx.export(net, (x,), str(path), dynamo=False, opset_version=17)
-    macs = torch_macs(net, x)  # with grad on: MultiheadAttention's fast path is not counted
+            torch.onnx.export(net, args, str(path), dynamo=False, opset_version=17)
+    macs = torch_macs(net, *args)  # with grad on: MultiheadAttention's fast path is not counted
     _strip_metadata(path)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feeds = {session.get_inputs()[0].name: x.numpy()}
+    feeds = {i.name: a.numpy() for i, a in zip(session.get_inputs(), args, strict=True)}
     outs = session.run(None, feeds)
     arrays = {f"in:{k}": v for k, v in feeds.items()}
     arrays.update({f"out:{o.name}": v for o, v in zip(session.get_outputs(), outs,
                                                        strict=True)})
     np.savez_compressed(path.with_suffix(".npz"), **arrays)
     with torch.no_grad():
-        reference = net(x).numpy()
+        reference = net(*args)
+    reference = (reference[0] if isinstance(reference, tuple) else reference).numpy()
     return {"model": name, "exporter": exporter, "macs": int(macs),
             "source_vs_onnxruntime": float(np.abs(reference - outs[0]).max()),
             "bytes": path.stat().st_size}

@@ -322,6 +322,18 @@ def _gather_elements(v: list, a: dict) -> np.ndarray:
     return np.take_along_axis(v[0], idx, axis=axis)
 
 
+def _gather_nd(v: list, a: dict) -> np.ndarray:
+    data, idx, batch_dims = v[0], _int(v[1]), int(a.get("batch_dims", 0))
+    depth = idx.shape[-1]
+    batch = int(np.prod(data.shape[:batch_dims], dtype=np.int64))
+    rows = data.reshape(batch, *data.shape[batch_dims:])
+    where = idx.reshape(batch, -1, depth)
+    bounds = np.array(rows.shape[1:1 + depth])
+    where = np.where(where < 0, where + bounds, where)
+    out = np.stack([rows[i][tuple(where[i].T)] for i in range(batch)])
+    return out.reshape(*idx.shape[:-1], *data.shape[batch_dims + depth:])
+
+
 def _pad(v: list, a: dict) -> np.ndarray:
     x = v[0]
     pads = _int(v[1] if len(v) > 1 and v[1] is not None else a["pads"]).reshape(-1)
@@ -462,6 +474,7 @@ def _one_hot(v: list, a: dict) -> np.ndarray:
 MOVE: dict[str, OpDef] = {
     "Slice": OpDef("move", 1, _slice), "Gather": OpDef("move", 1, _gather),
     "GatherElements": OpDef("move", 1, _gather_elements), "Pad": OpDef("move", 1, _pad),
+    "GatherND": OpDef("move", 1, _gather_nd),
     "Expand": OpDef("move", 1, _expand), "Tile": OpDef("move", 1, _tile),
     "Resize": OpDef("move", 2, _resize), "DepthToSpace": OpDef("move", 1, _depth_to_space),
     "SpaceToDepth": OpDef("move", 1, _space_to_depth), "Trilu": OpDef("move", 1, _trilu),

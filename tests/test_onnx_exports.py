@@ -34,10 +34,10 @@ INT8 = simaccel.load_hardware("scalesim_default")  # int8 operands, int32 accumu
 FP32 = fp32(INT8)
 
 #: int8 SQNR of every model output against onnxruntime's, in dB: per-tensor activation
-#: scales and per-channel weights, calibrated on the run's own input. Attention masks that
-#: hold -3.4e38 (GPT-2, BERT) leave nothing for int8 to resolve in the masked scores.
-INT8_SQNR_DB = 10.0
-INT8_EXEMPT = ("hf_gpt2", "hf_bert", "hf_llama")
+#: scales and per-channel weights, calibrated on the run's own input (torchvision's ViT
+#: 21.5 dB, the others 27 to 51 dB; attention masks' ±inf saturate instead of setting
+#: the scale).
+INT8_SQNR_DB = 20.0
 
 
 def run(path: Path, feeds: dict[str, np.ndarray], hw):
@@ -69,7 +69,7 @@ def test_export_imports_with_torchs_macs_and_onnxruntimes_outputs(name: str) -> 
                                    atol=1e-4 * float(np.abs(value).max()) + 1e-30)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MANIFEST if not n.startswith(INT8_EXEMPT)))
+@pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_export_in_int8_stays_close(name: str) -> None:
     feeds, want = stored(name)
     got, _, checks = run(EXPORTS / f"{name}.onnx", feeds, INT8)

@@ -135,6 +135,18 @@ def test_prequantized_gemms(tmp_path: Path) -> None:
         proto)
 
 
+def test_gathers_with_computed_and_constant_indices(tmp_path: Path) -> None:
+    """GatherND (batch_dims 0 and 1) and GatherElements, Where over a comparison mask."""
+    b = GraphBuilder(seed=13)
+    x = b.op("Relu", ["x"], "relu")                                                # [2,4,3]
+    g = b.op("GatherND", [x, b.const([[1, 2], [0, 3]], dtype=np.int64)], "gnd")   # [2, 3]
+    h = b.op("GatherND", [x, b.const([[1], [3]], dtype=np.int64)], "gnd_b", batch_dims=1)
+    e = b.op("GatherElements", [g, b.const([[2, 0, 1], [0, 0, 2]], dtype=np.int64)], "ge",
+             axis=1)
+    m = b.op("Where", [b.op("Less", [e, h], "less"), e, h], "min")
+    check_against_onnxruntime(b.model([("x", [2, 4, 3])], [m], 17), tmp_path)
+
+
 @pytest.mark.parametrize("op, direction", [("LSTM", "bidirectional"), ("GRU", "forward"),
                                            ("RNN", "reverse")])
 def test_recurrent_layers_unrolled(op: str, direction: str, tmp_path: Path) -> None:

@@ -65,8 +65,9 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):  # a fully masked row (all -inf) is NaN, as in ONNX
+        shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+        return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
 def windows(x: np.ndarray, window: tuple[int, int], stride: tuple[int, int],
