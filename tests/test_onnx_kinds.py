@@ -333,3 +333,22 @@ def test_allow_unknown_never_dies_and_says_which_macs_are_missing(tmp_path: Path
     assert all("Einsum" in op for op in report["total"]["macs_unaccounted"])
     einsum = next(r for r in report["layers"] if r["name"].startswith("einsum"))
     assert einsum["dram_read_bytes"] >= 6 * 6  # its input's bytes, at least
+
+
+def test_data_dependent_op_is_named_and_allow_unknown_still_runs(tmp_path: Path,
+                                                                capsys) -> None:
+    """NonZero's output size depends on the data: the refusal names it (not the shapes that
+    follow from it), and --allow-unknown runs the model with a guessed shape."""
+    b = GraphBuilder()
+    nz = b.op("Transpose", [b.op("NonZero", ["x"], "nz")], "t")
+    total = b.op("ReduceSum", [b.op("Cast", [nz], "c", to=TensorProto.FLOAT)], "sum")
+    y = b.op("Add", [b.op("Relu", ["x"], "relu"), total], "add")
+    graph = helper.make_graph(
+        b.nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
+        [helper.make_tensor_value_info(y, TensorProto.FLOAT, [3, 4])], initializer=b.inits)
+    path = tmp_path / "nz.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    assert main(["simulate", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "NonZero ×1" in err and "not static" not in err
+    assert main(["simulate", str(path), "--quiet", "--allow-unknown", "--json"]) == 0

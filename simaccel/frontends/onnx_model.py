@@ -178,6 +178,9 @@ def _translate(im: Importer, node, downstream: set[str]) -> None:
             return
         except InputError as exc:
             if not (im.allow_unknown or isinstance(exc, Unsupported)):
+                if im.unknown:  # most likely a consequence: the refusal names the cause
+                    downstream.update(node.output)
+                    return
                 raise
             why = exc.message
         except MALFORMED as exc:
