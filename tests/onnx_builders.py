@@ -275,7 +275,7 @@ def onnx_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
 
 def onnx_macs(proto: onnx.ModelProto) -> int:
     """Multiply-accumulates of every Conv, Gemm, MatMul and RNN, counted from the ONNX graph:
-    Conv: output elements × C_in/group × kh × kw; Gemm/MatMul: output elements × K;
+    Conv: output elements × C_in/group × window; Gemm/MatMul: output elements × K;
     LSTM/GRU/RNN: directions × steps × batch × gates·hidden × (input + hidden)."""
     shapes = onnx_shapes(proto)
     total = 0
@@ -284,8 +284,8 @@ def onnx_macs(proto: onnx.ModelProto) -> int:
         out = math.prod(shapes[node.output[0]])
         if node.op_type in ("Conv", "ConvInteger", "QLinearConv"):
             w = node.input[3 if node.op_type == "QLinearConv" else 1]
-            _, cin_per_group, kh, kw = shapes[w]
-            total += out * cin_per_group * kh * kw
+            _, cin_per_group, *window = shapes[w]
+            total += out * cin_per_group * math.prod(window)
         elif node.op_type == "Gemm":
             a = shapes[node.input[0]]
             total += out * (a[0] if attrs.get("transA", 0) else a[1])

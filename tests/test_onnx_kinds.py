@@ -197,6 +197,24 @@ def test_conv_transpose_is_a_gemm_and_an_overlap_add(tmp_path: Path) -> None:
     check_against_onnxruntime(b.model([("x", [1, 3, 5, 4])], [y], 17), tmp_path)
 
 
+def test_one_dimensional_convs_and_pools(tmp_path: Path) -> None:
+    """Conv1d (stride, pads, groups, SAME_UPPER), BatchNorm1d, MaxPool1d with ceil_mode
+    and AvgPool1d, held [N, L, C] so that no transposes appear between them."""
+    b = GraphBuilder(seed=14)
+    y = b.op("Conv", ["x", b.weight((8, 4, 3)), b.weight((8,), scale=0.1)], "conv1",
+             kernel_shape=[3], strides=[2], pads=[1, 2])
+    y = b.op("BatchNormalization", [y, b.weight((8,), scale=0.3), b.weight((8,), scale=0.1),
+                                    b.weight((8,), scale=0.1), b.weight((8,), low=0.5)], "bn")
+    y = b.op("Relu", [y], "relu")
+    y = b.op("Conv", [y, b.weight((8, 2, 3))], "conv_grouped", kernel_shape=[3], group=4,
+             strides=[1], auto_pad="SAME_UPPER")
+    y = b.op("MaxPool", [y], "maxpool", kernel_shape=[3], strides=[2], ceil_mode=1)
+    y = b.op("AveragePool", [y], "avgpool", kernel_shape=[2], pads=[1, 0])
+    path = check_against_onnxruntime(b.model([("x", [1, 4, 19])], [y], 17), tmp_path)
+    ops = [layer.op for layer in simaccel.load_model(path).layers]
+    assert "transpose" not in ops, ops
+
+
 def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
     """No strides means stride 1 (not the window); dilations; ceil_mode; SAME_LOWER."""
     b = GraphBuilder(seed=6)

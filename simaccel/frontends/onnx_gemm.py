@@ -54,14 +54,57 @@ def _window_pads(im: Importer, node, x: Tensor, k, strides, dilations) -> list[i
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         return _same_pads(x.shape[2:], k, strides, dilations, auto == "SAME_LOWER")
     if auto == "VALID":
-        return [0, 0, 0, 0]
-    return list(a.get("pads", [0, 0, 0, 0]))
+        return [0] * (2 * len(k))
+    return list(a.get("pads", [0] * (2 * len(k))))
 
 
 def conv(im: Importer, node) -> None:
     w = im.const(node.input[1])
     bias = im.const(node.input[2]) if len(node.input) > 2 else None
-    _conv_layer(im, node, im.get(node.input[0], node), w, bias, node.output[0])
+    x = im.get(node.input[0], node)
+    if len(x.shape) == 3 and w is not None and w.ndim == 3:
+        return _conv1d(im, node, x, w, bias)
+    _conv_layer(im, node, x, w, bias, node.output[0])
+
+
+NLC = (0, 2, 1)  # a 1-D feature map [N, C, L] held as [N, L, C]
+
+
+def _as_2d(im: Importer, x: Tensor, hint: str) -> str:
+    """A 1-D feature map [N, C, L] as an NHWC [N, 1, L, C] simaccel tensor (a free reshape
+    of the [N, L, C] layout 1-D maps are held in)."""
+    n, c, length = x.shape
+    p = compose(x.perm, NLC)
+    held = x.name if p is None else im.permuted(x, p, hint)
+    return im.add(Reshape, f"{hint}/as_2d", [held], op="reshape", shape=(n, 1, length, c))
+
+
+def _from_2d(im: Importer, name: str, out: str, shape: tuple[int, ...], hint: str) -> None:
+    """An NHWC [N, 1, L, C] result as the 1-D map ``out`` [N, C, L], held [N, L, C]."""
+    n, c, length = shape
+    flat = im.add(Reshape, f"{hint}/as_1d", [name], op="reshape", shape=(n, length, c))
+    im.tensors[out] = Tensor(flat, shape, NLC)
+
+
+def _conv1d(im: Importer, node, x: Tensor, w: np.ndarray, bias: np.ndarray | None) -> None:
+    """Conv1d as a conv of height 1 on the map held [N, L, C]."""
+    a = attrs(node)
+    k, stride = int(w.shape[2]), int(a.get("strides", [1])[0])
+    dilation = int(a.get("dilations", [1])[0])
+    pads = _window_pads(im, node, x, (k,), (stride,), (dilation,))
+    groups = int(a.get("group", 1))
+    if groups < 1 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise InputError(im.source, f"node {node.name or node.op_type}", f"group {groups} "
+                         f"does not fit {x.shape[1]} input channels and weights "
+                         f"{list(w.shape)}")
+    hint = node.name or node.output[0]
+    name = im.add(Conv2d, hint, [_as_2d(im, x, hint)], op="conv2d", filters=int(w.shape[0]),
+                  kernel=(1, k), stride=(1, stride), dilation=(1, dilation),
+                  padding=(0, 0, pads[0], pads[1]), groups=groups, bias=bias is not None)
+    im.weights[f"{name}.kernel"] = w.transpose(2, 1, 0)[None]
+    if bias is not None:
+        im.weights[f"{name}.bias"] = bias
+    _from_2d(im, name, node.output[0], im.shape(node.output[0], node), hint)
 
 
 def _conv_layer(im: Importer, node, x: Tensor, w: np.ndarray | None,
@@ -292,34 +335,45 @@ def pool(op: str) -> Callable:
         if len(node.output) > 1 and node.output[1]:
             raise refuse(im, node, "MaxPool's indices output is not supported")
         x = im.get(node.input[0], node)
-        if len(x.shape) != 4:
-            raise refuse(im, node, "only 2-D pooling is supported")
+        if len(x.shape) not in (3, 4):
+            raise refuse(im, node, "only 1-D and 2-D pooling is supported")
+        one_d = len(x.shape) == 3
+        rank = len(x.shape) - 2
         k = tuple(a["kernel_shape"])
-        strides = tuple(a.get("strides", [1, 1]))
-        dilations = tuple(a.get("dilations", [1, 1]))
+        strides = tuple(a.get("strides", [1] * rank))
+        dilations = tuple(a.get("dilations", [1] * rank))
         pads = _window_pads(im, node, x, k, strides, dilations)
         if a.get("ceil_mode", 0):
             pads = _ceil_pads(x.shape[2:], k, strides, dilations, pads)
         include = bool(a.get("count_include_pad", 0)) and op == "avgpool2d"
         if include and a.get("ceil_mode", 0):
             raise refuse(im, node, "ceil_mode with count_include_pad is not supported")
-        x = im.nhwc(x, node.name)
-        name = im.add(Pool2d, node.name or node.output[0], [x.name], op=op, pool=k,
-                      stride=strides, dilation=dilations, count_include_pad=include,
+        hint = node.name or node.output[0]
+        if one_d:  # height 1
+            k, strides, dilations = (1, *k), (1, *strides), (1, *dilations)
+            pads = [0, pads[0], 0, pads[1]]
+            source = _as_2d(im, x, hint)
+        else:
+            source = im.nhwc(x, node.name).name
+        name = im.add(Pool2d, hint, [source], op=op, pool=k, stride=strides,
+                      dilation=dilations, count_include_pad=include,
                       padding=(pads[0], pads[2], pads[1], pads[3]))
+        if one_d:
+            return _from_2d(im, name, node.output[0], im.shape(node.output[0], node), hint)
         im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node), TO_NCHW)
+        return None
     return handle
 
 
 def _ceil_pads(in_hw, k, strides, dilations, pads: list[int]) -> list[int]:
     """Pads with extra rows/columns at the end so that floor division gives ONNX's
     ceil_mode output size (a last window must start inside the input or its left pad)."""
-    out = list(pads)
+    out, rank = list(pads), len(in_hw)
     for axis, (size, kk, s, d) in enumerate(zip(in_hw, k, strides, dilations, strict=True)):
         span = d * (kk - 1) + 1
-        total = size + pads[axis] + pads[axis + 2]
+        total = size + pads[axis] + pads[axis + rank]
         n = -(-(total - span) // s) + 1
         if (n - 1) * s >= size + pads[axis]:
             n -= 1
-        out[axis + 2] += max((n - 1) * s + span - total, 0)
+        out[axis + rank] += max((n - 1) * s + span - total, 0)
     return out

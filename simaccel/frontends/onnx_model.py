@@ -22,6 +22,7 @@ from simaccel import ops_onnx
 from simaccel.domain import DType
 from simaccel.errors import InputError
 from simaccel.frontends.onnx_gemm import (
+    NLC,
     conv,
     conv_transpose,
     einsum,
@@ -218,9 +219,10 @@ def _unsupported_message(unknown: list[tuple[str, str, str]], limit: int = 400) 
 
 
 def _model_inputs(im: Importer, graph) -> list[tuple[str, str, tuple[int, ...] | None]]:
-    """Declare the model's inputs: a 4-D NCHW image input (torch) becomes NHWC; a 4-D input
-    that every consumer transposes (or, with one channel, reshapes) to NCHW first (tf2onnx
-    from Keras) already is NHWC. Integer inputs (token ids, masks) are int32."""
+    """Declare the model's inputs: a 4-D NCHW image input (torch) becomes NHWC (a 1-D signal
+    [N, C, L] read by convs becomes [N, L, C]); a 4-D input that every consumer transposes
+    (or, with one channel, reshapes) to NCHW first (tf2onnx from Keras) already is NHWC.
+    Integer inputs (token ids, masks) are int32."""
     from onnx import TensorProto
 
     declared = []
@@ -231,19 +233,23 @@ def _model_inputs(im: Importer, graph) -> list[tuple[str, str, tuple[int, ...] |
         users = im.consumers.get(inp.name, [])
         keras = bool(users) and all(_to_nchw(im, u, shape) for u in users)
         nchw = len(shape) == 4 and not keras
-        ours = (shape[0], shape[2], shape[3], shape[1]) if nchw else shape
+        # a 1-D signal [N, C, L] read by convs and pools: held [N, L, C]
+        nlc = len(shape) == 3 and bool(users) and all(
+            u.op_type in ("Conv", "MaxPool", "AveragePool") for u in users)
+        ours = (shape[0], shape[2], shape[3], shape[1]) if nchw else (
+            (shape[0], shape[2], shape[1]) if nlc else shape)
         name = im.unique(inp.name)
         integer = inp.type.tensor_type.elem_type not in (
             TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16)
         im.inputs.append(TensorSpec(name=name, shape=ours,
                                     dtype=DType.INT32 if integer else DType.FP32))
-        im.tensors[inp.name] = Tensor(name, shape, TO_NCHW if nchw else None)
+        im.tensors[inp.name] = Tensor(name, shape, TO_NCHW if nchw else (NLC if nlc else None))
         if keras:  # the one-channel Reshape is the NHWC → NCHW transpose
             for u in users:
                 if u.op_type == "Reshape":
                     im.tensors[u.output[0]] = Tensor(name, im.shape(u.output[0], u), TO_NCHW)
                     im.skip.add(id(u))
-        declared.append((inp.name, name, (0, 2, 3, 1) if nchw else None))
+        declared.append((inp.name, name, (0, 2, 3, 1) if nchw else (NLC if nlc else None)))
     return declared
 
 
@@ -261,12 +267,12 @@ def _to_nchw(im: Importer, node, shape: tuple[int, ...]) -> bool:
 
 
 def _output(im: Importer, t: Tensor, onnx_name: str) -> tuple[str, tuple[int, ...] | None]:
-    """A model output: in ONNX element order, except that NCHW maps stay NHWC; and the axes
-    that turn it into the ONNX tensor."""
+    """A model output: in ONNX element order, except that NCHW maps stay NHWC (and 1-D maps
+    [N, L, C]); and the axes that turn it into the ONNX tensor."""
     if t.perm is None:
         return t.name, None
-    if t.nhwc:
-        return t.name, TO_NCHW
+    if t.nhwc or t.perm == NLC:  # feature maps stay channels-last
+        return t.name, t.perm
     return im.nchw(t, onnx_name).name, None
 
 
