@@ -215,6 +215,15 @@ def test_one_dimensional_convs_and_pools(tmp_path: Path) -> None:
     assert "transpose" not in ops, ops
 
 
+def test_matmul_by_a_constant_on_the_left(tmp_path: Path) -> None:
+    """A · X (token mixing, as MLP-Mixer writes it) and X · B both as dense layers."""
+    b = GraphBuilder(seed=15)
+    mixed = b.op("MatMul", [b.weight((5, 4)), "x"], "token_mix")                   # [2,5,6]
+    y = b.op("MatMul", [b.op("Relu", [mixed], "relu"), b.weight((6, 3))], "channel_mix")
+    path = check_against_onnxruntime(b.model([("x", [2, 4, 6])], [y], 17), tmp_path)
+    assert [layer.op for layer in simaccel.load_model(path).layers].count("dense") == 2
+
+
 def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
     """No strides means stride 1 (not the window); dilations; ceil_mode; SAME_LOWER."""
     b = GraphBuilder(seed=6)

@@ -239,8 +239,9 @@ def gemm(im: Importer, node) -> None:
 
 
 def matmul(im: Importer, node) -> None:
-    if im.const(node.input[0]) is not None:
-        raise refuse(im, node, "MatMul of a constant by an activation is not supported")
+    left = im.const(node.input[0])
+    if left is not None:
+        return _constant_times(im, node, left)
     x = im.nchw(im.get(node.input[0], node), node.name)
     w = im.const(node.input[1])
     out = node.output[0]
@@ -262,6 +263,23 @@ def matmul(im: Importer, node) -> None:
         name = im.add(MatMul, node.name or out, [x.name, y.name], op="matmul", scale=scale,
                       transpose_b=transpose_b)
     im.tensors[out] = Tensor(name, im.shape(out, node))
+
+
+def _constant_times(im: Importer, node, a: np.ndarray) -> None:
+    """A · X with a constant 2-D A: (Xᵀ · Aᵀ)ᵀ, a dense layer on X's last two axes swapped
+    (pending permutations: a transpose only where the element order needs one)."""
+    x = im.get(node.input[1], node)
+    if a.ndim != 2 or len(x.shape) < 2:
+        raise refuse(im, node, "MatMul of a constant of rank > 2 by an activation is not "
+                     "supported")
+    swap = _swap_last(len(x.shape))
+    xt = im.nchw(Tensor(x.name, tuple(x.shape[p] for p in swap), compose(x.perm, swap),
+                        x.via), node.name)
+    name = im.add(Dense, node.name or node.output[0], [xt.name], op="dense",
+                  units=int(a.shape[0]), bias=False)
+    im.weights[f"{name}.kernel"] = a.T
+    shape = im.shape(node.output[0], node)
+    im.tensors[node.output[0]] = Tensor(name, shape, swap)
 
 
 def einsum(im: Importer, node) -> None:
