@@ -224,6 +224,17 @@ def test_matmul_by_a_constant_on_the_left(tmp_path: Path) -> None:
     assert [layer.op for layer in simaccel.load_model(path).layers].count("dense") == 2
 
 
+def test_gemm_in_every_form(tmp_path: Path) -> None:
+    """transA, an activation B with transB, α and β, C a matrix, a vector and computed."""
+    b = GraphBuilder(seed=16)
+    y = b.op("Gemm", ["x", b.weight((4, 6)), b.weight((3, 6))], "t_a", transA=1, alpha=0.5,
+             beta=2.0)                                                              # [3, 6]
+    z = b.op("Gemm", [y, y, b.weight((3,))], "self", transB=1, alpha=0.25)         # [3, 3]
+    w = b.op("Gemm", [z, b.weight((3, 5)), b.weight((1, 5))], "vector_c", beta=0.5)  # [3, 5]
+    v = b.op("Gemm", [w, b.weight((5, 5)), w], "computed_c")
+    check_against_onnxruntime(b.model([("x", [4, 3])], [v], 17), tmp_path)
+
+
 def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
     """No strides means stride 1 (not the window); dilations; ceil_mode; SAME_LOWER."""
     b = GraphBuilder(seed=6)

@@ -223,19 +223,43 @@ def conv_transpose(im: Importer, node) -> None:
 
 
 def gemm(im: Importer, node) -> None:
+    """α·A'·B' + β·C: by a constant B a dense layer (α in its weights, β·C its bias when C is
+    a vector); by an activation B a matmul (α its scale) and C added elementwise."""
     a = attrs(node)
+    x = im.get(node.input[0], node)
+    if a.get("transA", 0):  # a pending transpose
+        x = Tensor(x.name, x.shape[::-1], compose(x.perm, (1, 0)), x.via)
+    x = im.nchw(x, node.name)
     b = im.const(node.input[1])
-    if a.get("transA", 0) or b is None:
-        raise refuse(im, node, "Gemm needs a constant B and no transA")
-    x = im.nchw(im.get(node.input[0], node), node.name)
-    w = (b.T if a.get("transB", 0) else b) * a.get("alpha", 1.0)
-    bias = im.const(node.input[2]) if len(node.input) > 2 else None
-    name = im.add(Dense, node.name or node.output[0], [x.name], op="dense", units=int(w.shape[1]),
-                  bias=bias is not None)
-    im.weights[f"{name}.kernel"] = w
-    if bias is not None:
-        im.weights[f"{name}.bias"] = np.broadcast_to(bias * a.get("beta", 1.0), (w.shape[1],))
-    im.tensors[node.output[0]] = Tensor(name, im.shape(node.output[0], node))
+    c = im.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    has_c = len(node.input) > 2 and bool(node.input[2])
+    shape = im.shape(node.output[0], node)
+    beta = float(a.get("beta", 1.0))
+    vector_c = c is not None and c.size == shape[1] and c.ndim <= 1 + int(c.shape[0] == 1)
+    out = f"{node.output[0]}/product" if has_c and not (b is not None and vector_c) else \
+        node.output[0]
+    hint = node.name or node.output[0]
+    if b is not None:
+        w = (b.T if a.get("transB", 0) else b) * a.get("alpha", 1.0)
+        bias = c.reshape(-1) * beta if vector_c and b is not None else None
+        name = im.add(Dense, hint, [x.name], op="dense", units=int(w.shape[1]),
+                      bias=bias is not None)
+        im.weights[f"{name}.kernel"] = w
+        if bias is not None:
+            im.weights[f"{name}.bias"] = np.broadcast_to(bias, (w.shape[1],))
+    else:
+        y = im.get(node.input[1], node)
+        if a.get("transB", 0):
+            y = Tensor(y.name, y.shape[::-1], compose(y.perm, (1, 0)), y.via)
+        y = im.nchw(y, node.name)
+        name = im.add(MatMul, hint, [x.name, y.name], op="matmul",
+                      scale=float(a.get("alpha", 1.0)))
+    im.tensors[out] = Tensor(name, shape)
+    if out != node.output[0]:  # C added (β folded into a constant C)
+        operand = node.input[2] if c is None else c * beta
+        if c is None and beta != 1.0:
+            raise refuse(im, node, "Gemm with β ≠ 1 and a computed C is not supported")
+        pointwise(im, node, "Add", [out, operand], f"{hint}/plus_c")
 
 
 def matmul(im: Importer, node) -> None:
