@@ -235,7 +235,7 @@ def gemm(im: Importer, node) -> None:
     has_c = len(node.input) > 2 and bool(node.input[2])
     shape = im.shape(node.output[0], node)
     beta = float(a.get("beta", 1.0))
-    vector_c = c is not None and c.size == shape[1] and c.ndim <= 1 + int(c.shape[0] == 1)
+    vector_c = c is not None and c.size == shape[1] and (c.ndim < 2 or c.shape[0] == 1)
     out = f"{node.output[0]}/product" if has_c and not (b is not None and vector_c) else \
         node.output[0]
     hint = node.name or node.output[0]
