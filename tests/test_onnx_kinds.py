@@ -235,6 +235,21 @@ def test_gemm_in_every_form(tmp_path: Path) -> None:
     check_against_onnxruntime(b.model([("x", [4, 3])], [v], 17), tmp_path)
 
 
+def test_resize_pad_and_tile_of_feature_maps_need_no_transposes(tmp_path: Path) -> None:
+    b = GraphBuilder(seed=17)
+    c = b.op("Conv", ["x", b.weight((4, 3, 3, 3))], "conv", kernel_shape=[3, 3])   # [1,4,5,6]
+    r = b.op("Resize", [c, "", b.const([1.0, 1.0, 2.0, 1.5])], "up", mode="linear")
+    r = b.op("Resize", [r, "", "", b.const([1, 4, 7, 5], dtype=np.int64)], "down",
+             mode="nearest", nearest_mode="floor", coordinate_transformation_mode="asymmetric")
+    p = b.op("Pad", [r, b.const([0, 0, 1, 2, 0, 0, 0, 1], dtype=np.int64)], "pad",
+             mode="edge")
+    t = b.op("Tile", [p, b.const([1, 1, 2, 1], dtype=np.int64)], "tile")
+    y = b.op("Conv", [t, b.weight((2, 4, 1, 1))], "head", kernel_shape=[1, 1])
+    path = check_against_onnxruntime(b.model([("x", [1, 3, 7, 8])], [y], 18), tmp_path)
+    ops = [layer.op for layer in simaccel.load_model(path).layers]
+    assert "transpose" not in ops, ops
+
+
 def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
     """No strides means stride 1 (not the window); dilations; ceil_mode; SAME_LOWER."""
     b = GraphBuilder(seed=6)

@@ -103,9 +103,9 @@ def pointwise(im: Importer, node, onnx_op: str, operands: list, hint: str,
 def onnx_op(im: Importer, node, consts: dict[int, np.ndarray] | None = None,
              **extra) -> None:
     """Any op of `simaccel.ops_onnx` by its ONNX meaning: elementwise ops keep the layout
-    their operands are held in (constants are transposed to it), the others run in ONNX
-    element order. ``consts`` replaces constant operands (by position); ``extra`` adds
-    attributes."""
+    their operands are held in (constants are transposed to it), and so do the `PER_AXIS`
+    data movements (their per-axis vectors permuted); the others run in ONNX element order.
+    ``consts`` replaces constant operands (by position); ``extra`` adds attributes."""
     kind = ops_onnx.OPS[node.op_type].kind
     acts = [(i, im.get(n, node)) for i, n in enumerate(node.input) if n and n not in im.consts]
     given = consts or {}
@@ -115,16 +115,48 @@ def onnx_op(im: Importer, node, consts: dict[int, np.ndarray] | None = None,
     shape = im.shape(node.output[0], node)
     perms = {t.perm for _, t in acts}
     same_rank = all(len(t.shape) == len(shape) for _, t in acts)
-    perm = perms.pop() if kind == "eltwise" and len(perms) == 1 and same_rank else None
-    if perm is None:
-        acts = [(i, im.nchw(t, node.name)) for i, t in acts]
-    else:
+    perm = perms.pop() if len(perms) == 1 and same_rank else None
+    if kind == "eltwise" and perm is not None:
         consts = {i: to_layout(v, len(shape), perm) if v.size else v
                   for i, v in consts.items()}
+    elif perm is not None:
+        remapped = _per_axis(node.op_type, consts, perm, attrs(node))
+        perm, consts = (None, consts) if remapped is None else (perm, remapped)
+    if perm is None:
+        acts = [(i, im.nchw(t, node.name)) for i, t in acts]
     held = im.shape_held(Tensor("", shape, perm))
     name = emit(im, node.name or node.output[0], kind, node.op_type,
                  [t.name for _, t in acts], consts, held, {**attrs(node), **extra})
     im.tensors[node.output[0]] = Tensor(name, shape, perm)
+
+
+#: Data movement whose constant operands list one value per axis (by operand position:
+#: ``axes`` a vector over the axes, ``ends`` begins then ends): run in the held layout with
+#: those vectors permuted, instead of transposing the tensor to ONNX order and back.
+PER_AXIS = {"Resize": {1: "ends", 2: "axes", 3: "axes"}, "Pad": {1: "ends"},
+            "Tile": {1: "axes"}}
+
+
+def _per_axis(op: str, consts: dict[int, np.ndarray], perm: tuple[int, ...],
+              attributes: dict) -> dict[int, np.ndarray] | None:
+    """``consts`` of a `PER_AXIS` op laid out for a tensor held with ``perm`` (held axis
+    ``perm[q]`` is ONNX axis ``q``); None when the op is not one, or uses ``axes``."""
+    roles = PER_AXIS.get(op)
+    if roles is None or "axes" in attributes or (op == "Pad" and 3 in consts and
+                                                 consts[3].size):
+        return None
+    rank = len(perm)
+    out = dict(consts)
+    for pos, role in roles.items():
+        value = consts.get(pos)
+        if value is None or not value.size:
+            continue
+        parts = value.reshape(-1).reshape(2, rank) if role == "ends" else \
+            value.reshape(1, rank)
+        held = np.empty_like(parts)
+        held[:, list(perm)] = parts
+        out[pos] = held.reshape(-1)
+    return out
 
 
 def qdq(im: Importer, node) -> None:
