@@ -250,6 +250,31 @@ def test_resize_pad_and_tile_of_feature_maps_need_no_transposes(tmp_path: Path) 
     assert "transpose" not in ops, ops
 
 
+@pytest.mark.parametrize("opset", [17, 18])
+def test_channel_reductions_of_feature_maps_need_no_transposes(opset: int,
+                                                               tmp_path: Path) -> None:
+    """A LayerNorm over channels written as ReduceMean (axes an attribute before opset 18,
+    an input from 18), ReduceL2 over H, W, LogSoftmax over channels."""
+    b = GraphBuilder(seed=18)
+    c = b.op("Conv", ["x", b.weight((4, 3, 3, 3))], "conv", kernel_shape=[3, 3])
+
+    def reduce(op: str, x: str, axes: list[int]) -> str:
+        if opset >= 18:
+            return b.op(op, [x, b.const(axes, dtype=np.int64)], op.lower())
+        return b.op(op, [x], op.lower(), axes=axes)
+
+    centred = b.op("Sub", [c, reduce("ReduceMean", c, [1])], "centre")
+    var = reduce("ReduceMean", b.op("Mul", [centred, centred], "square"), [1])
+    normed = b.op("Div", [centred, b.op("Sqrt", [b.op("Add", [var, b.const(1e-5)], "eps")],
+                                        "std")], "norm")
+    scaled = b.op("Div", [normed, reduce("ReduceL2", normed, [2, 3])], "l2")
+    y = b.op("LogSoftmax", [scaled], "logsoftmax", axis=1)
+    y = b.op("Conv", [y, b.weight((2, 4, 1, 1))], "head", kernel_shape=[1, 1])
+    path = check_against_onnxruntime(b.model([("x", [1, 3, 6, 7])], [y], opset), tmp_path)
+    ops = [layer.op for layer in simaccel.load_model(path).layers]
+    assert "transpose" not in ops, ops
+
+
 def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
     """No strides means stride 1 (not the window); dilations; ceil_mode; SAME_LOWER."""
     b = GraphBuilder(seed=6)

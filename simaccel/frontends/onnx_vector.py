@@ -119,6 +119,14 @@ def onnx_op(im: Importer, node, consts: dict[int, np.ndarray] | None = None,
     if kind == "eltwise" and perm is not None:
         consts = {i: to_layout(v, len(shape), perm) if v.size else v
                   for i, v in consts.items()}
+    elif perm is not None and _reduces_in_place(node, consts):  # axes mapped to the layout
+        a = attrs(node)
+        if "axes" in a:
+            extra["axes"] = tuple(perm[int(x) % len(perm)] for x in a["axes"])
+        elif "axis" in a or node.op_type == "LogSoftmax":
+            extra["axis"] = perm[int(a.get("axis", -1)) % len(perm)]
+        elif 1 in consts and consts[1].size:
+            consts[1] = np.array([perm[int(x) % len(perm)] for x in consts[1].reshape(-1)])
     elif perm is not None:
         remapped = _per_axis(node.op_type, consts, perm, attrs(node))
         perm, consts = (None, consts) if remapped is None else (perm, remapped)
@@ -135,6 +143,13 @@ def onnx_op(im: Importer, node, consts: dict[int, np.ndarray] | None = None,
 #: those vectors permuted, instead of transposing the tensor to ONNX order and back.
 PER_AXIS = {"Resize": {1: "ends", 2: "axes", 3: "axes"}, "Pad": {1: "ends"},
             "Tile": {1: "axes"}}
+
+
+def _reduces_in_place(node, consts: dict[int, np.ndarray]) -> bool:
+    """A reduction keeping its rank (ReduceX with keepdims, LogSoftmax): it runs on the held
+    layout with its axes mapped."""
+    keep = bool(attrs(node).get("keepdims", 1))
+    return node.op_type == "LogSoftmax" or node.op_type.startswith("Reduce") and keep
 
 
 def _per_axis(op: str, consts: dict[int, np.ndarray], perm: tuple[int, ...],
