@@ -59,6 +59,27 @@ def test_elementwise_ops_with_constants_and_broadcasting(tmp_path: Path) -> None
     check_against_onnxruntime(b.model([("x", [1, 3, 8, 8])], [out], 17), tmp_path)
 
 
+GELU_ORDERS = {
+    "div_then_half_last": lambda b, x, e: b.op("Mul", [b.op("Mul", [x, e], "m"),
+                                                       b.const(0.5)], "h"),
+    "half_first": lambda b, x, e: b.op("Mul", [b.op("Mul", [b.const(0.5), x], "h"), e], "m"),
+    "half_on_erf": lambda b, x, e: b.op("Mul", [x, b.op("Mul", [e, b.const(0.5)], "h")], "m"),
+}
+
+
+@pytest.mark.parametrize("order", sorted(GELU_ORDERS))
+@pytest.mark.parametrize("by", ["Div", "Mul"])
+def test_gelu_in_any_order_is_one_layer(order: str, by: str, tmp_path: Path) -> None:
+    b = GraphBuilder(seed=19)
+    x = b.op("MatMul", ["x", b.weight((6, 8))], "fc")
+    scaled = b.op(by, [x, b.const(2**0.5 if by == "Div" else 2**-0.5)], "scale")
+    e = b.op("Add", [b.op("Erf", [scaled], "erf"), b.const(1.0)], "plus1")
+    y = b.op("MatMul", [GELU_ORDERS[order](b, x, e), b.weight((8, 3))], "fc2")
+    path = check_against_onnxruntime(b.model([("x", [2, 6])], [y], 17), tmp_path)
+    assert [layer.op for layer in simaccel.load_model(path).layers] == ["dense", "gelu",
+                                                                        "dense"]
+
+
 def test_reductions_and_data_movement(tmp_path: Path) -> None:
     b = GraphBuilder(seed=4)
     x = b.op("Relu", ["x"], "relu")                                                # [1,4,6,8]
