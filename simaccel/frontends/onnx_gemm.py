@@ -64,7 +64,7 @@ def conv(im: Importer, node) -> None:
     x = im.get(node.input[0], node)
     if len(x.shape) == 3 and w is not None and w.ndim == 3:
         return _conv1d(im, node, x, w, bias)
-    _conv_layer(im, node, x, w, bias, node.output[0])
+    conv_layer(im, node, x, w, bias, node.output[0])
 
 
 NLC = (0, 2, 1)  # a 1-D feature map [N, C, L] held as [N, L, C]
@@ -107,7 +107,7 @@ def _conv1d(im: Importer, node, x: Tensor, w: np.ndarray, bias: np.ndarray | Non
     _from_2d(im, name, node.output[0], im.shape(node.output[0], node), hint)
 
 
-def _conv_layer(im: Importer, node, x: Tensor, w: np.ndarray | None,
+def conv_layer(im: Importer, node, x: Tensor, w: np.ndarray | None,
                 bias: np.ndarray | None, out: str) -> None:
     """A Conv node's layer reading ``x`` with weights ``w`` (OIHW), writing ONNX ``out``."""
     a = attrs(node)
@@ -132,63 +132,6 @@ def _conv_layer(im: Importer, node, x: Tensor, w: np.ndarray | None,
     if bias is not None:
         im.weights[f"{name}.bias"] = bias
     im.tensors[out] = Tensor(name, im.shape(node.output[0], node), TO_NCHW)
-
-
-def _per_channel(value: np.ndarray, rank: int) -> np.ndarray:
-    """A scale or zero point, scalar or per output channel, broadcast along axis 0."""
-    return np.asarray(value, dtype=np.float64).reshape((-1,) + (1,) * (rank - 1))
-
-
-def qlinear(im: Importer, node) -> None:
-    """QLinearConv, QLinearMatMul, ConvInteger and MatMulInteger as they compute: the input
-    dequantized (its zero point subtracted, scaled), the GEMM by the dequantized constant
-    weights (torch's and the graph's MAC count), the output quantized again (QLinear*)."""
-    op = node.op_type
-    ins = list(node.input) + [""] * 9
-    if op in ("QLinearConv", "QLinearMatMul"):
-        x, xs, xz, w, ws, wz, ys, yz = ins[:8]
-        bias = ins[8] if op == "QLinearConv" else ""
-    else:
-        x, w, xz, wz = ins[:4]
-        xs = ws = ys = yz = bias = ""
-    weight = im.const(w)
-    if weight is None or any(n and im.const(n) is None for n in (xs, xz, ws, wz, ys, yz, bias)):
-        raise refuse(im, node, f"{op} needs constant weights, scales and zero points")
-    one = np.ones(())
-    x_scale = im.const(xs) if xs else one
-    w_scale = im.const(ws) if ws else one
-    hint = node.name or node.output[0]
-    deq = f"{node.output[0]}/dequantized"
-    pointwise(im, node, "DequantizeLinear", [x, x_scale.astype(np.float64),
-                                             (im.const(xz) if xz else np.zeros(()))
-                                             .astype(np.float64)], f"{hint}/dequantize",
-              out=deq)
-    conv_like = op in ("QLinearConv", "ConvInteger")
-    rank = weight.ndim
-    if conv_like:
-        real = (weight - _per_channel(im.const(wz) if wz else 0, rank)) * _per_channel(
-            w_scale, rank)
-    else:  # [K, N]: per column
-        real = (weight - np.asarray(im.const(wz) if wz else 0, dtype=np.float64)) * \
-            np.asarray(w_scale, dtype=np.float64)
-    real_bias = None if not bias else im.const(bias) * np.asarray(
-        x_scale * w_scale, dtype=np.float64).reshape(-1)
-    out = f"{node.output[0]}/real" if ys else node.output[0]
-    if conv_like:
-        _conv_layer(im, node, im.get(deq, node), real, real_bias, out)
-    else:
-        t = im.nchw(im.get(deq, node), node.name)
-        if real.ndim != 2:
-            raise refuse(im, node, f"{op} by a constant of rank > 2 is not supported")
-        name = im.add(Dense, hint, [t.name], op="dense", units=int(real.shape[1]),
-                      bias=False)
-        im.weights[f"{name}.kernel"] = real
-        im.tensors[out] = Tensor(name, im.shape(node.output[0], node))
-    if ys:
-        zero = im.const(yz) if yz else np.zeros((), dtype=np.uint8)
-        pointwise(im, node, "QuantizeLinear", [out, im.const(ys).astype(np.float64),
-                                               zero.astype(np.float64)], f"{hint}/quantize",
-                  zero_point_type=str(zero.dtype))
 
 
 def conv_transpose(im: Importer, node) -> None:

@@ -4,7 +4,8 @@
 infers every shape; this module declares the model's inputs and walks the graph in order,
 translating each node by its kind through the handlers registered in `HANDLERS`
 (`onnx_gemm`: the array's ops; `onnx_vector`: elementwise, reductions, data movement;
-`onnx_rnn`: recurrent layers unrolled) after the patterns of `onnx_patterns`. A 4-D model
+`onnx_rnn`: recurrent layers unrolled; `onnx_quantized`: Q/DQ and pre-quantized GEMMs)
+after the patterns of `onnx_patterns`. A 4-D model
 input is NCHW (torch) and becomes an NHWC input, unless every consumer transposes it to NCHW
 first (tf2onnx from Keras), in which case it already is NHWC. An unsupported op is listed by
 type with a count (and, with ``--allow-unknown``, kept as an `Opaque` layer costed by its
@@ -29,7 +30,6 @@ from simaccel.frontends.onnx_gemm import (
     gemm,
     matmul,
     pool,
-    qlinear,
 )
 from simaccel.frontends.onnx_graph import (
     MALFORMED,
@@ -41,6 +41,7 @@ from simaccel.frontends.onnx_patterns import (
     find_gelu,
     layernorm_pattern,
 )
+from simaccel.frontends.onnx_quantized import qdq, qlinear
 from simaccel.frontends.onnx_rnn import RNN_OPS
 from simaccel.frontends.onnx_tensors import (
     TO_NCHW,
@@ -60,7 +61,6 @@ from simaccel.frontends.onnx_vector import (
     layernorm,
     onnx_op,
     pad,
-    qdq,
     reduce,
     reshape_like,
     slice_,

@@ -26,7 +26,6 @@ from simaccel.frontends.onnx_tensors import (
     channel_axis,
     compose,
     emit,
-    refuse,
     to_layout,
 )
 from simaccel.model import (
@@ -172,34 +171,6 @@ def _per_axis(op: str, consts: dict[int, np.ndarray], perm: tuple[int, ...],
         held[:, list(perm)] = parts
         out[pos] = held.reshape(-1)
     return out
-
-
-def qdq(im: Importer, node) -> None:
-    """QuantizeLinear / DequantizeLinear (of activations; of weights they fold): a
-    per-axis scale and zero point laid along their axis, then elementwise."""
-    from onnx import helper
-
-    a = attrs(node)
-    if a.get("block_size", 0):
-        raise refuse(im, node, f"blocked {node.op_type} is not supported")
-    rank = len(im.shape(node.output[0], node))
-    consts = {}
-    for i in (1, 2):
-        value = im.const(node.input[i]) if len(node.input) > i else None
-        if value is not None and value.size > 1:
-            shape = [1] * rank
-            shape[int(a.get("axis", 1)) % rank] = -1
-            consts[i] = value.reshape(shape)
-    extra = {}
-    if node.op_type == "QuantizeLinear":
-        zp = im.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-        kind = np.dtype(np.uint8) if zp is None else zp.dtype
-        if a.get("output_dtype"):
-            kind = helper.tensor_dtype_to_np_dtype(int(a["output_dtype"]))
-        extra["zero_point_type"] = str(kind)
-        if str(kind) not in ("int8", "uint8", "int16", "uint16", "int32"):
-            raise refuse(im, node, f"QuantizeLinear to {kind} is not supported")
-    onnx_op(im, node, consts, **extra)
 
 
 def reduce(im: Importer, node) -> None:
