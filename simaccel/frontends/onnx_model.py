@@ -4,12 +4,12 @@
 infers every shape; this module declares the model's inputs and walks the graph in order,
 translating each node by its kind through the handlers registered in `HANDLERS`
 (`onnx_gemm`: the array's ops; `onnx_vector`: elementwise, reductions, data movement;
-`onnx_rnn`: recurrent layers unrolled; `onnx_quantized`: Q/DQ and pre-quantized GEMMs)
-after the patterns of `onnx_patterns`. A 4-D model
-input is NCHW (torch) and becomes an NHWC input, unless every consumer transposes it to NCHW
-first (tf2onnx from Keras), in which case it already is NHWC. An unsupported op is listed by
-type with a count (and, with ``--allow-unknown``, kept as an `Opaque` layer costed by its
-bytes); the walk goes on past it so that one error names them all.
+`onnx_rnn`: recurrent layers unrolled; `onnx_quantized`: Q/DQ and pre-quantized GEMMs) after
+the patterns of `onnx_patterns`. A 4-D model input is NCHW (torch) and becomes an NHWC
+input, unless every consumer transposes it to NCHW first (tf2onnx from Keras), in which case
+it already is NHWC. An unsupported op is listed by type with a count (and, with
+``--allow-unknown``, kept as an `Opaque` layer costed by its bytes); the walk goes on past
+it so that one error names them all.
 """
 
 from __future__ import annotations
