@@ -60,9 +60,17 @@ def mnist_cnn() -> keras.Model:
     return keras.Model(inp, x)
 
 
+def lstm() -> keras.Model:
+    """Two stacked LSTMs (tf2onnx writes ONNX LSTM nodes) and a dense head."""
+    x = inp = keras.Input((6, 8), batch_size=1)
+    x = layers.LSTM(16, return_sequences=True)(x)
+    x = layers.LSTM(8)(x)
+    return keras.Model(inp, layers.Dense(4)(x))
+
+
 def macs(model: keras.Model) -> int:
     """Conv2D: output pixels × kh·kw·C_in × filters; DepthwiseConv2D: output pixels × kh·kw ×
-    channels; Dense: units × inputs per row."""
+    channels; Dense: units × inputs per row; LSTM: steps × 4·units × (inputs + units)."""
     total = 0
     for layer in model.layers:
         out = layer.output.shape
@@ -71,6 +79,9 @@ def macs(model: keras.Model) -> int:
         elif isinstance(layer, layers.Conv2D):
             cin = layer.input.shape[-1]
             total += math.prod(out[1:3]) * math.prod(layer.kernel_size) * cin * out[-1]
+        elif isinstance(layer, layers.LSTM):  # steps × 4 gates · units × (input + units)
+            steps, features = layer.input.shape[1:]
+            total += steps * 4 * layer.units * (features + layer.units)
         elif isinstance(layer, layers.Dense):
             total += layer.input.shape[-1] * out[-1]
     return total
@@ -85,7 +96,7 @@ def randomize(model: keras.Model) -> None:
                                rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
 
 
-MODELS = {"keras_mobile_cnn": mobile_cnn, "keras_mnist_cnn": mnist_cnn}
+MODELS = {"keras_mobile_cnn": mobile_cnn, "keras_mnist_cnn": mnist_cnn, "keras_lstm": lstm}
 
 
 def main() -> None:
