@@ -142,3 +142,25 @@ def test_import_to_model_json_keeps_the_numbers(name: str, tmp_path: Path) -> No
     for key, value in want.items():
         np.testing.assert_allclose(got[key], value, rtol=0,
                                    atol=1e-4 * float(np.abs(value).max()))
+
+
+def test_own_inputs_of_a_multi_input_model_from_one_npz(tmp_path: Path, capsys) -> None:
+    """A decoder step's token and KV cache (ONNX layout, by ONNX input name) from one .npz,
+    for `simulate` and `compare`; a wrong shape is refused naming the input."""
+    from simaccel.cli import main
+
+    name = "kv_cache_step_dynamo"
+    feeds, _ = stored(name)
+    np.savez(tmp_path / "in.npz", **feeds)
+    path = str(EXPORTS / f"{name}.onnx")
+    assert main(["simulate", path, "--input", str(tmp_path / "in.npz"), "--json",
+                 "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {row["check"]["status"] for row in report["layers"]} == {"pass"}
+    assert main(["compare", path, "--input", str(tmp_path / "in.npz")]) == 0
+    assert "agree" in capsys.readouterr().out
+    first = next(iter(feeds))
+    np.savez(tmp_path / "bad.npz", **{**feeds, first: feeds[first][..., :-1]})
+    assert main(["simulate", path, "--input", str(tmp_path / "bad.npz")]) == 2
+    err = capsys.readouterr().err
+    assert first in err and len(err.strip().splitlines()) == 1
