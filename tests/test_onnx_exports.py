@@ -117,6 +117,21 @@ CASE_LAYERS = {
 }
 
 
+EXPORT_LAYERS = {  # patterns found in what the exporters write
+    "hf_gpt2_dynamo": lambda m: ops(m).count("gelu_tanh") == 2,
+    "hf_gpt2_legacy": lambda m: ops(m).count("gelu_tanh") == 2,
+    "hf_bert_legacy": lambda m: ops(m).count("gelu") == 2,
+    "resnet18_tiny_dynamo": lambda m: "transpose" not in ops(m) and "eltwise" not in ops(m),
+    "keras_mobile_cnn": lambda m: ops(m).count("batchnorm") == 1,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPORT_LAYERS))
+def test_export_becomes_the_right_layers(name: str) -> None:
+    model = simaccel.load_model(EXPORTS / f"{name}.onnx")
+    assert EXPORT_LAYERS[name](model), ops(model)
+
+
 def ops(model) -> list[str]:
     return [layer.op for layer in model.layers]
 

@@ -80,6 +80,23 @@ def test_gelu_in_any_order_is_one_layer(order: str, by: str, tmp_path: Path) -> 
                                                                         "dense"]
 
 
+@pytest.mark.parametrize("cube", ["pow", "products"])
+def test_tanh_gelu_is_one_layer(cube: str, tmp_path: Path) -> None:
+    """GPT-2's gelu_new, x·½·(1 + tanh(√(2/π)·(x + 0.044715·x³))), x³ a Pow or x·x·x."""
+    b = GraphBuilder(seed=20)
+    x = b.op("MatMul", ["x", b.weight((6, 8))], "fc")
+    x3 = b.op("Pow", [x, b.const(3.0)], "cube") if cube == "pow" else b.op(
+        "Mul", [x, b.op("Mul", [x, x], "square")], "cube")
+    inner = b.op("Add", [x, b.op("Mul", [b.const(0.044715), x3], "c")], "inner")
+    t = b.op("Tanh", [b.op("Mul", [inner, b.const((2 / np.pi) ** 0.5)], "k")], "tanh")
+    y = b.op("Mul", [b.op("Mul", [b.const(0.5), x], "h"),
+                     b.op("Add", [b.const(1.0), t], "plus1")], "gelu")
+    y = b.op("MatMul", [y, b.weight((8, 3))], "fc2")
+    path = check_against_onnxruntime(b.model([("x", [2, 6])], [y], 17), tmp_path)
+    assert [layer.op for layer in simaccel.load_model(path).layers] == ["dense", "gelu_tanh",
+                                                                        "dense"]
+
+
 def test_reductions_and_data_movement(tmp_path: Path) -> None:
     b = GraphBuilder(seed=4)
     x = b.op("Relu", ["x"], "relu")                                                # [1,4,6,8]

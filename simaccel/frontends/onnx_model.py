@@ -145,7 +145,7 @@ def _walk(im: Importer, graph) -> None:
     """Translate every node. Without ``allow_unknown`` the walk still goes on past an
     unsupported op (a stand-in carries its outputs) so that the error lists every one."""
     for node in graph.node:
-        if node.op_type == "Erf":
+        if node.op_type in ("Erf", "Tanh"):
             find_gelu(im, node)
     downstream: set[str] = set()  # tensors computed from an unsupported op's output
     for node in graph.node:

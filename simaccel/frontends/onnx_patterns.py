@@ -5,6 +5,8 @@ Mul/Div after a MatMul; zero padding before a Conv folded into its padding."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from simaccel.frontends.onnx_graph import (
@@ -59,28 +61,90 @@ def trailing_scale(im: Importer, node):
     return 1.0, node.output[0]
 
 
-def find_gelu(im: Importer, erf) -> None:
-    """x · ½ · (1 + erf(x/√2)), in any association and order of the products and with x/√2
-    as a Div or a Mul: registered as one gelu layer emitted at the pattern's last node."""
+def find_gelu(im: Importer, node) -> None:
+    """GELU, registered as one layer emitted at the pattern's last node: x · ½ · (1 +
+    erf(x/√2)) (x/√2 a Div or a Mul) at an Erf, x · ½ · (1 + tanh(√(2/π)·(x + 0.044715·x³)))
+    at a Tanh; the products in any association and order."""
+    if node.op_type == "Erf":
+        found = _erf_argument(im, node)
+        op = "gelu"
+    else:
+        found = _tanh_argument(im, node)
+        op = "gelu_tanh"
+    if found is None:
+        return
+    x, inner = found
+    add = single_consumer(im, node.output[0], "Add")
+    if add is None or not _const_near(im, _other(add, node.output[0]), 1.0):
+        return
+    tail = _times_half_x(im, add.output[0], x)
+    if tail is None:
+        return
+    nodes, last = [*inner, node, add, *tail[0]], tail[1]
+
+    def emit() -> None:
+        t = im.get(x, last)
+        name = im.add(Elementwise, last.name or last.output[0], [t.name], op=op)
+        im.tensors[last.output[0]] = Tensor(name, t.shape, t.perm)
+
+    im.skip.update(id(n) for n in nodes if n is not last)
+    im.patterns[id(last)] = emit
+
+
+def _erf_argument(im: Importer, erf):
+    """(x, [the Div or Mul]) when the Erf reads x/√2."""
     pre = im.producers.get(erf.input[0])
     if pre is None or not im.single_use(erf.input[0]):
-        return
+        return None
     by_div = pre.op_type == "Div" and _const_near(im, pre.input[1], 2**0.5)
     if by_div or pre.op_type == "Mul" and _const_near(im, pre.input[1], 2**-0.5):
-        x = pre.input[0]
-    elif pre.op_type == "Mul" and _const_near(im, pre.input[0], 2**-0.5):
-        x = pre.input[1]
-    else:
-        return
-    add = single_consumer(im, erf.output[0], "Add")
-    if add is None or not _const_near(im, _other(add, erf.output[0]), 1.0):
-        return
-    nodes = [pre, erf, add]
-    factors, tensor, last = [], add.output[0], None
+        return pre.input[0], [pre]
+    if pre.op_type == "Mul" and _const_near(im, pre.input[0], 2**-0.5):
+        return pre.input[1], [pre]
+    return None
+
+
+def _by_const(im: Importer, node, value: float) -> str | None:
+    """The other operand of a Mul by the constant ``value``."""
+    if node is None or node.op_type != "Mul":
+        return None
+    for i in (0, 1):
+        if _const_near(im, node.input[i], value):
+            return node.input[1 - i]
+    return None
+
+
+def _tanh_argument(im: Importer, tanh):
+    """(x, the nodes) when the Tanh reads √(2/π)·(x + 0.044715·x³), x³ a Pow or x·x·x."""
+    scale = im.producers.get(tanh.input[0])
+    inner = _by_const(im, scale, (2 / math.pi) ** 0.5)
+    total = im.producers.get(inner) if inner else None
+    if total is None or total.op_type != "Add" or not im.single_use(tanh.input[0]) or \
+            not im.single_use(inner):
+        return None
+    for x, cubic_name in (total.input, total.input[::-1]):
+        cubic = im.producers.get(cubic_name)
+        cube_name = _by_const(im, cubic, 0.044715)
+        cube = im.producers.get(cube_name) if cube_name else None
+        if cube is None or not im.single_use(cubic_name) or not im.single_use(cube_name):
+            continue
+        if cube.op_type == "Pow" and cube.input[0] == x and _const_near(im, cube.input[1], 3):
+            return x, [scale, total, cubic, cube]
+        square = im.producers.get(next((n for n in cube.input if n != x), ""))
+        if cube.op_type == "Mul" and x in cube.input and square is not None and \
+                square.op_type == "Mul" and list(square.input) == [x, x] and \
+                im.single_use(square.output[0]):
+            return x, [scale, total, cubic, cube, square]
+    return None
+
+
+def _times_half_x(im: Importer, tensor: str, x: str):
+    """([nodes], last) when ``tensor`` is multiplied by x and by ½, in any order."""
+    nodes, factors, last = [], [], None
     while len(factors) < 2:
         mul = single_consumer(im, tensor, "Mul")
         if mul is None:
-            return
+            return None
         other = _other(mul, tensor)
         half = im.producers.get(other)
         if _const_near(im, other, 0.5) or other == x:
@@ -90,19 +154,10 @@ def find_gelu(im: Importer, erf) -> None:
             factors += ["x", "half"]
             nodes.append(half)
         else:
-            return
+            return None
         nodes.append(mul)
         tensor, last = mul.output[0], mul
-    if sorted(factors) != ["half", "x"]:
-        return
-
-    def emit() -> None:
-        t = im.get(x, last)
-        name = im.add(Elementwise, last.name or last.output[0], [t.name], op="gelu")
-        im.tensors[last.output[0]] = Tensor(name, t.shape, t.perm)
-
-    im.skip.update(id(n) for n in nodes if n is not last)
-    im.patterns[id(last)] = emit
+    return (nodes, last) if sorted(factors) == ["half", "x"] else None
 
 
 def layernorm_pattern(im: Importer, node) -> bool:
