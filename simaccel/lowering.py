@@ -115,7 +115,11 @@ def _vector_kernel(layer: LayerSpec, ins: list[tuple[int, ...]],
     elements = math.prod(out)
     read = sum(math.prod(s) for s in ins)
     if isinstance(layer, OnnxOp):  # constant operands are read from DRAM too
-        read += sum(math.prod(shape) for _, shape in layer.consts)
+        at = dict(layer.consts)
+        free = [p for p in range(len(ins) + len(at)) if p not in at]
+        read = ops_onnx.elements_read(layer.onnx_op, [*zip(free, ins, strict=True),
+                                                      *layer.consts],
+                                      elements)
         return VectorKernel(name=layer.name, op=layer.op, elements=elements,
                             ops_per_element=ops_onnx.ops_per_element(layer.onnx_op, read,
                                                                      elements),

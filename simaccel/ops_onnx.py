@@ -26,11 +26,14 @@ Fn = Callable[[list[Any], dict[str, Any]], np.ndarray]
 @dataclass(frozen=True)
 class OpDef:
     """One ONNX op: ``kind`` (``eltwise``/``reduce``/``move``), vector ops per output
-    element (for reductions: per element read) and the numpy function."""
+    element (for reductions: per element read) and the numpy function. ``gathers``: it
+    reads from its first operand only the elements it outputs (an embedding lookup reads
+    its rows, not the table)."""
 
     kind: str
     cost: int
     fn: Fn
+    gathers: bool = False
 
 
 def erf(x: np.ndarray) -> np.ndarray:
@@ -290,9 +293,10 @@ REDUCE: dict[str, OpDef] = {
 # -- data movement --------------------------------------------------------------------------
 
 MOVE: dict[str, OpDef] = {
-    "Slice": OpDef("move", 1, mv.slice_), "Gather": OpDef("move", 1, mv.gather),
-    "GatherElements": OpDef("move", 1, mv.gather_elements), "Pad": OpDef("move", 1, mv.pad),
-    "GatherND": OpDef("move", 1, mv.gather_nd),
+    "Slice": OpDef("move", 1, mv.slice_, gathers=True),
+    "Gather": OpDef("move", 1, mv.gather, gathers=True),
+    "GatherElements": OpDef("move", 1, mv.gather_elements, gathers=True),
+    "GatherND": OpDef("move", 1, mv.gather_nd, gathers=True), "Pad": OpDef("move", 1, mv.pad),
     "Expand": OpDef("move", 1, mv.expand), "Tile": OpDef("move", 1, mv.tile),
     "Resize": OpDef("move", 2, mv.resize), "DepthToSpace": OpDef("move", 1, mv.depth_to_space),
     "SpaceToDepth": OpDef("move", 1, mv.space_to_depth), "Trilu": OpDef("move", 1, mv.trilu),
@@ -313,6 +317,15 @@ OPS: dict[str, OpDef] = {**ELTWISE, **REDUCE, **MOVE, **INTERNAL}
 def run(onnx_op: str, operands: list[Any], attributes: dict[str, Any]) -> np.ndarray:
     """``onnx_op`` applied to ``operands`` (ONNX order) in float64."""
     return np.asarray(OPS[onnx_op].fn(operands, attributes), dtype=np.float64)
+
+
+def elements_read(onnx_op: str, operands, output_elements: int) -> int:
+    """Elements the op reads, from ``operands`` ((position, shape) pairs, activations and
+    constants): all of them, except that a gathering op reads only its output's worth of
+    its data (the first operand)."""
+    gathers = OPS[onnx_op].gathers
+    return sum(min(output_elements, math.prod(shape)) if gathers and pos == 0 else
+               math.prod(shape) for pos, shape in operands)
 
 
 def ops_per_element(onnx_op: str, input_elements: int, output_elements: int) -> int:

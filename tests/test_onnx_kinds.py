@@ -468,3 +468,22 @@ def test_data_dependent_op_is_named_and_allow_unknown_still_runs(tmp_path: Path,
     err = capsys.readouterr().err
     assert "NonZero ×1" in err and "not static" not in err
     assert main(["simulate", str(path), "--quiet", "--allow-unknown", "--json"]) == 0
+
+
+def test_embedding_lookup_reads_its_rows_not_the_table(tmp_path: Path) -> None:
+    b = GraphBuilder(seed=21)
+    table = b.weight((1000, 16))
+    y = b.op("Gather", [table, "ids"], "embed")                                   # [1,4,16]
+    y = b.op("MatMul", [y, b.weight((16, 8))], "fc")
+    graph = helper.make_graph(
+        b.nodes, "g", [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 4])],
+        [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 4, 8])], initializer=b.inits)
+    path = tmp_path / "embed.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    model = simaccel.load_model(path)
+    assert model.inputs[0].dtype.is_integer
+    report = simaccel.simulate(model, HW, check=True)
+    embed = next(r for r in report.to_dict()["layers"] if r["name"].startswith("embed"))
+    assert embed["dram_read_bytes"] < 1000 * 16 / 10  # rows and ids, not the table
+    rows, _ = compare(path, model, HW, {"ids": np.array([[3, 999, 0, 3]])}, {})
+    assert rows[0].max_abs_diff <= 1e-4 * rows[0].max_abs_reference
