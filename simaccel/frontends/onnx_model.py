@@ -292,12 +292,11 @@ def load_onnx(path: Path, allow_unknown: bool = False,
     if im.unknown and not allow_unknown:
         raise InputError(source, "graph", _unsupported_message(im.unknown)
                          + "; --allow-unknown costs them by the bytes they move")
-    outputs = []
-    for o in proto.graph.output:
-        if o.name not in im.tensors:
-            raise InputError(source, f"graph.output[{o.name}]", "the output is a constant; "
-                             "there is nothing to simulate")
-        outputs.append((o.name, *_output(im, im.tensors[o.name], o.name)))
+    outputs = [(o.name, *_output(im, im.tensors[o.name], o.name))
+               for o in proto.graph.output if o.name in im.tensors]  # constants fold away
+    if not outputs:
+        raise InputError(source, "graph.output", "every output is a constant; there is "
+                         "nothing to simulate")
     kinds = Counter(op for op, _, _ in im.unknown)
     note = f"; costed by bytes: {', '.join(f'{k} ×{n}' for k, n in kinds.items())}" \
         if im.unknown else ""
