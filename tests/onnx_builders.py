@@ -298,7 +298,10 @@ def onnx_macs(proto: onnx.ModelProto) -> int:
             terms, _, result = attrs["equation"].decode().replace(" ", "").partition("->")
             size = {}
             for term, name in zip(terms.split(","), node.input, strict=True):
-                size.update(zip(term, shapes[name], strict=True))
+                pre, _, post = term.partition("...")  # "..." axes are never summed here
+                dims = shapes[name]
+                size.update(zip(pre, dims, strict=False))
+                size.update(zip(post, dims[len(dims) - len(post):], strict=True))
             total += out * math.prod(size[c] for c in set(size) - set(result))
         elif node.op_type in ("LSTM", "GRU", "RNN"):  # directions × steps × batch × G·H × (I + H)
             dirs, gates_hidden, features = shapes[node.input[1]]

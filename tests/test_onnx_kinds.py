@@ -219,7 +219,8 @@ def test_einsum_matrix_products(tmp_path: Path) -> None:
     ctx = b.op("Einsum", [attn, q], "av", equation="bhqk,bkhd->bqhd")            # [1,4,2,3]
     dense = b.op("Einsum", [ctx, b.weight((2, 3, 5))], "proj", equation="bqhd,hdo->boq")
     outer = b.op("Einsum", [dense, dense], "outer", equation="boq,bpr->bqopr")
-    proto = b.model([("x", [1, 4, 6])], [outer], 17)
+    batched = b.op("Einsum", [outer, b.weight((4, 2))], "ellipsis", equation="...r,rs->...s")
+    proto = b.model([("x", [1, 4, 6])], [batched], 17)
     check_against_onnxruntime(proto, tmp_path)
     model = simaccel.load_model(tmp_path / "m.onnx")
     assert not [layer for layer in model.layers if layer.op == "opaque"]

@@ -255,6 +255,8 @@ def einsum(im: Importer, node) -> None:
     constant), then reshaped and permuted to the output's order."""
     eq = attrs(node)["equation"]
     eq = (eq.decode() if isinstance(eq, bytes) else eq).replace(" ", "")
+    if "..." in eq:
+        eq = _spell_ellipsis(im, node, eq)
     terms, _, out = eq.partition("->")
     terms = terms.split(",")
     if "." in eq or not out and "->" not in eq or len(terms) != 2 or any(
@@ -296,6 +298,24 @@ def einsum(im: Importer, node) -> None:
     perm = tuple(grouped.index(c) for c in out)
     im.tensors[node.output[0]] = Tensor(name, tuple(dims(out)), compose(None, perm),
                                         node.name)
+
+
+def _spell_ellipsis(im: Importer, node, eq: str) -> str:
+    """``eq`` with each ``...`` written out as letters it does not use, right-aligned as
+    broadcasting aligns the operands' leading axes."""
+    terms, arrow, out = eq.partition("->")
+    ranks = [len(im.shape(n, node)) if n not in im.consts else im.consts[n].ndim
+             for n in node.input]
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in eq]
+    parts, widest = [], 0
+    for term, rank in zip(terms.split(","), ranks, strict=True):
+        width = rank - len(term.replace("...", ""))
+        widest = max(widest, width)
+        parts.append(term.replace("...", "".join(spare[-width:]) if width else ""))
+    if not arrow:
+        raise refuse(im, node, f"Einsum {eq!r} without an output is not supported")
+    out = out.replace("...", "".join(spare[-widest:]) if widest else "")
+    return ",".join(parts) + "->" + out
 
 
 def _arrange(im: Importer, t: Tensor, letters: str, order: list[str], shape: list[int],
