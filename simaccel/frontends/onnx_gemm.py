@@ -112,7 +112,8 @@ def conv_layer(im: Importer, node, x: Tensor, w: np.ndarray | None,
     """A Conv node's layer reading ``x`` with weights ``w`` (OIHW), writing ONNX ``out``."""
     a = attrs(node)
     if w is None or len(w.shape) != 4 or len(x.shape) != 4:
-        raise refuse(im, node, "only 2-D convolutions with constant weights are supported")
+        raise refuse(im, node, "only 1-D and 2-D convolutions with constant weights are "
+                     "supported")
     k = (int(w.shape[2]), int(w.shape[3]))
     strides = tuple(a.get("strides", [1, 1]))
     dilations = tuple(a.get("dilations", [1, 1]))
