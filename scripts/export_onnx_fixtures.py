@@ -267,6 +267,30 @@ def hf_vit() -> nn.Module:
     return _Hidden(transformers.ViTModel(config, add_pooling_layer=False), "pixel_values")
 
 
+def hf_t5_encoder() -> nn.Module:
+    """T5's encoder: relative position buckets, RMS-style layer norm, no biases."""
+    config = transformers.T5Config(vocab_size=64, d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                                   num_heads=4)
+    return _Hidden(transformers.T5EncoderModel(config), "input_ids")
+
+
+def hf_qwen2() -> nn.Module:
+    config = transformers.Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64,
+                                      num_hidden_layers=2, num_attention_heads=4,
+                                      num_key_value_heads=2, max_position_embeddings=16)
+    return _Hidden(transformers.Qwen2Model(config), "input_ids")
+
+
+def hf_whisper_encoder() -> nn.Module:
+    """Whisper's audio encoder: two Conv1d over mel frames, GELU, attention."""
+    config = transformers.WhisperConfig(
+        vocab_size=64, num_mel_bins=8, d_model=32, encoder_layers=2, decoder_layers=1,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+        decoder_ffn_dim=64, max_source_positions=16, max_target_positions=16, pad_token_id=1,
+        bos_token_id=2, eos_token_id=3, decoder_start_token_id=2)
+    return _Hidden(transformers.WhisperModel(config).encoder, "input_features")
+
+
 # -- an RNN ---------------------------------------------------------------------------------
 
 class LstmTagger(nn.Module):
@@ -313,7 +337,9 @@ MODELS = {
     "swin_tiny": (swin, image), "unet_tiny": (TinyUNet, image),
     "hf_gpt2": (hf_gpt2, tokens), "hf_bert": (hf_bert, tokens), "hf_llama": (hf_llama, tokens),
     "hf_vit": (hf_vit, image), "hf_gpt2_masked": (hf_gpt2_masked, tokens_and_mask),
-    "kv_cache_step": (KVCacheStep, kv_inputs),
+    "kv_cache_step": (KVCacheStep, kv_inputs), "hf_t5_encoder": (hf_t5_encoder, tokens),
+    "hf_qwen2": (hf_qwen2, tokens),
+    "hf_whisper_encoder": (hf_whisper_encoder, lambda: torch.randn(1, 8, 32)),
     "lstm": (LstmTagger, lambda: torch.randn(1, 6, 8)),
     "gru_bidirectional": (lambda: LstmTagger(nn.GRU, bidirectional=True),
                           lambda: torch.randn(1, 6, 8)),
