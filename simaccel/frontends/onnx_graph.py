@@ -191,7 +191,7 @@ def fold_constants(proto, source: str):
 NOT_FOLDED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
               "Multinomial", "Bernoulli", "If", "Loop", "Scan", "SequenceConstruct"}
 #: A folded constant larger than this stays a computation (elements).
-MAX_FOLDED_ELEMENTS = 1 << 24
+MAX_FOLDED_ELEMENTS = 1 << 25
 
 
 def foldable(node, consts: Mapping[str, np.ndarray], shapes: Mapping) -> bool:
