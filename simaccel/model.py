@@ -93,12 +93,14 @@ class MatMul(_Layer):
 
 class Pool2d(_Windowed):
     """Max or average pooling; ``stride`` defaults to the pool size. ``count_include_pad``
-    averages over the whole window, padding included (ONNX's attribute of that name)."""
+    averages over the whole window, padding included (ONNX's attribute of that name), except
+    the ``uncounted`` last rows and columns of the padding (ONNX's ceil_mode overhang)."""
 
     op: Literal["maxpool2d", "avgpool2d"]
     pool: tuple[Window, Window]
     dilation: tuple[Window, Window] = (1, 1)
     count_include_pad: bool = False
+    uncounted: tuple[Pad, Pad] = (0, 0)
 
     _pair_pool = field_validator("pool", "dilation", mode="before")(_pair)
 

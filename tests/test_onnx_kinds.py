@@ -321,6 +321,8 @@ def test_pool_defaults_and_ceil_mode(tmp_path: Path) -> None:
     a = b.op("MaxPool", [a], "dilated", kernel_shape=[2, 2], dilations=[2, 1],
              strides=[2, 2], ceil_mode=1)
     a = b.op("AveragePool", [a], "avg_ceil", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    a = b.op("AveragePool", [a], "avg_ceil_pads_counted", kernel_shape=[2, 2], strides=[2, 2],
+             pads=[1, 0, 0, 1], ceil_mode=1, count_include_pad=1)
     c = b.op("Conv", [a, b.weight((3, 2, 3, 2))], "conv", kernel_shape=[3, 2], strides=[2, 2],
              auto_pad="SAME_LOWER")
     path = check_against_onnxruntime(b.model([("x", [1, 2, 9, 7])], [c], 17), tmp_path)

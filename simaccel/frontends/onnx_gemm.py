@@ -349,20 +349,21 @@ def pool(op: str) -> Callable:
         strides = tuple(a.get("strides", [1] * rank))
         dilations = tuple(a.get("dilations", [1] * rank))
         pads = _window_pads(im, node, x, k, strides, dilations)
+        given = list(pads)
         if a.get("ceil_mode", 0):
             pads = _ceil_pads(x.shape[2:], k, strides, dilations, pads)
+        overhang = [p - q for p, q in zip(pads[rank:], given[rank:], strict=True)]
         include = bool(a.get("count_include_pad", 0)) and op == "avgpool2d"
-        if include and a.get("ceil_mode", 0):
-            raise refuse(im, node, "ceil_mode with count_include_pad is not supported")
         hint = node.name or node.output[0]
         if one_d:  # height 1
             k, strides, dilations = (1, *k), (1, *strides), (1, *dilations)
-            pads = [0, pads[0], 0, pads[1]]
+            pads, overhang = [0, pads[0], 0, pads[1]], [0, *overhang]
             source = _as_2d(im, x, hint)
         else:
             source = im.nhwc(x, node.name).name
         name = im.add(Pool2d, hint, [source], op=op, pool=k, stride=strides,
                       dilation=dilations, count_include_pad=include,
+                      uncounted=tuple(overhang) if include else (0, 0),
                       padding=(pads[0], pads[2], pads[1], pads[3]))
         if one_d:
             return _from_2d(im, name, node.output[0], im.shape(node.output[0], node), hint)

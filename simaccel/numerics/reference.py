@@ -100,8 +100,15 @@ def pool2d(x: np.ndarray, layer: Pool2d) -> np.ndarray:
     if layer.op == "maxpool2d":
         return windows(x, layer.pool, stride, dil, pads, fill=-np.inf).max(axis=(4, 5))
     total = windows(x, layer.pool, stride, dil, pads).sum(axis=(4, 5))
-    if layer.count_include_pad:
-        return total / (layer.pool[0] * layer.pool[1])
+    if layer.count_include_pad:  # the padding counts, but for the uncounted overhang
+        top, bottom, left, right = pads
+        below, beyond = layer.uncounted
+        counted = np.pad(np.ones((1, *x.shape[1:3], 1)),
+                         ((0, 0), (top, bottom - below), (left, right - beyond), (0, 0)),
+                         constant_values=1.0)
+        count = windows(counted, layer.pool, stride, dil, (0, below, 0, beyond)).sum(
+            axis=(4, 5))
+        return total / count
     ones = np.ones((1, *x.shape[1:3], 1))
     count = windows(ones, layer.pool, stride, dil, pads).sum(axis=(4, 5))
     return total / count  # padding excluded from the average, as Keras and count_include_pad=False
