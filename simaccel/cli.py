@@ -1,4 +1,5 @@
-"""The ``simaccel`` command line: ``simulate``, ``show`` and ``hw list``.
+"""The ``simaccel`` command line: ``simulate``, ``show``, ``import``, ``compare``, ``plot``,
+``sweep`` and ``hw list``.
 
 Bad input prints one line naming the file and the field and exits 2; a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
@@ -33,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sim.add_argument("model", help="model.json, an ONNX file, or a SCALE-Sim topology CSV")
     _allow_unknown(sim)
+    sim.add_argument("--input", metavar="NAME=FILE", action="append", default=[],
+                     help="the model input NAME for the numerics from a .npy file (or FILE.npz "
+                          "with an array NAME; or FILE.npz alone for every input); ONNX "
+                          "models take the ONNX layout (NCHW); repeatable")
     _add_hw(sim)
     sim.add_argument("--out", metavar="DIR", help="write report.json and layers.csv into DIR")
     sim.add_argument("--json", action="store_true",
@@ -64,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     prog.add_argument("--layers", metavar="A:B", default=None,
                       help="only kernels A to B (indices, inclusive)")
     _allow_unknown(prog)
+    cmp = verbs.add_parser(
+        "compare", help="run an ONNX model in onnxruntime and in simaccel (fp32), compare",
+        description="Run MODEL.onnx in onnxruntime and simaccel's fp32 execution of its "
+                    "schedule on the same inputs; print the largest difference per output. "
+                    "Needs onnxruntime (pip install 'simaccel[compare]').")
+    cmp.add_argument("model", help="the .onnx file")
+    _allow_unknown(cmp)
+    _add_hw(cmp)
+    cmp.add_argument("--input", metavar="NAME=FILE", action="append", default=[],
+                     help="an input from a .npy (or .npz) file, ONNX layout; default random")
+    cmp.add_argument("--rtol", type=float, default=1e-4,
+                     help="relative tolerance (of the output's largest magnitude) for exit 0 "
+                          "(default 1e-4); larger differences exit 3")
 
     imp = verbs.add_parser("import", help="convert an ONNX model to model.json + weights .npz",
                            description="Convert MODEL.onnx into a simaccel-model/1 JSON file "
@@ -105,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_dims(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dim", metavar="NAME=VALUE", action="append", default=[],
+                        help="ONNX: the value of a symbolic dimension (default 1); repeatable")
+
+
 def _add_hw(parser: argparse.ArgumentParser) -> None:
     from simaccel.frontends.hardware_toml import DEFAULT_HARDWARE
 
@@ -125,8 +148,9 @@ def _simulate(args: argparse.Namespace) -> int:
     timeline = _layer_range(args.layers)
     model = _load(args)
     hw = simaccel.load_hardware(args.hw)
+    inputs = _model_inputs(model, _read_inputs(args.input)) if args.input else None
     with display.progress(enabled=not args.quiet) as tell:
-        report = simaccel.simulate(model, hw, check=args.check, progress=tell)
+        report = simaccel.simulate(model, hw, check=args.check, inputs=inputs, progress=tell)
     if args.json:
         sys.stdout.write(report.to_json())
     else:
@@ -161,13 +185,122 @@ def _simulate(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace):
     import simaccel
 
-    model = simaccel.load_model(args.model, allow_unknown=args.allow_unknown)
+    model = simaccel.load_model(args.model, allow_unknown=args.allow_unknown,
+                                dims=_parse_dims(getattr(args, "dim", [])))
     unknown = [layer for layer in model.layers if layer.op == "opaque"]
     if unknown:
-        print(f"simaccel: warning: {len(unknown)} unsupported op(s) costed as vector ops, "
-              f"numerics skipped: {', '.join(f'{u.onnx_op} ({u.name})' for u in unknown)}",
-              file=sys.stderr)
+        names = ", ".join(f"{u.onnx_op} ({u.name})" for u in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        print(f"simaccel: warning: {len(unknown)} unsupported op(s) costed by the bytes they "
+              f"move, numerics skipped: {names}{more}", file=sys.stderr)
+    if model.dims:
+        print("simaccel: symbolic dimensions: " + ", ".join(
+            f"{k}={v}" for k, v in model.dims.items()) + " (set with --dim NAME=VALUE; "
+            "default 1)", file=sys.stderr)
     return model
+
+
+def _parse_dims(items: list[str]) -> dict[str, int]:
+    dims = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            dims[name] = int(value)
+        except ValueError:
+            raise InputError("--dim", name or item, f"expected NAME=VALUE with an integer "
+                             f"value, got {item!r}") from None
+        if dims[name] <= 0:
+            raise InputError("--dim", name, f"must be a positive integer, not {dims[name]}")
+    return dims
+
+
+def _read_inputs(items: list[str]) -> dict:
+    """Arrays by input name from ``NAME=file.npy``, ``NAME=file.npz`` (its array NAME, or
+    its only array) and ``file.npz`` (every array by its key)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    arrays = {}
+    for item in items:
+        name, eq, where = item.partition("=")
+        path = Path(where if eq else name)
+        try:
+            loaded = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise InputError(str(path), "", f"cannot read as .npy/.npz: {exc}") from None
+        if isinstance(loaded, np.ndarray):
+            if not eq:
+                raise InputError("--input", item, "a .npy file needs NAME=FILE.npy")
+            arrays[name] = loaded
+            continue
+        with loaded:
+            if not eq:
+                arrays.update({key: loaded[key] for key in loaded.files})
+            elif name in loaded.files or len(loaded.files) == 1:
+                arrays[name] = loaded[name if name in loaded.files else loaded.files[0]]
+            else:
+                raise InputError(str(path), name, f"no array of that name (it has: "
+                                 f"{', '.join(loaded.files)})")
+    return arrays
+
+
+def _model_inputs(model, arrays: dict) -> dict:
+    """User arrays (ONNX layout for ONNX models) as the simulator's inputs, checked."""
+    import numpy as np
+
+    from simaccel.compare import simaccel_inputs
+
+    if model.onnx_inputs:
+        known = {onnx_name for onnx_name, _, _ in model.onnx_inputs}
+        missing = [n for n in known if n not in arrays]
+        if missing or set(arrays) - known:
+            raise InputError("--input", (sorted(set(arrays) - known) or missing)[0],
+                             f"the model's inputs are {', '.join(sorted(known))}; give each "
+                             "once")
+        specs = {spec.name: spec for spec in model.inputs}
+        for onnx_name, name, axes in model.onnx_inputs:
+            want = specs[name].shape if axes is None else tuple(
+                specs[name].shape[list(axes).index(i)] for i in range(len(axes)))
+            if tuple(np.shape(arrays[onnx_name])) != tuple(want):
+                raise InputError("--input", onnx_name, f"shape {list(np.shape(arrays[onnx_name]))}"
+                                 f", the model's input is {list(want)}")
+        return simaccel_inputs(model, arrays)
+    specs = {spec.name: spec for spec in model.inputs}
+    if set(arrays) != set(specs):
+        raise InputError("--input", (sorted(set(arrays) ^ set(specs)))[0],
+                         f"the model's inputs are {', '.join(sorted(specs))}; give each once")
+    for name, value in arrays.items():
+        if tuple(np.shape(value)) != specs[name].shape:
+            raise InputError("--input", name, f"shape {list(np.shape(value))}, the model's "
+                             f"input is {list(specs[name].shape)}")
+    return {name: np.asarray(value, dtype=np.float64) for name, value in arrays.items()}
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import simaccel
+    from simaccel.compare import compare
+
+    if Path(args.model).suffix.lower() != ".onnx":
+        raise InputError(args.model, "", "compare takes an .onnx model")
+    model = _load(args)
+    if any(layer.op == "opaque" for layer in model.layers):
+        raise InputError(args.model, "graph", "unsupported ops have no numerics to compare")
+    hw = simaccel.load_hardware(args.hw)
+    rows, _ = compare(Path(args.model), model, hw, _read_inputs(args.input),
+                      _parse_dims(args.dim))
+    worst = 0.0
+    for row in rows:
+        print(f"{row.name}  {list(row.shape)}  max |simaccel - onnxruntime| = "
+              f"{row.max_abs_diff:.3g}  ({row.relative:.2g} of max |onnxruntime| "
+              f"{row.max_abs_reference:.3g})")
+        worst = max(worst, row.relative)
+    ok = worst <= args.rtol
+    print(f"{'agree' if ok else 'DIFFER'}: largest relative difference {worst:.3g} "
+          f"(tolerance {args.rtol:g})")
+    return EXIT_OK if ok else EXIT_CHECK_FAILED
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -260,8 +393,9 @@ def _layer_range(text: str | None) -> tuple[int, int | None]:
 
 def _allow_unknown(verb: argparse.ArgumentParser) -> None:
     verb.add_argument("--allow-unknown", action="store_true",
-                      help="ONNX: cost unsupported ops as vector ops (with a warning) instead "
-                           "of refusing the model")
+                      help="ONNX: cost unsupported ops by the bytes they read and write (with "
+                           "a warning; numerics skipped) instead of refusing the model")
+    _add_dims(verb)
 
 
 def _headless_matplotlib() -> None:
@@ -373,7 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input)."""
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
-               "program": _program,
+               "program": _program, "compare": _compare,
                "sweep": _sweep, "hw": _hw_list}[args.verb]
     try:
         return handler(args)

@@ -83,7 +83,9 @@ def summary_lines(report: Report) -> list[str]:
         f"DRAM read {t['dram_read_bytes']:,} B, written {t['dram_write_bytes']:,} B, average "
         f"{t['dram_bandwidth_gbps']:.2f} GB/s of {_peak_gbps(hw)}",
         _energy_line(t),
-    ]
+    ] + ([f"MACs unaccounted for: {len(t['macs_unaccounted'])} op(s) costed by their bytes "
+          f"only do multiply-accumulates ({', '.join(t['macs_unaccounted'][:5])})"]
+         if t.get("macs_unaccounted") else [])
 
 
 def _energy_line(t: dict) -> str:

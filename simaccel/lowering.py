@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 
+from simaccel import ops_onnx
 from simaccel.graph import Graph
 from simaccel.kernels import VECTOR_OPS_PER_ELEMENT, GemmKernel, Kernel, VectorKernel
 from simaccel.model import (
@@ -25,6 +26,7 @@ from simaccel.model import (
     GlobalAvgPool,
     LayerSpec,
     MatMul,
+    OnnxOp,
     Pool2d,
 )
 from simaccel.shapes import resolve_padding
@@ -111,6 +113,17 @@ def _with_activation(kernel: GemmKernel, activation: str | None) -> GemmKernel:
 def _vector_kernel(layer: LayerSpec, ins: list[tuple[int, ...]],
                    out: tuple[int, ...]) -> VectorKernel:
     elements = math.prod(out)
+    read = sum(math.prod(s) for s in ins)
+    if isinstance(layer, OnnxOp):  # constant operands are read from DRAM too
+        at = dict(layer.consts)
+        free = [p for p in range(len(ins) + len(at)) if p not in at]
+        read = ops_onnx.elements_read(layer.onnx_op, [*zip(free, ins, strict=True),
+                                                      *layer.consts],
+                                      elements)
+        return VectorKernel(name=layer.name, op=layer.op, elements=elements,
+                            ops_per_element=ops_onnx.ops_per_element(layer.onnx_op, read,
+                                                                     elements),
+                            input_elements=read)
     if isinstance(layer, Pool2d):
         ops = layer.pool[0] * layer.pool[1] + (1 if layer.op == "avgpool2d" else 0)
     elif isinstance(layer, GlobalAvgPool):
@@ -120,7 +133,7 @@ def _vector_kernel(layer: LayerSpec, ins: list[tuple[int, ...]],
     else:
         ops = VECTOR_OPS_PER_ELEMENT[layer.op]
     return VectorKernel(name=layer.name, op=layer.op, elements=elements, ops_per_element=ops,
-                        input_elements=sum(math.prod(s) for s in ins))
+                        input_elements=read)
 
 
 def _sole_producer(graph: Graph, kernel: VectorKernel, by_output: dict[str, int],

@@ -115,12 +115,17 @@ class MatMul(_Layer):
 
 
 class Pool2d(_Windowed):
-    """Max or average pooling; ``stride`` defaults to the pool size."""
+    """Max or average pooling; ``stride`` defaults to the pool size. ``count_include_pad``
+    averages over the whole window, padding included (ONNX's attribute of that name), except
+    the ``uncounted`` last rows and columns of the padding (ONNX's ceil_mode overhang)."""
 
     op: Literal["maxpool2d", "avgpool2d"]
     pool: tuple[Window, Window]
+    dilation: tuple[Window, Window] = (1, 1)
+    count_include_pad: bool = False
+    uncounted: tuple[Pad, Pad] = (0, 0)
 
-    _pair_pool = field_validator("pool", mode="before")(_pair)
+    _pair_pool = field_validator("pool", "dilation", mode="before")(_pair)
 
 
 class GlobalAvgPool(_Layer):
@@ -177,11 +182,46 @@ class LayerNorm(_Layer):
 
 class Opaque(_Layer):
     """An op simaccel does not model (kept from an ONNX import with --allow-unknown): costed
-    as one vector op per output element of the given ``shape``; numerics are skipped."""
+    by the bytes it reads and writes (one vector op per output element of ``shape``);
+    numerics are skipped. ``implies_macs``: the op's type does multiply-accumulates
+    (LSTM, Einsum, ...) that the report cannot count."""
 
     op: Literal["opaque"]
     onnx_op: Annotated[Str, Field(max_length=256)]
     shape: tuple[Pos, ...] = Field(min_length=1, max_length=8)
+    implies_macs: bool = False
+
+
+AttrValue = int | float | str | tuple[int, ...] | tuple[float, ...]
+
+
+class OnnxOp(_Layer):
+    """An op of ONNX's standard domain computed by its ONNX meaning on the vector unit:
+    ``eltwise`` (any unary, binary or variadic elementwise op, numpy broadcasting),
+    ``reduce`` (ReduceMean, ReduceSum, ..., ArgMax) or ``move`` (data movement: Slice,
+    Gather, Pad, Expand, Tile, Resize, ...: costed by the bytes it reads and writes).
+
+    ``inputs`` are the activation operands; ``consts`` the positions among the ONNX operands
+    of the constant ones, with their shapes (weights ``"<name>.c<position>"``; an empty one
+    stands for an absent optional operand); ``shape``
+    is the output shape. Operands and output are in the layout the frontend chose (ONNX's
+    element order, or a permutation of it for elementwise ops and axis-mapped ones)."""
+
+    op: Literal["eltwise", "reduce", "move"]
+    onnx_op: Annotated[str, Field(min_length=1, max_length=64)]
+    attributes: dict[str, AttrValue] = Field(default_factory=dict)
+    consts: tuple[tuple[Annotated[int, Field(ge=0, le=16)], tuple[int, ...]], ...] = ()
+    shape: tuple[Pos, ...] = Field(max_length=8)
+
+    def operand_list(self, activations: list, constants: dict) -> list:
+        """The ONNX operands in order: ``constants`` (by position) where ``consts`` says,
+        ``activations`` (in order) elsewhere; an empty constant stands for an absent
+        optional input."""
+        at = dict(self.consts)
+        out, it = [], iter(activations)
+        for pos in range(len(self.inputs) + len(self.consts)):
+            out.append(constants[pos] if pos in at else next(it))
+        return out
 
 
 LayerSpec = Annotated[
@@ -199,7 +239,8 @@ LayerSpec = Annotated[
     | Elementwise
     | Softmax
     | LayerNorm
-    | Opaque,
+    | Opaque
+    | OnnxOp,
     Field(discriminator="op"),
 ]
 
@@ -208,7 +249,7 @@ OPS: tuple[str, ...] = (
     "conv2d", "dense", "matmul", "maxpool2d", "avgpool2d", "global_avgpool", "add", "mul",
     "concat",
     "flatten", "reshape", "transpose", "batchnorm", "relu", "relu6", "sigmoid", "tanh", "gelu",
-    "gelu_tanh", "softmax", "layernorm", "opaque",
+    "gelu_tanh", "softmax", "layernorm", "opaque", "eltwise", "reduce", "move",
 )  # fmt: skip
 
 
@@ -241,6 +282,14 @@ class Model:
     #: arrays of the .npz at ``weights_path`` by key (``"<layer>.<name>"``), read by the
     #: frontend; None when weights are drawn from ``seed``
     weights: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    #: ONNX imports: per model input (ONNX name, simaccel name, axes): the simaccel input is
+    #: the ONNX array transposed by ``axes`` (None: as it is)
+    onnx_inputs: tuple[tuple[str, str, tuple[int, ...] | None], ...] = ()
+    #: ONNX imports: per model output (ONNX name, simaccel name, axes): the ONNX output is
+    #: the simaccel output transposed by ``axes`` (None: as it is)
+    onnx_outputs: tuple[tuple[str, str, tuple[int, ...] | None], ...] = ()
+    #: ONNX imports: symbolic dimensions and the values they were given
+    dims: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def layer_index(self, name: str) -> int:
         """Position of the layer called ``name`` in ``layers``."""

@@ -298,4 +298,8 @@ def _total_dict(t: Totals, hw: Hardware, graph: Graph, energy: Energy) -> dict:
         "tops_per_w": 2 * t.macs / (energy.total * 1e-12) / 1e12 if energy.total else None,
         "average_power_w": energy.total * 1e-12 / latency_s if latency_s else None,
         "energy_per_inference_uj": energy.total * 1e-6 / batch,
+        # ops costed by their bytes only (--allow-unknown) whose type does MACs (LSTM,
+        # Einsum, ...): the MACs above do not include theirs
+        "macs_unaccounted": [f"{layer.onnx_op} ({layer.name})" for layer in graph.model.layers
+                             if getattr(layer, "implies_macs", False)],
     }

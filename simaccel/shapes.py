@@ -21,6 +21,7 @@ from simaccel.model import (
     LayerNorm,
     LayerSpec,
     MatMul,
+    OnnxOp,
     Opaque,
     Pool2d,
     Reshape,
@@ -113,7 +114,7 @@ def _conv2d(layer: Conv2d, inputs: list[Shape]) -> Shape:
 
 def _pool2d(layer: Pool2d, inputs: list[Shape]) -> Shape:
     shape = _one(inputs, rank=4)
-    h, w = _windowed(layer, shape, layer.pool, (1, 1))
+    h, w = _windowed(layer, shape, layer.pool, layer.dilation)
     return (shape[0], h, w, shape[3])
 
 
@@ -241,6 +242,7 @@ INFER: dict[type, Callable[..., Shape]] = {
     Softmax: _normalised,
     LayerNorm: _normalised,
     Opaque: lambda layer, inputs: tuple(layer.shape),
+    OnnxOp: lambda layer, inputs: tuple(layer.shape),
 }
 
 

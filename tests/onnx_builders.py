@@ -274,21 +274,40 @@ def onnx_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
 
 
 def onnx_macs(proto: onnx.ModelProto) -> int:
-    """Multiply-accumulates of every Conv, Gemm and MatMul, counted from the ONNX graph:
-    Conv: output elements × C_in/group × kh × kw; Gemm/MatMul: output elements × K."""
+    """Multiply-accumulates of every Conv, Gemm, MatMul and RNN, counted from the ONNX graph:
+    Conv: output elements × C_in/group × window; Gemm/MatMul: output elements × K;
+    LSTM/GRU/RNN: directions × steps × batch × gates·hidden × (input + hidden)."""
     shapes = onnx_shapes(proto)
     total = 0
     for node in proto.graph.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         out = math.prod(shapes[node.output[0]])
-        if node.op_type == "Conv":
-            _, cin_per_group, kh, kw = shapes[node.input[1]]
-            total += out * cin_per_group * kh * kw
+        if node.op_type in ("Conv", "ConvInteger", "QLinearConv"):
+            w = node.input[3 if node.op_type == "QLinearConv" else 1]
+            _, cin_per_group, *window = shapes[w]
+            total += out * cin_per_group * math.prod(window)
         elif node.op_type == "Gemm":
             a = shapes[node.input[0]]
             total += out * (a[0] if attrs.get("transA", 0) else a[1])
-        elif node.op_type == "MatMul":
+        elif node.op_type in ("MatMul", "MatMulInteger", "QLinearMatMul"):
             total += out * shapes[node.input[0]][-1]
+        elif node.op_type == "ConvTranspose":  # input elements × C_out/group × kh × kw
+            _, cout_per_group, kh, kw = shapes[node.input[1]]
+            total += math.prod(shapes[node.input[0]]) * cout_per_group * kh * kw
+        elif node.op_type == "Einsum":  # output elements × the sizes of summed indices
+            terms, _, result = attrs["equation"].decode().replace(" ", "").partition("->")
+            size = {}
+            for term, name in zip(terms.split(","), node.input, strict=True):
+                pre, _, post = term.partition("...")  # "..." axes are never summed here
+                dims = shapes[name]
+                size.update(zip(pre, dims, strict=False))
+                size.update(zip(post, dims[len(dims) - len(post):], strict=True))
+            total += out * math.prod(size[c] for c in set(size) - set(result))
+        elif node.op_type in ("LSTM", "GRU", "RNN"):  # directions × steps × batch × G·H × (I + H)
+            dirs, gates_hidden, features = shapes[node.input[1]]
+            steps, batch, _ = shapes[node.input[0]]
+            hidden = shapes[node.input[2]][2]
+            total += dirs * steps * batch * gates_hidden * (features + hidden)
     return total
 
 

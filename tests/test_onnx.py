@@ -267,42 +267,43 @@ def test_import_writes_a_model_json_that_simulates_like_the_onnx(tmp_path: Path,
 # --- unsupported ops --------------------------------------------------------------------------
 
 def unsupported_model() -> onnx.ModelProto:
-    """A CNN with three ops simaccel does not model: LRN, Resize and a second LRN."""
+    """A CNN with three ops simaccel does not model, of two types: LRN, Hardmax, LRN."""
     b = GraphBuilder()
     c = b.op("Conv", ["x", b.weight((4, 3, 3, 3))], "conv", kernel_shape=[3, 3],
              pads=[1, 1, 1, 1])
     lrn = b.op("LRN", [c], "norm1", size=3)
-    up = b.op("Resize", [lrn, "", b.const([1, 1, 2, 2], "scales")], "upsample",
-              mode="nearest")
-    lrn2 = b.op("LRN", [up], "norm2", size=3)
+    hard = b.op("Hardmax", [lrn], "hardmax", axis=1)
+    lrn2 = b.op("LRN", [hard], "norm2", size=3)
     r = b.op("Relu", [lrn2], "relu")
     return b.model([("x", [1, 3, 8, 8])], [r], 17, "unsupported")
 
 
-def test_unsupported_ops_are_listed_all_at_once(tmp_path: Path, capsys) -> None:
+def test_unsupported_ops_are_listed_by_type_with_counts(tmp_path: Path, capsys) -> None:
     path = save(unsupported_model(), tmp_path)
     with pytest.raises(InputError) as err:
         simaccel.load_model(path)
     message = str(err.value)
-    for where in ("LRN (norm1_", "Resize (upsample_", "LRN (norm2_"):
-        assert where in message
+    assert "LRN ×2" in message and "Hardmax ×1" in message
     assert "--allow-unknown" in message
 
     assert main(["simulate", str(path)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and str(path) in lines[0] and "unsupported ONNX ops (3)" in lines[0]
+    assert len(lines) == 1 and str(path) in lines[0]
+    assert "unsupported ONNX ops (3 in 2 types)" in lines[0]
 
 
-def test_allow_unknown_costs_them_as_vector_ops(tmp_path: Path, capsys) -> None:
+def test_allow_unknown_costs_them_by_their_bytes(tmp_path: Path, capsys) -> None:
     path = save(unsupported_model(), tmp_path)
     assert main(["simulate", str(path), "--allow-unknown", "--json", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "warning: 3 unsupported op(s)" in captured.err
     report = strict_json(captured.out)
     layers = {row["name"].rsplit("_", 1)[0]: row for row in report["layers"]}
-    assert {"norm1", "upsample", "norm2"} <= set(layers)
-    assert layers["upsample"]["kernel"] == {"type": "vector", "elements": 16 * 16 * 4}
+    assert {"norm1", "hardmax", "norm2"} <= set(layers)
+    assert layers["hardmax"]["kernel"] == {"type": "vector", "elements": 8 * 8 * 4}
+    assert layers["hardmax"]["dram_read_bytes"] >= 8 * 8 * 4
     assert all(row["check"]["status"] == "skipped" for row in report["layers"])
+    assert report["total"]["macs_unaccounted"] == []
 
 
 # --- files that are not ONNX, or not whole --------------------------------------------------

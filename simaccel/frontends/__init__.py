@@ -10,11 +10,15 @@ from simaccel.errors import InputError
 from simaccel.model import Model
 
 
-def load_model(path: str | Path, allow_unknown: bool = False) -> Model:
+def load_model(path: str | Path, allow_unknown: bool = False,
+               dims: dict[str, int] | None = None) -> Model:
     """Load a network from ``model.json``, an ONNX file or a SCALE-Sim topology ``.csv``.
-    ``allow_unknown`` (ONNX) costs unsupported ops as vector ops instead of refusing."""
+    ONNX only: ``allow_unknown`` costs unsupported ops by the bytes they move instead of
+    refusing; ``dims`` sets symbolic dimensions by name (default 1)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if dims and suffix != ".onnx":
+        raise InputError("--dim", "", "symbolic dimensions are set only for ONNX models")
     if suffix == ".json":
         from simaccel.frontends.model_json import load_model_json
 
@@ -26,6 +30,6 @@ def load_model(path: str | Path, allow_unknown: bool = False) -> Model:
     if suffix == ".onnx":
         from simaccel.frontends.onnx_model import load_onnx
 
-        return load_onnx(path, allow_unknown=allow_unknown)
+        return load_onnx(path, allow_unknown=allow_unknown, dims=dims)
     raise InputError(str(path), "", f"unknown model file type {suffix or '(none)'!r}; "
                      "expected .json (simaccel-model/1), .onnx or .csv (SCALE-Sim topology)")

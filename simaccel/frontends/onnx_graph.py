@@ -1,13 +1,14 @@
 """Reading an ONNX file into a graph simaccel can translate: parsed and checked (one clear
-error for a file that is not ONNX, is corrupt, or has an opset outside 13 to 21), the
-symbolic batch pinned to 1, constant subgraphs folded into initializers and every shape
-inferred. Constant subgraphs (Constant, Shape of a known shape, Gather, Concat, Unsqueeze,
-Cast, ... on constants) are evaluated here and vanish."""
+error for a file that is not ONNX, is corrupt, or has an opset outside 13 to 21), external
+data read from beside the model, symbolic dimensions set (``--dim``, default 1), constant
+subgraphs folded into initializers and every shape inferred. Any node whose inputs are all
+known at import time (Constant, Shape of a static shape, and whatever computes on them) is
+evaluated by onnx's reference evaluator here and vanishes."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,10 @@ from simaccel.errors import InputError
 MIN_OPSET, MAX_OPSET = 13, 21
 
 
-def read_graph(path: Path):
-    """The ``onnx.ModelProto`` at ``path``, checked, with constants folded and shapes
-    inferred."""
+def read_graph(path: Path, dims: Mapping[str, int] | None = None):
+    """The ``onnx.ModelProto`` at ``path``, checked, with its external data read (relative to
+    the model file), symbolic dimensions set (``dims`` by name, else 1), constants folded
+    and shapes inferred; and the value given to each symbolic dimension."""
     source = str(path)
     try:
         import onnx
@@ -42,16 +44,61 @@ def read_graph(path: Path):
     if not versions or not MIN_OPSET <= versions[0] <= MAX_OPSET:
         raise InputError(source, "opset_import", f"opset {versions[0] if versions else 'none'}"
                          f": simaccel reads opsets {MIN_OPSET} to {MAX_OPSET}")
+    _external_data(proto, path)
     try:
         onnx.checker.check_model(proto)
     except Exception as exc:  # noqa: BLE001 - the checker raises several kinds
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(source, "graph", f"not a valid ONNX model: {first}") from None
-    for inp in proto.graph.input:  # pin dynamic dimensions (a symbolic batch) to 1
-        for dim in inp.type.tensor_type.shape.dim:
-            if dim.dim_value <= 0:
-                dim.dim_value = 1
-    return fold_constants(proto, source)
+        raise InputError(source, "graph", f"not a valid ONNX model: {first[:300]}") from None
+    given = _set_dims(proto, source, dict(dims or {}))
+    return fold_constants(proto, source), given
+
+
+def _external_data(proto, path: Path) -> None:
+    """Read initializers stored in external files, relative to the model's folder."""
+    from onnx import external_data_helper
+
+    for tensor in external_data_helper._get_all_tensors(proto):
+        if not external_data_helper.uses_external_data(tensor):
+            continue
+        info = {e.key: e.value for e in tensor.external_data}
+        where = path.parent / info.get("location", "")
+        if not where.is_file():
+            raise InputError(str(path), f"initializer {tensor.name}", f"external data file "
+                             f"{info.get('location', '')!r} not found beside the model "
+                             f"({where})")
+        try:
+            external_data_helper.load_external_data_for_tensor(tensor, str(path.parent))
+        except Exception as exc:  # noqa: BLE001 - a short or unreadable file
+            raise InputError(str(path), f"initializer {tensor.name}", f"cannot read its "
+                             f"external data ({type(exc).__name__}: {exc})") from None
+        tensor.data_location = 0  # onnx.TensorProto.DEFAULT
+        del tensor.external_data[:]
+
+
+def _set_dims(proto, source: str, dims: dict[str, int]) -> dict[str, int]:
+    """Give every symbolic input dimension its value (``dims``, else 1); refuse explicit
+    zero dimensions and ``dims`` the model does not have. Returns the values given."""
+    given: dict[str, int] = {}
+    for inp in proto.graph.input:
+        for i, dim in enumerate(inp.type.tensor_type.shape.dim):
+            kind = dim.WhichOneof("value")
+            if kind == "dim_value" and dim.dim_value <= 0:
+                raise InputError(source, f"graph.input[{inp.name}].shape[{i}]",
+                                 f"dimension {dim.dim_value}: an empty tensor has nothing "
+                                 "to simulate")
+            if kind == "dim_value":
+                continue
+            name = dim.dim_param if kind == "dim_param" else f"{inp.name}[{i}]"
+            value = dims.get(name, 1)
+            given[name] = value
+            dim.dim_value = value
+    unknown = sorted(set(dims) - set(given))
+    if unknown:
+        raise InputError("--dim", unknown[0], "the model has no symbolic dimension of that "
+                         "name" + (f" (it has: {', '.join(sorted(given))})" if given else
+                                   " (it has none)"))
+    return given
 
 
 def static_shapes(graph) -> dict[str, tuple[int, ...]]:
@@ -74,7 +121,7 @@ def attrs(node) -> dict:
 
 #: What a node whose attributes, inputs or constants do not hold together raises while it is
 #: translated; it becomes an `InputError` naming the node.
-_MALFORMED = (KeyError, IndexError, ValueError, TypeError, AttributeError)
+MALFORMED = (KeyError, IndexError, ValueError, TypeError, AttributeError)
 
 
 def guarded(source: str, node, step: Callable[[], object]):
@@ -83,7 +130,7 @@ def guarded(source: str, node, step: Callable[[], object]):
         return step()
     except InputError:
         raise
-    except _MALFORMED as exc:
+    except MALFORMED as exc:
         raise InputError(source, f"node {node.name or node.op_type}",
                          f"{node.op_type} node cannot be imported "
                          f"({type(exc).__name__}: {exc})") from None
@@ -97,7 +144,7 @@ def constants(graph, source: str) -> dict[str, np.ndarray]:
     for init in graph.initializer:
         try:
             out[init.name] = numpy_helper.to_array(init)
-        except _MALFORMED as exc:
+        except MALFORMED as exc:
             raise InputError(source, f"initializer {init.name}", f"cannot be read "
                              f"({type(exc).__name__}: {exc})") from None
     return out
@@ -113,19 +160,21 @@ def _infer(proto, source: str):
 
 
 def fold_constants(proto, source: str):
-    """``proto`` with its constant subgraphs (the Shape → Gather → Concat chains exporters
-    write for Reshape targets, Constant nodes) replaced by initializers, and shapes
-    inferred. Folding a Shape can make a Reshape's output static, which lets the next
-    Shape fold, so inference and folding alternate until nothing more folds."""
+    """``proto`` with every constant subgraph (Constant nodes, the Shape → Gather → Concat
+    chains exporters write for Reshape targets, constant Expand, Transpose, Sqrt of a shape,
+    ...) evaluated by onnx's reference evaluator into initializers, and shapes inferred.
+    Folding a Shape can make a Reshape's output static, which lets the next Shape fold, so
+    inference and folding alternate until nothing more folds."""
     from onnx import numpy_helper
 
     while True:
+        del proto.graph.value_info[:]  # stale partial shapes would stop inference refining
         proto = _infer(proto, source)
         graph = proto.graph
         consts = constants(graph, source)
         shapes = static_shapes(graph)
-        folded = [node for node in graph.node
-                  if guarded(source, node, partial(_fold, consts, shapes, node))]
+        opsets = list(proto.opset_import)
+        folded = [node for node in graph.node if _fold(consts, shapes, node, opsets)]
         if not folded:
             return proto
         done = {id(node) for node in folded}
@@ -138,77 +187,81 @@ def fold_constants(proto, source: str):
                                  for name in sorted(produced & wanted))
 
 
-#: Ops evaluated when all their inputs are constants.
-FOLDABLE = {"Constant", "Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Cast", "Reshape",
-            "Mul", "Add", "Sub", "Div", "Slice", "Range", "Identity", "ConstantOfShape"}
+#: Ops never folded even with constant inputs: random draws and control flow.
+NOT_FOLDED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+              "Multinomial", "Bernoulli", "If", "Loop", "Scan", "SequenceConstruct"}
+#: A folded constant larger than this stays a computation (elements).
+MAX_FOLDED_ELEMENTS = 1 << 25
 
 
-# -- constant folding ---------------------------------------------------------------------
-
-def _fold(consts: dict[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]], node) -> bool:
-    """Evaluate ``node`` into ``consts`` if every input is known at import time (a Shape
-    needs only its input's static shape); True when folded."""
-    from onnx import helper, numpy_helper
-
-    if node.op_type not in FOLDABLE:
+def foldable(node, consts: Mapping[str, np.ndarray], shapes: Mapping) -> bool:
+    """Whether ``node`` is computed from constants alone (a Shape or Size needs only its
+    input's static shape)."""
+    if node.domain not in ("", "ai.onnx") or node.op_type in NOT_FOLDED:
         return False
-    ins = [n for n in node.input if n]
-    if node.op_type == "Shape":
-        if node.input[0] in consts:
-            shape = consts[node.input[0]].shape
-        elif node.input[0] in shapes:
-            shape = shapes[node.input[0]]
+    if node.op_type in ("Shape", "Size"):
+        return node.input[0] in consts or node.input[0] in shapes
+    return all(n in consts for n in node.input if n)
+
+
+def _fold(consts: dict[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]], node,
+          opsets) -> bool:
+    """Evaluate ``node`` into ``consts`` if every input is known at import time; True when
+    folded. A node the evaluator cannot run stays in the graph: the file is not blamed."""
+    if not foldable(node, consts, shapes):
+        return False
+    if node.op_type in ("Shape", "Size"):
+        shape = consts[node.input[0]].shape if node.input[0] in consts else \
+            shapes[node.input[0]]
+        a = attrs(node)
+        if node.op_type == "Size":
+            consts[node.output[0]] = np.array(int(np.prod(shape)), dtype=np.int64)
         else:
-            return False
-        consts[node.output[0]] = np.array(shape, dtype=np.int64)
+            start, end = a.get("start", 0), a.get("end", len(shape))
+            consts[node.output[0]] = np.array(shape[start:end], dtype=np.int64)
         return True
-    if not all(n in consts for n in ins):
+    try:
+        values = _evaluate(node, {n: consts[n] for n in node.input if n}, opsets)
+    except Exception:  # noqa: BLE001 - whatever the evaluator cannot do stays an op
+        values = _move(node, consts)
+        if values is None:
+            return False
+    if any(np.size(v) > MAX_FOLDED_ELEMENTS for v in values):
         return False
-    a = attrs(node)
-    v = [consts[n] for n in ins]
-    op = node.op_type
-    if op == "Constant":
-        if "value" in a:
-            out = numpy_helper.to_array(a["value"])
-        else:
-            key = next(k for k in a if k.startswith("value"))
-            out = np.array(a[key])
-    elif op == "Gather":
-        out = np.take(v[0], v[1].astype(np.int64), axis=int(a.get("axis", 0)))
-    elif op == "Concat":
-        out = np.concatenate([np.atleast_1d(x) for x in v], axis=int(a["axis"]))
-    elif op in ("Unsqueeze", "Squeeze"):
-        axes = tuple(int(i) for i in (v[1] if len(v) > 1 else a.get("axes", [])))
-        out = np.expand_dims(v[0], axes) if op == "Unsqueeze" else (
-            np.squeeze(v[0], axis=axes or None))
-    elif op == "Cast":
-        out = v[0].astype(helper.tensor_dtype_to_np_dtype(a["to"]))
-    elif op == "Reshape":
-        target = [d if d != 0 else v[0].shape[i] for i, d in enumerate(v[1].astype(int))]
-        out = v[0].reshape(target)
-    elif op in ("Mul", "Add", "Sub", "Div"):
-        fn = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.divide}[op]
-        out = fn(v[0], v[1])
-        if np.issubdtype(v[0].dtype, np.integer) and op == "Div":
-            out = (v[0] // v[1]).astype(v[0].dtype)
-    elif op == "Slice":
-        out = _slice(v)
-    elif op == "Range":
-        out = np.arange(v[0], v[1], v[2])
-    elif op == "ConstantOfShape":
-        value = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1)
-        out = np.full(tuple(v[0].astype(int)), value.reshape(-1)[0], dtype=value.dtype)
-    else:  # Identity
-        out = v[0]
-    consts[node.output[0]] = np.asarray(out)
+    for name, value in zip(node.output, values, strict=False):
+        if name:
+            consts[name] = np.asarray(value)
     return True
 
 
-def _slice(v: list[np.ndarray]) -> np.ndarray:
-    data, starts, ends = v[0], v[1], v[2]
-    axes = v[3] if len(v) > 3 else np.arange(len(starts))
-    steps = v[4] if len(v) > 4 else np.ones(len(starts), dtype=int)
-    index = [slice(None)] * data.ndim
-    for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
-        index[int(axis)] = slice(int(start), int(min(end, np.iinfo(np.int64).max)), int(step))
-    return data[tuple(index)]
+def _move(node, consts: Mapping[str, np.ndarray]) -> list[np.ndarray] | None:
+    """A data-movement node the reference evaluator fails on (its GatherElements does not
+    broadcast), by simaccel's own meaning of it, in its data's dtype."""
+    from simaccel import ops_onnx
+
+    op = ops_onnx.OPS.get(node.op_type)
+    if op is None or op.kind != "move" or len(node.output) != 1:
+        return None
+    data = consts[node.input[0]]
+    try:
+        out = ops_onnx.run(node.op_type, [consts[n] if n else None for n in node.input],
+                           {k: v.decode() if isinstance(v, bytes) else v
+                            for k, v in attrs(node).items()})
+    except Exception:  # noqa: BLE001 - then it stays an op
+        return None
+    return [out.astype(data.dtype)]
+
+
+def _evaluate(node, feeds: dict[str, np.ndarray], opsets) -> list[np.ndarray]:
+    """One node run by ``onnx.reference.ReferenceEvaluator`` (dtypes as ONNX defines)."""
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(v.dtype),
+                                            v.shape) for name, v in feeds.items()]
+    outputs = [helper.make_empty_tensor_value_info(o) for o in node.output if o]
+    graph = helper.make_graph([node], "fold", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=opsets)
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # log(0) is -inf, as meant
+        warnings.simplefilter("ignore")
+        return ReferenceEvaluator(model).run(None, feeds)

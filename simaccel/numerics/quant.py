@@ -58,13 +58,17 @@ def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) ->
     """Represent real values ``x`` in ``dtype``: quantized with a scale calibrated on
     ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types."""
     if dtype.is_integer:
-        scale = float(scale_for(np.abs(x).max() if max_abs is None else max_abs, dtype))
+        finite = np.abs(x[np.isfinite(x)]).max(initial=0.0)  # ±inf (masks) saturate
+        scale = float(scale_for(finite if max_abs is None else max_abs, dtype))
         return QTensor(quantize(x, scale, dtype), scale, dtype)
     return QTensor(round_to(x, dtype), 1.0, dtype)
 
 
 def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
-    """Signal-to-quantization-noise ratio of ``approx`` against ``reference`` (dB)."""
+    """Signal-to-quantization-noise ratio of ``approx`` against ``reference`` (dB), over the
+    elements finite in both (a mask's ±inf is not signal)."""
+    finite = np.isfinite(reference) & np.isfinite(approx)
+    reference, approx = np.asarray(reference)[finite], np.asarray(approx)[finite]
     noise = float(np.sum((reference - approx) ** 2))
     signal = float(np.sum(reference**2))
     if noise == 0:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from simaccel import ops_onnx
 from simaccel.model import (
     Add,
     BatchNorm,
@@ -22,6 +23,7 @@ from simaccel.model import (
     LayerNorm,
     LayerSpec,
     MatMul,
+    OnnxOp,
     Pool2d,
     Reshape,
     Softmax,
@@ -63,8 +65,9 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):  # a fully masked row (all -inf) is NaN, as in ONNX
+        shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+        return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
 def windows(x: np.ndarray, window: tuple[int, int], stride: tuple[int, int],
@@ -92,12 +95,22 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, layer: Conv2d) -> np.ndarray:
 
 def pool2d(x: np.ndarray, layer: Pool2d) -> np.ndarray:
     stride = layer.stride or layer.pool
-    pads = resolve_padding(layer.padding, x.shape[1:3], layer.pool, stride)
+    dil = layer.dilation
+    pads = resolve_padding(layer.padding, x.shape[1:3], layer.pool, stride, dil)
     if layer.op == "maxpool2d":
-        return windows(x, layer.pool, stride, (1, 1), pads, fill=-np.inf).max(axis=(4, 5))
-    total = windows(x, layer.pool, stride, (1, 1), pads).sum(axis=(4, 5))
+        return windows(x, layer.pool, stride, dil, pads, fill=-np.inf).max(axis=(4, 5))
+    total = windows(x, layer.pool, stride, dil, pads).sum(axis=(4, 5))
+    if layer.count_include_pad:  # the padding counts, but for the uncounted overhang
+        top, bottom, left, right = pads
+        below, beyond = layer.uncounted
+        counted = np.pad(np.ones((1, *x.shape[1:3], 1)),
+                         ((0, 0), (top, bottom - below), (left, right - beyond), (0, 0)),
+                         constant_values=1.0)
+        count = windows(counted, layer.pool, stride, dil, (0, below, 0, beyond)).sum(
+            axis=(4, 5))
+        return total / count
     ones = np.ones((1, *x.shape[1:3], 1))
-    count = windows(ones, layer.pool, stride, (1, 1), pads).sum(axis=(4, 5))
+    count = windows(ones, layer.pool, stride, dil, pads).sum(axis=(4, 5))
     return total / count  # padding excluded from the average, as Keras and count_include_pad=False
 
 
@@ -150,4 +163,8 @@ def layer_forward(layer: LayerSpec, ins: list[np.ndarray], params: dict) -> np.n
         shape[layer.axis] = -1
         return (x - mean) / np.sqrt(var + layer.epsilon) * params["gamma"].reshape(shape) \
             + params["beta"].reshape(shape)
+    if isinstance(layer, OnnxOp):
+        consts = {pos: params.get(f"c{pos}") for pos, _ in layer.consts}
+        return ops_onnx.run(layer.onnx_op, layer.operand_list(ins, consts),
+                            dict(layer.attributes))
     raise NotImplementedError(layer.op)

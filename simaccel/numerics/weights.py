@@ -16,7 +16,7 @@ import numpy as np
 from simaccel.errors import InputError
 from simaccel.frontends.model_json import check_weights
 from simaccel.graph import Graph
-from simaccel.model import BatchNorm, Conv2d, Dense, LayerNorm
+from simaccel.model import BatchNorm, Conv2d, Dense, LayerNorm, OnnxOp
 
 
 def _shapes(graph: Graph) -> dict[str, dict[str, tuple[int, ...]]]:
@@ -41,6 +41,8 @@ def _shapes(graph: Graph) -> dict[str, dict[str, tuple[int, ...]]]:
         elif isinstance(layer, LayerNorm):
             c = ins[0][layer.axis]
             out[name] = {"gamma": (c,), "beta": (c,)}
+        elif isinstance(layer, OnnxOp) and layer.consts:
+            out[name] = {f"c{pos}": tuple(shape) for pos, shape in layer.consts}
     return out
 
 
@@ -94,8 +96,10 @@ def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -
 
 
 def input_tensors(graph: Graph, seed: int | None = None) -> dict[str, np.ndarray]:
-    """A random input per model input (standard normal, float64) from ``seed`` (the model's
-    seed + 1 by default) and the input's name."""
+    """A random input per model input (float64) from ``seed`` (the model's seed + 1 by
+    default) and the input's name: standard normal, or 0 and 1 for an integer input (token
+    ids, masks: valid indices into any table)."""
     base = graph.model.seed + 1 if seed is None else seed
-    return {spec.name: named_rng(base, spec.name).standard_normal(spec.shape)
+    return {spec.name: named_rng(base, spec.name).integers(0, 2, spec.shape).astype(np.float64)
+            if spec.dtype.is_integer else named_rng(base, spec.name).standard_normal(spec.shape)
             for spec in graph.model.inputs}
