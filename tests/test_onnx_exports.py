@@ -21,8 +21,10 @@ import simaccel
 from simaccel.compare import fp32, onnx_outputs, simaccel_inputs
 from simaccel.graph import build_graph
 from simaccel.lowering import lower
+from simaccel.mapping import compile_program
 from simaccel.numerics import check, weights
 from simaccel.numerics.quant import sqnr_db
+from simaccel.pipeline import input_elements
 from simaccel.schedule import build_schedule
 from tests.onnx_builders import onnx_macs
 
@@ -41,14 +43,15 @@ INT8_SQNR_DB = 20.0
 
 
 def run(path: Path, feeds: dict[str, np.ndarray], hw):
-    """The model's outputs (ONNX layout, by ONNX name) and MACs, executed tile by tile on
-    ``hw`` and checked kernel by kernel."""
+    """The model's outputs (ONNX layout, by ONNX name) and MACs, executed from the Program
+    compiled for ``hw`` and checked kernel by kernel."""
     model = simaccel.load_model(path)
     graph = build_graph(model)
     kernels = lower(graph)
     schedule = build_schedule(kernels, hw)
     params = weights.model_params(graph, model.weights)
-    result = check.run(graph, schedule, params, simaccel_inputs(model, feeds))
+    program, _ = compile_program(schedule, input_elements(graph), graph.model.outputs)
+    result = check.run(graph, schedule, program, params, simaccel_inputs(model, feeds))
     return onnx_outputs(model, result.outputs), sum(k.macs for k in kernels), result.checks
 
 

@@ -131,16 +131,20 @@ def load_npz(path: Path, source: str) -> dict:
     return arrays
 
 
-def check_weights(value: object, source: str, key: str) -> None:
-    """Refuse a weight array that is not real numbers or holds NaN or infinity."""
+def check_weights(value: object, source: str, key: str, infinite_ok: bool = False) -> None:
+    """Refuse a weight array that is not real numbers or holds NaN or (unless
+    ``infinite_ok``: an elementwise op's constant, such as an attention mask's −inf)
+    infinity."""
     import numpy as np
 
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise InputError(source, key, f"weights must be real numbers, not {array.dtype}")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        bad = "NaN" if np.isnan(array).any() else "infinity"
-        raise InputError(source, key, f"holds {bad}: weights must be finite")
+    if array.dtype.kind == "f":
+        allowed = ~np.isnan(array) if infinite_ok else np.isfinite(array)
+        if not allowed.all():
+            bad = "NaN" if np.isnan(array).any() else "infinity"
+            raise InputError(source, key, f"holds {bad}: weights must be finite")
 
 
 def _sinks(layers: tuple[LayerSpec, ...]) -> list[str]:

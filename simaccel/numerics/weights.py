@@ -83,8 +83,9 @@ def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -
                                  f"missing from the weights (shape {list(shape)}); a model "
                                  "with a weights file must give every parameter")
             if stored is not None:
+                # a mask constant of an elementwise op may be ±inf; GEMM weights may not
                 check_weights(stored[full], graph.model.weights_path or graph.model.source,
-                              full)
+                              full, infinite_ok=graph.layer(layer).op == "eltwise")
                 value = np.asarray(stored[full], dtype=np.float64)
                 if value.shape != shape:
                     raise InputError(graph.model.weights_path or graph.model.source, full,
