@@ -16,9 +16,10 @@ One `simpy.Environment` per run (docs/architecture.md, "Engine"), with:
   block's bytes, a matmul or vector tile that opens an output block takes the block's
   accumulator bytes, and the instruction that last uses them gives them back.
 
-Time advances per instruction, never per cycle. A kernel's window runs from the end of the
-kernel before it on the same unit to the end of its own compute: windows of one unit never
-overlap, windows of different units (the array and the vector unit) may.
+Time advances per instruction, never per cycle. A kernel's window runs from when it could
+start (its unit free of the kernel before, the kernels it reads done computing) to the end of
+its own compute: windows of one unit never overlap, windows of different units (the array
+and the vector unit running independent kernels) may; in a chain they follow each other.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class TraceEvent:
 
 @dataclass(frozen=True)
 class LayerSpan:
-    """A kernel's window on its unit, in cycles: from the end of the kernel before it on
-    the same unit (0 for the first) to the end of its own last tile."""
+    """A kernel's window on its unit, in cycles: from when it could start (its unit free,
+    its inputs computed) to the end of its own last tile."""
 
     start: int
     end: int
@@ -170,21 +171,27 @@ class _Run:
 
 def _windows(program: Program, starts: list[int], ends: list[int], run_end: int
              ) -> tuple[LayerSpan, ...]:
-    """Each kernel's window: windows of one unit follow each other, so a kernel's wait for
-    its first data counts against it; the kernel that computes last also owns the run's
-    final stores (its window ends with the run). A kernel with no compute (a view) gets an
-    empty window at the end of the kernel before it."""
+    """Each kernel's window: from when it could start — its unit free of the kernel before
+    and the kernels it reads done computing — to the end of its last tile, so a kernel's wait
+    for its data counts against it, and in a chain the windows follow each other. The kernel
+    that computes last also owns the run's final stores (its window ends with the run). A
+    kernel with no compute (a view) gets an empty window when its inputs are done."""
     unit_of = {ins.kernel: (ins.core, ins.unit) for ins in program.instructions
                if ins.op in (Opcode.MATMUL, Opcode.VECTOR)}
+    writer: dict[str, int] = {}
+    done = list(ends)
     last_end: dict[tuple[int, Unit], int] = {}
-    spans, previous = [], 0
-    for k in range(len(program.kernels)):
+    spans = []
+    for k, kernel in enumerate(program.kernels):
+        ready = max((done[writer[t]] for t in kernel.inputs if t in writer), default=0)
+        writer[kernel.output] = k
         if k not in unit_of:
-            spans.append(LayerSpan(previous, previous))
+            done[k] = ready
+            spans.append(LayerSpan(ready, ready))
             continue
-        start = min(last_end.get(unit_of[k], 0), starts[k])
+        start = min(max(last_end.get(unit_of[k], 0), ready), starts[k])
         spans.append(LayerSpan(start, ends[k]))
-        last_end[unit_of[k]] = previous = ends[k]
+        last_end[unit_of[k]] = ends[k]
     if unit_of:
         final = max(unit_of, key=lambda k: (ends[k], k))
         spans[final] = LayerSpan(spans[final].start, run_end)

@@ -30,8 +30,8 @@ def test_tiles_and_layers_run_back_to_back() -> None:
         ("array", 5, 12, 0, 1, 0),
         ("vector", 12, 15, 1, 0, 0),
     ]
-    # each unit's windows: the vector unit waits from 0 for the array's output
-    assert [(s.start, s.end) for s in result.spans] == [(0, 12), (0, 15)]
+    # the pool's window opens when the GEMM it reads is done
+    assert [(s.start, s.end) for s in result.spans] == [(0, 12), (12, 15)]
     assert result.cycles == 15
 
 
@@ -47,6 +47,7 @@ def test_independent_kernels_run_side_by_side_on_their_units() -> None:
     assert [(e.unit, e.start, e.end) for e in result.trace] == [
         ("vector", 0, 3), ("array", 0, 5), ("array", 5, 12)]
     assert result.cycles == 12
+    assert [(s.start, s.end) for s in result.spans] == [(0, 12), (0, 3)]
 
 
 def test_zero_cycle_kernels_take_no_time() -> None:
