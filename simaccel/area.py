@@ -74,9 +74,11 @@ def area_table(hw: Hardware) -> AreaTable:
 
 def area(hw: Hardware) -> Area:
     """Estimated area of ``hw``, mm²: PEs, every on-chip memory (both halves when
-    double-buffered: the size in the config is the whole buffer) and the vector lanes."""
+    double-buffered: the size in the config is the whole buffer) and the vector lanes, of
+    every core."""
     table = area_table(hw)
+    cores = hw.chip.cores
     sram_kib = sum(memory.kib for memory in hw.memory_list)
-    return Area(array_mm2=hw.array.pes * table.pe_mm2,
-                sram_mm2=sram_kib * table.sram_mm2_per_kib,
-                vector_mm2=hw.vector.lanes * table.vector_lane_mm2, table=table)
+    return Area(array_mm2=cores * hw.array.pes * table.pe_mm2,
+                sram_mm2=cores * sram_kib * table.sram_mm2_per_kib,
+                vector_mm2=cores * hw.vector.lanes * table.vector_lane_mm2, table=table)

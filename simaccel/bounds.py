@@ -20,8 +20,8 @@ MIN_NORMAL = sys.float_info.min
 
 def _normal(value: float) -> float:
     if value != 0 and abs(value) < MIN_NORMAL:
-        raise ValueError(f"{value!r} is subnormal: give 0 or a magnitude of at least "
-                         f"{MIN_NORMAL:.4g}")
+        raise ValueError(f"{value!r} is subnormal: give a magnitude of at least "
+                         f"{MIN_NORMAL:.4g} (or 0 where the field allows it)")
     return value
 
 

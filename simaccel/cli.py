@@ -386,9 +386,12 @@ def _layer_range(text: str | None) -> tuple[int, int | None]:
         return (0, None)
     try:
         first, _, last = text.partition(":")
-        return (int(first or 0), int(last) if last else None)
+        span = (int(first or 0), int(last) if last else None)
     except ValueError:
         raise InputError("--layers", "", f"expected A:B layer indices, got {text!r}") from None
+    if span[0] < 0 or (span[1] is not None and span[1] < span[0]):
+        raise InputError("--layers", "", f"expected 0 <= A <= B, got {text!r}")
+    return span
 
 
 def _allow_unknown(verb: argparse.ArgumentParser) -> None:

@@ -71,7 +71,7 @@ def summary_lines(report: Report) -> list[str]:
     """Totals in display units: latency, throughput, achieved and peak TOPS."""
     t = report.to_dict()["total"]
     hw = report.hardware
-    peak = 2 * hw.array.pes * hw.clock_mhz * 1e6 / 1e12
+    peak = 2 * hw.array.pes * hw.chip.cores * hw.clock_mhz * 1e6 / 1e12
     return [
         f"cycles {t['cycles']:,} (compute {t['compute_cycles']:,}, stall "
         f"{t['stall_cycles']:,})   MACs {t['macs']:,}",
@@ -143,7 +143,8 @@ def hardware_table(configs: dict[str, Hardware]) -> Table:
         table.add_row(name, f"{hw.array.rows}×{hw.array.cols}", hw.array.dataflow.value,
                       f"{hw.clock_mhz:g}", f"{s.ifmap_kib:g}/{s.filter_kib:g}/{s.ofmap_kib:g}",
                       f"{bw:g}", f"{hw.dtypes.input.value}/{hw.dtypes.accumulator.value}",
-                      f"{2 * hw.array.pes * hw.clock_mhz / 1e6:.2f}", hw.description)
+                      f"{2 * hw.array.pes * hw.chip.cores * hw.clock_mhz / 1e6:.2f}",
+                      hw.description)
     return table
 
 

@@ -317,8 +317,15 @@ class Hardware(BaseModel):
 
     def where(self, field: str) -> tuple[str, str]:
         """(file, field) for a message about ``field`` (``sram.ifmap_kib``): the file the
-        config came from and the field as that file names it (a .cfg key), else the config's
+        config came from and the field as that file names it (a .cfg key; with
+        ``[[memories]]``, the memory whose streaming share is that buffer), else the config's
         name."""
+        if self.memories is not None and field.startswith("sram.") and field.endswith("_kib"):
+            operand = Operand(field[len("sram."):-len("_kib")])
+            index = next(i for i, m in enumerate(self.memories) if operand in m.holds)
+            memory = self.memories[index]
+            key = "stream_kib" if memory.resident or memory.stream_kib is not None else "kib"
+            field = f"memories[{index}].{key}"
         return (self._source or f"hardware {self.name}", self._labels.get(field, field))
 
     def with_source(self, source: str, labels: Mapping[str, str] | None = None) -> Hardware:
@@ -348,12 +355,17 @@ def _buffer_sizes_to_memories(data: dict) -> None:
     sram = data.get("sram", {})
     memories = [dict(m) for m in data["memories"]]
     for memory in memories:
-        sizes = [sram.get(f"{op}_kib") for op in memory["holds"]]
+        sizes = {op: sram.get(f"{op}_kib") for op in memory["holds"]}
         current = (memory.get("stream_kib") or (memory["kib"] / 4 if memory.get("resident")
                                                  else memory["kib"])) / len(memory["holds"])
-        wanted = next((s for s in sizes if s is not None and s != current), None)
-        if wanted is None:
+        changed = {op: size for op, size in sizes.items() if size is not None and size != current}
+        if len(set(changed.values())) > 1:
+            keys = " and ".join(f"sram.{op}_kib" for op in changed)
+            raise ValueError(f"{keys}: memory {memory['name']!r} holds both and shares its "
+                             "streaming space equally: give them one value")
+        if not changed:
             continue
+        wanted = next(iter(changed.values()))
         share = wanted * len(memory["holds"])
         if memory.get("resident"):  # the space for resident tensors stays as it was
             memory["kib"] = memory["kib"] - current * len(memory["holds"]) + share

@@ -41,12 +41,12 @@ def _producers(kernels: Sequence[Kernel]) -> list[list[int]]:
     return producers
 
 
-def assign_cores(schedule: Schedule) -> tuple[int, ...]:
+def assign_cores(schedule: Schedule, spread: bool = True) -> tuple[int, ...]:
     """Each kernel's core: the one where it would finish first, given when its producers
     finish and when the core is free (estimated by compute cycles alone); ties go to the
-    core of its first producer, then to the lowest core."""
+    core of its first producer, then to the lowest core. ``spread=False``: all on core 0."""
     count = schedule.hardware.chip.cores
-    if count == 1:
+    if count == 1 or not spread:
         return (0,) * len(schedule.layers)
     kernels = [w.kernel for w in schedule.layers]
     free = [0] * count
@@ -231,15 +231,17 @@ def _block(tile: Tile, role: str) -> Block | None:
 
 
 def compile_program(schedule: Schedule, input_elements: Mapping[str, int],
-                    outputs: Sequence[str]) -> tuple[Program, tuple[Traffic, ...]]:
+                    outputs: Sequence[str], spread: bool = True
+                    ) -> tuple[Program, tuple[Traffic, ...]]:
     """The Program for ``schedule``, and each kernel's traffic as the Program moves it
     (DRAM bytes that residency saves taken off, on-chip writes of resident outputs added).
 
-    ``input_elements``: the model inputs' sizes; ``outputs``: the model's output tensors.
+    ``input_elements``: the model inputs' sizes; ``outputs``: the model's output tensors;
+    ``spread``: spread kernels over the cores (`assign_cores`), or keep them all on core 0.
     """
     hw = schedule.hardware
     kernels = tuple(w.kernel for w in schedule.layers)
-    cores = assign_cores(schedule)
+    cores = assign_cores(schedule, spread)
     placements = plan_residency(kernels, cores, hw, input_elements, outputs)
     builder = _Builder(hw, placements, cores)
     loaded = builder.load_inputs(input_elements)

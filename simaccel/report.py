@@ -221,8 +221,8 @@ def _hardware_dict(hw: Hardware, energy: EnergyReport) -> dict:
                         "vector": estimate.vector_mm2, "total": estimate.total_mm2,
                         "source": estimate.table.source}
     data["derived"] = {
-        "pes": hw.array.pes,
-        "peak_tops": 2 * hw.array.pes * hw.clock_mhz * 1e6 / 1e12,
+        "pes": hw.array.pes * hw.chip.cores,  # every core's array
+        "peak_tops": 2 * hw.array.pes * hw.chip.cores * hw.clock_mhz * 1e6 / 1e12,
         "dram_bytes_per_cycle": _finite(hw.dram_bytes_per_cycle),
         "dram_latency_cycles": hw.dram_latency_cycles,
     }

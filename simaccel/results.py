@@ -121,4 +121,5 @@ def _totals(layers: tuple[LayerResult, ...], engine: EngineResult, hw: Hardware)
     return Totals(
         cycles=cycles, compute_cycles=engine.busy_cycles, macs=macs,
         utilization=macs / (pes * cycles) if cycles else 0.0,
-        mapping_efficiency=macs / (pes * steady) if steady else 0.0, traffic=traffic)
+        # a fold's occupancy of one array, whichever core it ran on
+        mapping_efficiency=macs / (hw.array.pes * steady) if steady else 0.0, traffic=traffic)

@@ -118,10 +118,11 @@ def _chunks(extent: int, size: int) -> list[tuple[int, int]]:
 
 
 def _share(total: int, lo1: int, hi1: int, ext1: int, lo2: int, hi2: int, ext2: int) -> int:
-    """Bytes of a block's share of ``total``, split so that the blocks add up exactly."""
-    def cum(a: int, b: int) -> int:
-        return total * a * b // (ext1 * ext2)
-    return cum(hi1, hi2) - cum(lo1, hi2) - cum(hi1, lo2) + cum(lo1, lo2)
+    """Bytes of a block's share of ``total``: its rows' share of the total, then its columns'
+    share of that, each rounded down at the block's edges, so that shares are never negative
+    and the blocks of a grid add up to ``total`` exactly."""
+    rows = total * hi1 // ext1 - total * lo1 // ext1
+    return rows * hi2 // ext2 - rows * lo2 // ext2
 
 
 @dataclass(frozen=True)

@@ -280,3 +280,54 @@ def test_a_bad_memory_description_is_one_line_naming_the_field(tmp_path, capsys,
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert f"chip.toml: {field}" in captured.err and phrase in captured.err
+
+
+# --- found by trying it as a newcomer ---------------------------------------------------------
+
+def test_block_shares_are_never_negative_and_add_up() -> None:
+    """A 2-byte operand cut into blocks of a 3 × 4 grid: no block gets −1 bytes (the
+    rounding of a 2-D inclusion–exclusion once gave a 1×7 array −1-byte loads and a negative
+    delay), and the blocks of any grid add up to the operand."""
+    from simaccel.schedule import _share
+
+    for total, rows, cols in ((2, 3, 4), (7, 5, 3), (1000, 7, 9)):
+        shares = [_share(total, r, r + 1, rows, c, c + 1, cols)
+                  for r in range(rows) for c in range(cols)]
+        assert min(shares) >= 0 and sum(shares) == total
+
+
+def test_more_cores_never_make_a_chain_slower() -> None:
+    """mnist_cnn is a chain: spreading it over cores only adds DRAM round trips, so the
+    mapping keeps the one-core plan; the report counts every core's PEs and area."""
+    net = simaccel.load_model(ROOT / "workloads" / "mnist_cnn.json")
+    one, three = (simaccel.simulate(net, _cores_hw(n), check=False).to_dict() for n in (1, 3))
+    assert three["total"]["cycles"] <= one["total"]["cycles"]
+    assert three["hardware"]["derived"]["pes"] == 3 * one["hardware"]["derived"]["pes"]
+    assert three["hardware"]["area_mm2"]["total"] == pytest.approx(
+        3 * one["hardware"]["area_mm2"]["total"])
+    assert three["total"]["mapping_efficiency"] == one["total"]["mapping_efficiency"]
+    assert three["total"]["utilization"] <= 1 / 3 + 1e-12
+
+
+def test_buffer_sizes_of_a_shared_memory_cannot_disagree() -> None:
+    with pytest.raises(ValueError, match="sram.ifmap_kib and sram.filter_kib"):
+        simaccel.vary(simaccel.load_hardware("gemmini"),
+                      {"sram.ifmap_kib": 32, "sram.filter_kib": 128})
+
+
+def test_a_too_small_streaming_share_is_named_as_the_user_wrote_it(tmp_path, capsys) -> None:
+    from simaccel.cli import main
+
+    text = (ROOT / "hw_configs" / "gemmini.toml").read_text().replace(
+        "stream_kib = 128", "stream_kib = 0.002")
+    (tmp_path / "g.toml").write_text(text)
+    assert main(["simulate", str(ROOT / "workloads" / "mnist_cnn.json"), "--hw",
+                 str(tmp_path / "g.toml"), "--no-check"]) == 2
+    assert "g.toml: memories[0].stream_kib:" in capsys.readouterr().err
+
+
+def test_an_empty_layer_range_is_refused(capsys) -> None:
+    from simaccel.cli import main
+
+    assert main(["program", str(ROOT / "workloads" / "mnist_cnn.json"), "--layers", "5:2"]) == 2
+    assert "--layers" in capsys.readouterr().err
