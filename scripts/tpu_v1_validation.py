@@ -26,6 +26,7 @@ from pathlib import Path
 
 import simaccel
 from simaccel.domain import Dataflow
+from simaccel.engine import covered_cycles
 from simaccel.hardware import Hardware, vary
 from simaccel.kernels import GemmKernel
 from simaccel.report import Report
@@ -134,7 +135,8 @@ def _figures(report: Report) -> dict:
     peak = 2 * hw.array.pes * hw.clock_mhz * 1e6 / 1e12
     dram_bound = (2 * total["macs"] / (dram / hw.dram_bytes_per_cycle / (hw.clock_mhz * 1e6))
                   / 1e12 if math.isfinite(hw.dram_bytes_per_cycle) else math.inf)
-    busy = _union([(e.start, e.end) for e in report.results.trace if e.unit.startswith("dram")])
+    busy = covered_cycles([(e.start, e.end) for e in report.results.trace
+                           if e.unit.startswith("dram")])
     return {
         "tops": total["tops"],
         "cycles": total["cycles"],
@@ -149,16 +151,6 @@ def _figures(report: Report) -> dict:
         "roofline_tops": min(peak, dram_bound),
         "breakdown": breakdown(report),
     }
-
-
-def _union(intervals: list[tuple[int, int]]) -> int:
-    """Cycles covered by at least one interval."""
-    covered, reach = 0, 0
-    for start, end in sorted(intervals):
-        if end > reach:
-            covered += end - max(start, reach)
-            reach = end
-    return covered
 
 
 def _weights(report: Report) -> int:

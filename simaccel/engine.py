@@ -166,7 +166,7 @@ class _Run:
         spans = _windows(self.program, self.compute_start, self.compute_end, end)
         self.trace.sort(key=lambda e: (e.start, e.end, e.unit, e.layer, e.tile))
         return EngineResult(spans=spans, cycles=end, trace=tuple(self.trace),
-                            busy_cycles=_union(self.busy))
+                            busy_cycles=covered_cycles(self.busy))
 
 
 def _windows(program: Program, starts: list[int], ends: list[int], run_end: int
@@ -198,7 +198,7 @@ def _windows(program: Program, starts: list[int], ends: list[int], run_end: int
     return tuple(spans)
 
 
-def _union(intervals: list[tuple[int, int]]) -> int:
+def covered_cycles(intervals: list[tuple[int, int]]) -> int:
     """Cycles covered by at least one of ``intervals``."""
     covered, reach = 0, 0
     for start, end in sorted(intervals):

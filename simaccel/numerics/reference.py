@@ -31,15 +31,7 @@ from simaccel.model import (
 )
 from simaccel.shapes import resolve_padding
 
-
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, to 1.2e-7 (Numerical Recipes' erfc Chebyshev fit)."""
-    z = np.abs(x)
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
-    return np.sign(x) * (1.0 - t * np.exp(poly))
+erf = ops_onnx.erf  # one definition: the ONNX registry's
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
