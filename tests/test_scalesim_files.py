@@ -105,8 +105,11 @@ def test_messages_name_the_users_toml(tmp_path: Path,
 
 
 def test_hardware_remembers_the_name_the_user_gave(tmp_path: Path) -> None:
+    assert simaccel.load_hardware("scalesim_default").where("sram.ifmap_kib") == (
+        "--hw scalesim_default", "sram.ifmap_kib")
+    # with [[memories]] a tile buffer is a memory's streaming share, named as written
     assert simaccel.load_hardware("gemmini").where("sram.ifmap_kib") == (
-        "--hw gemmini", "sram.ifmap_kib")
+        "--hw gemmini", "memories[0].stream_kib")
     cfg = DATA / "example_ideal_8x8_os.cfg"
     assert simaccel.load_hardware(cfg).where("sram.ofmap_kib") == (
         str(cfg), "architecture_presets.OfmapSramSzkB")
