@@ -185,7 +185,8 @@ class _Builder:
             if activation:
                 waits += [d for n in names if n not in kept for d in self.written.get(n, ())]
             nbytes = load.bytes * len(kept) // len(names)
-            traffic = traffic + _moved(load.operand, nbytes - load.bytes, read=True)
+            if nbytes != load.bytes:
+                traffic = traffic + _moved(load.operand, nbytes - load.bytes, read=True)
             if not kept:
                 state.source[load.operand] = -1
                 continue

@@ -37,7 +37,7 @@ class Traffic:
     dram_write_bytes: int = 0
 
     def __add__(self, other: Traffic) -> Traffic:
-        return Traffic(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        return Traffic(*(getattr(self, name) + getattr(other, name) for name in _TRAFFIC_FIELDS))
 
     @property
     def sram_read_bytes(self) -> int:
@@ -53,6 +53,10 @@ class Traffic:
         """(read, write) bytes of one buffer."""
         return (getattr(self, f"{operand.value}_read_bytes"),
                 getattr(self, f"{operand.value}_write_bytes"))
+
+
+#: Traffic's field names, in order (read once: `dataclasses.fields` is slow per call).
+_TRAFFIC_FIELDS = tuple(f.name for f in fields(Traffic))
 
 
 @dataclass(frozen=True)
