@@ -26,7 +26,6 @@ A = ifmap (M × K), B = filter (K × N), C = ofmap (M × N); a matmul's ``block`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -139,10 +138,6 @@ class Program:
     def queue(self, core: int, unit: Unit) -> tuple[int, ...]:
         """Instruction indices of one unit's queue."""
         return dict(self.queues).get((core, unit), ())
-
-    def of_kernel(self, kernel: int) -> Iterator[Instruction]:
-        """The instructions of one kernel, in program order."""
-        return (i for i in self.instructions if i.kernel == kernel)
 
     def listing(self, first: int = 0, last: int | None = None) -> str:
         """A readable listing of kernels ``first`` to ``last`` (exclusive): one line per

@@ -196,6 +196,9 @@ def test_program_listing_names_units_dependencies_and_bytes() -> None:
     assert "; kernel 0 conv1 (conv2d)" in text and "; kernel 2" not in text
     assert "c0.array   matmul" in text and "c0.dma_w   load" in text
     assert "← #" in text and "takes" in text
+    by_index = {i.index: i for i in program.instructions}
+    assert {by_index[i].op for i in program.queue(0, Unit.ARRAY)} == {Opcode.MATMUL}
+    assert {by_index[i].op for i in program.queue(0, Unit.DMA_WEIGHTS)} == {Opcode.LOAD}
 
 
 def test_cli_program_prints_the_listing(capsys) -> None:
