@@ -9,6 +9,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import simaccel
 from simaccel.frontends.hardware_toml import parse_hardware
@@ -334,3 +336,69 @@ def test_an_empty_layer_range_is_refused(capsys) -> None:
 
     assert main(["program", str(ROOT / "workloads" / "mnist_cnn.json"), "--layers", "5:2"]) == 2
     assert "--layers" in capsys.readouterr().err
+
+
+# --- any memory hierarchy, any number of cores ------------------------------------------------
+
+@st.composite
+def _chips(draw: st.DrawFn):
+    """A small branching CNN and a chip: split buffers or a resident memory (shared or not),
+    1–3 cores, serial or overlapped preload, any dataflow, small to large memories."""
+    side = draw(st.sampled_from([2, 4, 8]))
+    resident = draw(st.booleans())
+    kib = draw(st.sampled_from([0.5, 2, 16, 256]))
+    shared = draw(st.booleans())
+    doc = {"name": "chip", "clock_mhz": 1000,
+           "array": {"rows": side, "cols": draw(st.sampled_from([side, 2 * side])),
+                     "dataflow": draw(st.sampled_from(["os", "ws", "is"])),
+                     "weight_preload": draw(st.sampled_from(["serial", "overlapped"]))},
+           "sram": {"double_buffered": draw(st.booleans())},
+           "chip": {"cores": draw(st.integers(1, 3))},
+           "dram": {"bytes_per_cycle": draw(st.sampled_from([1, 8, float("inf")])),
+                    "latency_ns": draw(st.sampled_from([0, 50]))},
+           "vector": {"lanes": draw(st.sampled_from([1, 3, 8]))}}
+    first = {"name": "buffer", "kib": kib * (4 if resident else 1), "resident": resident,
+             "holds": ["ifmap", "filter"] if shared else ["ifmap"]}
+    if resident:
+        first["stream_kib"] = kib
+    doc["memories"] = [first, {"name": "acc", "kib": kib, "holds": ["ofmap"]}] + (
+        [] if shared else [{"name": "weights", "kib": kib, "holds": ["filter"]}])
+    width = draw(st.integers(1, 6))
+    layers = [
+        {"name": "a", "op": "conv2d", "inputs": ["x"], "filters": width, "kernel": 3,
+         "padding": "same", "activation": "relu"},
+        {"name": "b", "op": "conv2d", "inputs": ["x"], "filters": width, "kernel": 1},
+        {"name": "s", "op": "add", "inputs": ["a", "b"]},
+        {"name": "p", "op": "maxpool2d", "inputs": ["s"], "pool": 2},
+        {"name": "f", "op": "flatten", "inputs": ["p"]},
+        {"name": "d", "op": "dense", "inputs": ["f"], "units": draw(st.integers(1, 9))},
+    ]
+    size = draw(st.integers(4, 8))
+    return model(layers, inputs=[{"name": "x", "shape": [1, size, size, 3]}]), doc
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_chips())
+def test_any_memory_hierarchy_runs_checks_and_keeps_the_invariants(case) -> None:
+    """No deadlock or internal error; every kernel's numerics pass bit-exactly; cycles cover
+    the MACs on the chip's PEs and the DRAM bytes at its bandwidth; utilization ≤ 1; DRAM
+    traffic covers the weights, the input and the output once."""
+    net, doc = case
+    hw = parse_hardware(doc, "<chip>")
+    try:
+        report = simaccel.simulate(net, hw, check=True).to_dict()
+    except simaccel.InputError as exc:  # a memory that holds nothing is a valid answer
+        assert "cannot hold" in exc.message or "too small" in exc.message
+        return
+    total = report["total"]
+    pes = report["hardware"]["derived"]["pes"]
+    assert all(row["check"]["status"] == "pass" for row in report["layers"])
+    assert total["cycles"] >= total["macs"] / pes
+    dram = total["dram_read_bytes"] + total["dram_write_bytes"]
+    bandwidth = doc["dram"]["bytes_per_cycle"]
+    assert total["cycles"] >= dram / bandwidth
+    for row in report["layers"]:
+        assert row["cycles"] >= row["compute_cycles"] >= 0 and row["stall_cycles"] >= 0
+        assert row["utilization"] <= 1
+    weights = sum(k.filter_elements for k in prepare(net).kernels if k.kind == "gemm")
+    assert total["dram_read_bytes"] >= weights + net.inputs[0].shape[1] ** 2 * 3
