@@ -62,7 +62,7 @@ def compile(model: Model, hw: Hardware) -> Program:  # noqa: A001 - the public n
     return map_and_time(schedule, prepared.graph)[0]
 
 
-def map_and_time(schedule: Schedule, graph: Graph
+def map_and_time(schedule: Schedule, graph: Graph, trace: bool = True
                  ) -> tuple[Program, tuple[Traffic, ...], engine.EngineResult]:
     """Compile ``schedule`` and run it. On a chip of several cores two mappings are timed —
     kernels spread over the cores, and all on one core (spreading costs DRAM traffic where a
@@ -73,7 +73,7 @@ def map_and_time(schedule: Schedule, graph: Graph
     for spread in candidates:
         program, traffic = compile_program(schedule, input_elements(graph),
                                            graph.model.outputs, spread=spread)
-        timed = engine.run(program)
+        timed = engine.run(program, trace=trace)
         if best is None or timed.cycles < best[2].cycles:
             best = (program, traffic, timed)
     assert best is not None
@@ -96,8 +96,9 @@ def simulate(model: Model, hw: Hardware, check: bool | None = None,
 
 def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
         inputs: Mapping[str, np.ndarray] | None = None,
-        progress: Progress | None = None) -> Report:
-    """The hardware-dependent stages of `simulate` on a `prepare`d model."""
+        progress: Progress | None = None, trace: bool = True) -> Report:
+    """The hardware-dependent stages of `simulate` on a `prepare`d model; ``trace=False``
+    keeps no per-instruction trace (sweeps read only the figures)."""
     tell = progress or (lambda stage, done, total: None)
     graph, kernels = prepared.graph, prepared.kernels
     if inputs is not None:
@@ -105,7 +106,7 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
     tell("tiling", 0, 1)
     schedule = build_schedule(kernels, hw)
     tell("simulating", 0, 1)
-    program, traffic, trace = map_and_time(schedule, graph)
+    program, traffic, timed = map_and_time(schedule, graph, trace)
     tell("simulating", 1, 1)
     if check is None:
         check = check_by_default(graph, kernels)
@@ -114,7 +115,7 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
     numerics = _numerics(graph, schedule, program, inputs, tell) if check else None
     checks = numerics.checks if numerics else tuple(
         Check(status="skipped", dtype=hw.dtypes.input.value) for _ in kernels)
-    results = collect(schedule, program, traffic, trace, checks)
+    results = collect(schedule, program, traffic, timed, checks)
     energy = estimate(results, hw)
     return Report(graph=graph, hardware=hw, results=results, energy=energy, numerics=numerics)
 

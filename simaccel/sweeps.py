@@ -103,7 +103,7 @@ def run_point(base: Hardware, task: Task, prepared) -> dict[str, Any]:
 
     row = _row(task)
     try:
-        report = run(prepared, vary(base, task.params), check=False).to_dict()
+        report = run(prepared, vary(base, task.params), check=False, trace=False).to_dict()
         total, area_mm2 = report["total"], report["hardware"]["area_mm2"]
         row.update({k: total[k] for k in METRICS})
         row.update(energy_pj=total["energy_pj"]["total"],
