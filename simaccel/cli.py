@@ -318,15 +318,16 @@ def _import(args: argparse.Namespace) -> int:
     writable_folder(str(out.parent))
     model = _load(args)
     build_graph(model)  # refuse to write a model that does not hold together
-    weights = out.with_suffix(".npz")
+    weights = out.with_suffix(".npz") if model.weights else None  # a weightless model: none
     try:
         out.parent.mkdir(exist_ok=True)
-        np.savez(weights, **{k: np.asarray(v) for k, v in (model.weights or {}).items()})
-        out.write_text(json.dumps(model_document(model, weights.name), indent=1) + "\n",
-                       encoding="utf-8")
+        if weights is not None:
+            np.savez(weights, **{k: np.asarray(v) for k, v in model.weights.items()})
+        out.write_text(json.dumps(model_document(model, weights.name if weights else None),
+                                  indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
         raise InputError(args.output, "", f"cannot write: {exc.strerror or exc}") from None
-    print(f"wrote {out} ({len(model.layers)} layers) and {weights}")
+    print(f"wrote {out} ({len(model.layers)} layers)" + (f" and {weights}" if weights else ""))
     return EXIT_OK
 
 

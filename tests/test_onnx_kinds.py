@@ -490,3 +490,38 @@ def test_embedding_lookup_reads_its_rows_not_the_table(tmp_path: Path) -> None:
     assert embed["dram_read_bytes"] < 1000 * 16 / 10  # rows and ids, not the table
     rows, _ = compare(path, model, HW, {"ids": np.array([[3, 999, 0, 3]])}, {})
     assert rows[0].max_abs_diff <= 1e-4 * rows[0].max_abs_reference
+
+
+# --- found by a newcomer's second pass ----------------------------------------------------------
+
+_CASES = Path(__file__).resolve().parent / "data" / "onnx_cases"
+
+
+def test_compare_never_calls_non_finite_outputs_agreement(tmp_path, capsys) -> None:
+    """Inputs of 3e38 overflow both runtimes: a NaN difference must read as DIFFER (exit 3),
+    not as a relative difference of 0."""
+    from simaccel.cli import main
+
+    huge = tmp_path / "huge.npy"
+    np.save(huge, np.full((1, 2, 7, 8), 3e38, dtype=np.float32))
+    code = main(["compare", str(_CASES / "conv_same_lower_s2.onnx"), "--input", f"x={huge}"])
+    out = capsys.readouterr().out
+    assert code == 3 and "DIFFER" in out
+
+
+def test_a_dim_beyond_the_bounds_is_bad_input(capsys) -> None:
+    from simaccel.cli import main
+
+    path = Path(__file__).resolve().parent / "data" / "onnx_exports" / "keras_lstm.onnx"
+    assert main(["show", str(path), "--dim", "unk__212=100000000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1048576" in err and "--dim" in err
+
+
+def test_a_weightless_import_round_trips(tmp_path) -> None:
+    from simaccel.cli import main
+
+    out = tmp_path / "pool.json"
+    assert main(["import", str(_CASES / "maxpool_no_strides.onnx"), "-o", str(out)]) == 0
+    assert not out.with_suffix(".npz").exists()
+    assert main(["simulate", str(out), "--json"]) == 0

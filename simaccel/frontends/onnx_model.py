@@ -19,6 +19,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from simaccel import ops_onnx
 from simaccel.domain import DType
 from simaccel.errors import InputError
@@ -241,8 +243,14 @@ def _model_inputs(im: Importer, graph) -> list[tuple[str, str, tuple[int, ...] |
         name = im.unique(inp.name)
         integer = inp.type.tensor_type.elem_type not in (
             TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16)
-        im.inputs.append(TensorSpec(name=name, shape=ours,
-                                    dtype=DType.INT32 if integer else DType.FP32))
+        try:
+            spec = TensorSpec(name=name, shape=ours, dtype=DType.INT32 if integer else DType.FP32)
+        except ValidationError as exc:  # a --dim (or a declared size) beyond the bounds
+            reason = exc.errors()[0]["msg"]
+            raise InputError(im.source, f"input {inp.name!r}",
+                             f"shape {list(ours)}: {reason} (set symbolic sizes with --dim)"
+                             ) from None
+        im.inputs.append(spec)
         im.tensors[inp.name] = Tensor(name, shape, TO_NCHW if nchw else (NLC if nlc else None))
         if keras:  # the one-channel Reshape is the NHWC → NCHW transpose
             for u in users:
