@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import simpy
 
 from simaccel.errors import SimulationError
+from simaccel.kernels import producers
 from simaccel.program import Instruction, Opcode, Program, Unit
 
 Process = Generator[simpy.Event, object, None]
@@ -178,13 +179,11 @@ def _windows(program: Program, starts: list[int], ends: list[int], run_end: int
     kernel with no compute (a view) gets an empty window when its inputs are done."""
     unit_of = {ins.kernel: (ins.core, ins.unit) for ins in program.instructions
                if ins.op in (Opcode.MATMUL, Opcode.VECTOR)}
-    writer: dict[str, int] = {}
     done = list(ends)
     last_end: dict[tuple[int, Unit], int] = {}
     spans = []
-    for k, kernel in enumerate(program.kernels):
-        ready = max((done[writer[t]] for t in kernel.inputs if t in writer), default=0)
-        writer[kernel.output] = k
+    for k, reads in enumerate(producers(program.kernels)):
+        ready = max((done[p] for p in reads), default=0)
         if k not in unit_of:
             done[k] = ready
             spans.append(LayerSpan(ready, ready))

@@ -7,6 +7,7 @@ the batchnorm folded into it and the activation fused after it is one GEMM kerne
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: Vector-unit operations per output element, for each op that runs on the vector unit.
@@ -112,3 +113,13 @@ class VectorKernel:
 
 
 Kernel = GemmKernel | VectorKernel
+
+
+def producers(kernels: Sequence[Kernel]) -> list[list[int]]:
+    """For each kernel (in order), the earlier kernels whose outputs it reads."""
+    writer: dict[str, int] = {}
+    found = []
+    for i, kernel in enumerate(kernels):
+        found.append(sorted({writer[t] for t in kernel.inputs if t in writer}))
+        writer[kernel.output] = i
+    return found

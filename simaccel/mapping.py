@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from simaccel.domain import Operand
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel
+from simaccel.kernels import producers as kernel_producers
 from simaccel.program import Block, Instruction, Opcode, Placement, Program, Unit
 from simaccel.residency import is_alias, plan_residency
 from simaccel.schedule import LayerSchedule, Schedule, Tile, Traffic
@@ -29,16 +30,6 @@ from simaccel.schedule import LayerSchedule, Schedule, Tile, Traffic
 def weights_name(kernel: Kernel) -> str:
     """The name a kernel's weights go by in the Program."""
     return f"{kernel.name}.weights"
-
-
-def _producers(kernels: Sequence[Kernel]) -> list[list[int]]:
-    """For each kernel, the kernels whose outputs it reads."""
-    writer: dict[str, int] = {}
-    producers = []
-    for i, kernel in enumerate(kernels):
-        producers.append(sorted({writer[t] for t in kernel.inputs if t in writer}))
-        writer[kernel.output] = i
-    return producers
 
 
 def assign_cores(schedule: Schedule, spread: bool = True) -> tuple[int, ...]:
@@ -52,7 +43,7 @@ def assign_cores(schedule: Schedule, spread: bool = True) -> tuple[int, ...]:
     free = [0] * count
     finish: list[int] = []
     cores: list[int] = []
-    for i, producers in enumerate(_producers(kernels)):
+    for i, producers in enumerate(kernel_producers(kernels)):
         ready = max((finish[p] for p in producers), default=0)
         home = cores[producers[0]] if producers else 0
         best = min(range(count), key=lambda c: (max(free[c], ready), c != home, c))

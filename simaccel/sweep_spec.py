@@ -8,7 +8,6 @@ import itertools
 import json
 import math
 import random
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from simaccel.errors import InputError
+from simaccel.frontends.files import read_toml
 from simaccel.frontends.validation import raise_input_error
 from simaccel.hardware import Hardware
 
@@ -39,15 +39,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a sweep TOML file; workload and base paths resolve next to it."""
     path = Path(path)
     source = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, "", f"cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, "", f"not valid TOML: {exc}") from None
-    spec = parse_spec(data, source)
+    spec = parse_spec(read_toml(path, allow_empty=True), source)  # empty: names what is missing
 
     def here(p: str) -> str:
         return p if Path(p).is_absolute() else str(path.parent / p)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from simaccel.errors import InputError
+from simaccel.frontends.files import read_toml
 from simaccel.frontends.validation import raise_input_error
 from simaccel.hardware import Hardware
 
@@ -35,23 +35,7 @@ def parse_hardware(data: dict, source: str) -> Hardware:
 def load_hardware_toml(path: Path) -> Hardware:
     """Load and validate one hardware TOML file."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, "", f"cannot read: {exc}") from None
-    if not text.strip():
-        raise InputError(source, "", "file is empty")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, "", f"not valid TOML: {exc}") from None
-    except ValueError as exc:  # an integer longer than Python's int-string limit
-        raise InputError(source, "", f"not valid TOML: {str(exc).split(';')[0]}") from None
-    except RecursionError:
-        raise InputError(source, "", "not valid TOML: nested too deeply") from None
-    return parse_hardware(data, source).with_source(source)
+    return parse_hardware(read_toml(path), source).with_source(source)
 
 
 def load_hardware(path_or_name: str | Path | None = None) -> Hardware:

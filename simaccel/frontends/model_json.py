@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simaccel.bounds import Int, Str
 from simaccel.errors import InputError
+from simaccel.frontends.files import read_text
 from simaccel.frontends.validation import raise_input_error
 from simaccel.model import MODEL_FORMAT, LayerSpec, Model, TensorSpec, natural_key
 
@@ -32,14 +33,7 @@ class ModelFile(BaseModel):
 def read_json(path: Path) -> object:
     """Read ``path`` as JSON, turning every way it can fail into an `InputError`."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, "", f"cannot read: {exc}") from None
-    if not text.strip():
-        raise InputError(source, "", "file is empty")
+    text = read_text(path)
     try:
         return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except _NotJson as exc:

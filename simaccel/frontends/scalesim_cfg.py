@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from simaccel.errors import InputError
+from simaccel.frontends.files import read_text
 from simaccel.frontends.hardware_toml import parse_hardware
 from simaccel.hardware import Hardware
 
@@ -23,14 +24,7 @@ def load_scalesim_cfg(path: Path) -> Hardware:
     """Load a SCALE-Sim config file as a `Hardware`."""
     source = str(path)
     parser = configparser.ConfigParser(interpolation=None)  # a '%' in a value is literal
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, "", f"cannot read: {exc}") from None
-    if not text.strip():
-        raise InputError(source, "", "file is empty")
+    text = read_text(path)
     try:
         parser.read_string(text, source=source)
     except configparser.Error as exc:

@@ -27,6 +27,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from simaccel.errors import InputError
+from simaccel.frontends.files import read_text
 from simaccel.frontends.validation import raise_input_error
 from simaccel.model import Conv2d, Dense, Model, TensorSpec
 
@@ -93,16 +94,7 @@ def _columns(source: str, header: list[str]) -> tuple[bool, list[str]]:
 def load_topology(path: Path) -> Model:
     """Load a SCALE-Sim topology CSV (conv or GEMM format) as a `Model`."""
     source = str(path)
-    try:
-        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    except FileNotFoundError:
-        raise InputError(source, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, "", f"cannot read: {exc}") from None
-    except csv.Error as exc:
-        raise InputError(source, "", f"not a valid CSV: {exc}") from None
-    if not lines:
-        raise InputError(source, "", "file is empty")
+    lines = [ln for ln in read_text(path).splitlines() if ln.strip()]
     gemm, fields = _columns(source, _cells(lines[0]))
     rows = [_cells(line) for line in lines[1:]]
     names = [cells[0] if cells else "" for cells in rows]

@@ -1,11 +1,6 @@
-"""GEMM kernels executed as the hardware does: im2col, then tile by tile in the schedule's
-order, each output block's partial sums accumulated over its K tiles in the accumulator type.
-
-Integer products are summed in float64 by BLAS, which is exact while every partial sum stays
-below 2**53 (int8: any K below 5·10**11). After every K tile the partial sums are what the
-accumulator SRAM holds: one outside the int32 range is an overflow, reported, never wrapped.
-Float accumulators (fp32) round after every K tile.
-"""
+"""The hardware's view of a GEMM's operands: im2col rows of a convolution's input, its
+weights as groups of K × N matrices, and the outcome of executing the GEMM (accumulators and
+overflow). `simaccel.numerics.execute` runs the Program on these."""
 
 from __future__ import annotations
 
@@ -13,12 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simaccel.domain import DType
-from simaccel.kernels import GemmKernel
 from simaccel.model import Conv2d
-from simaccel.numerics.quant import INT_MAX, round_to
 from simaccel.shapes import resolve_padding
-from simaccel.tiling import TilePlan
 
 
 def im2col(x: np.ndarray, layer: Conv2d, groups: int) -> np.ndarray:
@@ -51,32 +42,3 @@ class GemmOutcome:
 
     accumulators: np.ndarray
     overflow: bool
-
-
-def run_tiles(a: np.ndarray, b: np.ndarray, init: np.ndarray, plan: TilePlan,
-              kernel: GemmKernel, accumulator: DType) -> GemmOutcome:
-    """Multiply ``a [g, M, K]`` by ``b [g, K, N]`` tile by tile under ``plan``, starting each
-    output block from ``init`` (the bias, ``[g, N]``), in the plan's loop order."""
-    g, m, k = a.shape
-    n = b.shape[2]
-    acc = np.empty((g, m, n))
-    overflow = False
-    limit = INT_MAX[DType.INT32]
-    m_blocks = range(0, m, plan.tm)
-    n_blocks = range(0, n, plan.tn)
-    pairs = ([(i, j) for i in m_blocks for j in n_blocks] if plan.order == "mnk"
-             else [(i, j) for j in n_blocks for i in m_blocks])
-    for g0 in range(0, g, plan.tg):
-        gs = slice(g0, min(g0 + plan.tg, g))
-        for i, j in pairs:
-            ms, ns = slice(i, i + plan.tm), slice(j, j + plan.tn)
-            block = np.broadcast_to(init[gs, None, ns], acc[gs, ms, ns].shape).copy()
-            for k0 in range(0, k, plan.tk):
-                ks = slice(k0, k0 + plan.tk)
-                block = block + np.matmul(a[gs, ms, ks], b[gs, ks, ns])
-                if accumulator is DType.FP32:
-                    block = round_to(block, DType.FP32)
-                elif np.abs(block).max(initial=0) > limit:
-                    overflow = True
-            acc[gs, ms, ns] = block
-    return GemmOutcome(acc, overflow)
