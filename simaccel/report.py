@@ -103,11 +103,15 @@ class Report:
         for e in self.results.trace:
             # kernel −1: a model input loaded whole into the resident memory before anything
             layer = names[e.layer] if e.layer >= 0 else "model input"
-            events.append({
-                "ph": "X", "pid": 1, "tid": track[e.unit], "name": f"{layer} #{e.tile}",
-                "cat": e.unit, "ts": e.start * to_us, "dur": (e.end - e.start) * to_us,
-                "args": {"layer": layer, "tile": e.tile, "bytes": e.bytes,
-                         "cycles": e.end - e.start, "start_cycle": e.start}})
+            name = f"{layer} #{e.tile}"
+            args = {"layer": layer, "tile": e.tile, "bytes": e.bytes,
+                    "cycles": e.end - e.start, "start_cycle": e.start}
+            if e.repeat:  # a steady state the engine fast-forwarded
+                name += f" … {e.repeat} iterations fast-forwarded"
+                args["fast_forwarded_iterations"] = e.repeat
+            events.append({"ph": "X", "pid": 1, "tid": track[e.unit], "name": name,
+                           "cat": e.unit, "ts": e.start * to_us,
+                           "dur": (e.end - e.start) * to_us, "args": args})
         return {"traceEvents": events, "displayTimeUnit": "ns",
                 "otherData": {"schema": REPORT_SCHEMA, "clock_mhz": self.hardware.clock_mhz,
                               "cycles": self.results.total.cycles}}
@@ -276,7 +280,7 @@ def _layer_dict(r: LayerResult, hw: Hardware, energy: Energy) -> dict:
         **_common(r, hw),
         "start_cycle": r.start_cycle,
         "end_cycle": r.end_cycle,
-        "tiles": len(r.work.tiles),
+        "tiles": r.work.tile_count,
         "memory": {"resident": list(r.resident), "spilled_bytes": r.spilled_bytes},
         "energy_pj": _energy_dict(energy),
         "check": {"status": r.check.status, "max_abs_error": r.check.max_abs_error,

@@ -39,7 +39,7 @@ from simaccel.numerics.quant import (
     to_accelerator,
 )
 from simaccel.numerics.tiled import GemmOutcome, conv_weights, im2col
-from simaccel.program import Instruction, Program
+from simaccel.program import Instruction, Opcode, Program
 from simaccel.schedule import LayerSchedule, Schedule
 
 #: Ops whose integer outputs keep their input's scale: they only select or move values.
@@ -71,6 +71,9 @@ def run(graph: Graph, schedule: Schedule, program: Program, params: Mapping,
         on_kernel: Callable[[int], None] | None = None) -> NumericsRun:
     """Execute ``program`` (compiled from ``schedule``) numerically and check every kernel;
     ``on_kernel`` is told how many kernels are done after each."""
+    if any(ins.op is Opcode.SKIP for ins in program.instructions):
+        raise ValueError("the numerics execute every tile: compile the schedule with "
+                         "build_schedule(..., exact=True)")
     hw = schedule.hardware
     fp = fp_model(graph, params, inputs)
     integer = {spec.name for spec in graph.model.inputs if spec.dtype.is_integer}
