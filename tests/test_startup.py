@@ -94,3 +94,15 @@ def test_layers_validated_one_by_one_are_the_whole_files_layers(workload: str) -
     whole = ModelFile.model_validate(data).layers
     assert [type(a) for a in layers] == [type(b) for b in whole]
     assert [a.model_dump() for a in layers] == [b.model_dump() for b in whole]
+
+
+def test_a_run_that_prints_no_table_loads_no_rich(tmp_path: Path) -> None:
+    """``--json --quiet`` writes the report as JSON and draws no progress bar: rich, which
+    draws tables and bars, is not loaded (the table path still uses it)."""
+    mnist = Path(__file__).resolve().parent.parent / "workloads" / "mnist_cnn.json"
+    run = ("import contextlib, io\nfrom simaccel.cli import main\n"
+           "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+           "    main(['simulate', {!r}, '--no-check', '--quiet'{}])\n"
+           "assert out.getvalue()")
+    assert "rich" not in _loaded_after(run.format(str(mnist), ", '--json'"))
+    assert "rich" in _loaded_after(run.format(str(mnist), ""))
