@@ -5,6 +5,7 @@
     python benchmarks/bench.py -k sweep --workers 2
     python benchmarks/bench.py -k llama --layers 2     # 2 of the 32 decoder layers
     python benchmarks/bench.py -k numerics             # int8 check vs a float64 BLAS pass
+    python benchmarks/bench.py -k start-up             # simulate mnist_cnn: imports, first use
 
 Each case prints the best and median wall time. In-process cases time `simaccel.simulate`
 on an already loaded model (what a notebook sweep pays per point); the CLI case times the
