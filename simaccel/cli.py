@@ -208,6 +208,8 @@ def _load(args: argparse.Namespace):
 
 
 def _parse_dims(items: list[str]) -> dict[str, int]:
+    from simaccel.model import MAX_DIM
+
     dims = {}
     for item in items:
         name, _, value = item.partition("=")
@@ -218,6 +220,9 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
                              f"value, got {item!r}") from None
         if dims[name] <= 0:
             raise InputError("--dim", name, f"must be a positive integer, not {dims[name]}")
+        if dims[name] > MAX_DIM:  # checked before the graph is folded with it
+            raise InputError("--dim", name, f"{dims[name]} is above the largest dimension "
+                             f"a tensor may have, {MAX_DIM}")
     return dims
 
 
