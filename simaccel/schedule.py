@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from simaccel.domain import Dataflow, Operand
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
 from simaccel.program import Unit
+from simaccel.sparse_hw import execution
 from simaccel.systolic import FoldPlan, plan_folds, preload_hidden_cycles, sram_accesses
 from simaccel.tiling import GemmBytes, TilePlan, gemm_bytes, plan_gemm_tiles, vector_chunks
 
@@ -183,13 +184,20 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
                frees: tuple[Operand, ...], size: GemmBytes, hw: Hardware) -> Tile:
     groups = block.groups[1] - block.groups[0]
     tm, tk, tn = (b[1] - b[0] for b in (block.m, block.k, block.n))
-    sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=tk, n=tn, groups=groups,
-                     ifmap_elements=0, filter_elements=0, ofmap_elements=0)
+    sparse = execution(kernel, hw)  # a sparse array folds fewer K rows: sparse.array_k
+    sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=sparse.array_k(tk), n=tn,
+                     groups=groups, ifmap_elements=0, filter_elements=0, ofmap_elements=0)
     plan = plan_folds(sub, hw.array)
     cycles = plan.folds * plan.fold_cycles - (
         groups * plan.end_overlap if block.last_of_group else 0) \
         - preload_hidden_cycles(plan, hw.array.weight_preload, first=index == 0)
     use = sram_accesses(sub, plan)
+    if sparse.k_ratio < 1:  # every activation is still read; weights in their format
+        whole = replace(sub, k=tk)
+        dense = sram_accesses(whole, plan_folds(whole, hw.array))
+        use = replace(use, ifmap_reads=dense.ifmap_reads, filter_reads=dense.filter_reads)
+    weight_share = sparse.weight_bytes / sparse.dense_weight_bytes \
+        if sparse.dense_weight_bytes else 1.0
     outputs = groups * tm * tn
     acc = size.accumulator
     act, wgt = hw.dtypes.input.bytes, hw.dtypes.weight.bytes
@@ -201,7 +209,7 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
               for op in (Operand.IFMAP, Operand.FILTER)}
     traffic = Traffic(
         ifmap_read_bytes=use.ifmap_reads * act,
-        filter_read_bytes=use.filter_reads * wgt,
+        filter_read_bytes=round(use.filter_reads * wgt * weight_share),
         ofmap_read_bytes=(use.ofmap_reads + psum_reads + drained) * acc,
         ifmap_write_bytes=loaded[Operand.IFMAP],
         filter_write_bytes=loaded[Operand.FILTER],
