@@ -99,9 +99,12 @@ def gemm_bytes(kernel: GemmKernel, hw: Hardware) -> GemmBytes:
 
 def _units(kernel: GemmKernel, hw: Hardware) -> dict[str, int]:
     """Granularity of each GEMM dimension: the array side it maps to; the streamed dimension
-    is cut in chunks of the array's rows."""
+    is cut in chunks of the array's rows. An array that skips pruned weights folds only
+    ``k_ratio`` of K (`simaccel.sparse_hw`): one fold then covers rows / k_ratio of K."""
     rows_dim, cols_dim, stream_dim = MAPPING[hw.array.dataflow]
-    return {rows_dim: hw.array.rows, cols_dim: hw.array.cols, stream_dim: hw.array.rows}
+    units = {rows_dim: hw.array.rows, cols_dim: hw.array.cols, stream_dim: hw.array.rows}
+    units["k"] = math.ceil(units["k"] / execution(kernel, hw).k_ratio)
+    return units
 
 
 def _psums_in_pes(hw: Hardware) -> bool:

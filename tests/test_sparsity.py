@@ -232,3 +232,55 @@ def test_an_nm_program_that_drops_a_nonzero_fails_the_check() -> None:
     gemm = [ins for ins in program.instructions if ins.kernel == 0]
     out = run_gemm(gemm, a, b, np.zeros((1, 4)), DType.INT32, nm_multiply((2, 4)))
     assert not np.array_equal(out.accumulators, a @ b)
+
+
+# --- command line --------------------------------------------------------------------------
+
+DIGITS = str(__import__("pathlib").Path(__file__).parent.parent / "workloads" / "digits_cnn.json")
+
+
+def test_prune_writes_a_model_simaccel_reads_back(tmp_path, capsys) -> None:
+    from simaccel.cli import main
+
+    out = tmp_path / "d24.json"
+    assert main(["prune", DIGITS, "--method", "nm", "--nm", "2:4", "-o", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    back = simaccel.load_model(out)
+    kernels = simaccel.pipeline.prepare(back).kernels
+    conv2 = next(k for k in kernels if k.name == "conv2")
+    assert conv2.sparsity.nm == ((2, 4), (4, 8)) and conv2.sparsity.density == 0.5
+    assert main(["sparsity", str(out), "--hw", "gemmini"]) == 0
+    table = capsys.readouterr().out
+    assert "conv2" in table and "0.500" in table and "100%" in table
+    capsys.readouterr()
+    assert main(["prune", DIGITS, "--method", "magnitude", "--sparsity", "0.7", "-o",
+                 str(tmp_path / "m70.json")]) == 0
+    weights = simaccel.load_model(tmp_path / "m70.json").weights
+    assert np.count_nonzero(weights["fc1.kernel"]) == round(0.3 * 128 * 64)
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["--method", "magnitude", "--sparsity", "1.5"], "--sparsity"),
+    (["--method", "nm", "--nm", "3:4"], "--nm"),
+    (["--method", "nm"], "--nm"),
+])
+def test_bad_prune_options_exit_2_and_write_nothing(tmp_path, capsys, argv, field) -> None:
+    from simaccel.cli import main
+
+    assert main(["prune", DIGITS, *argv, "-o", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"simaccel: {field}") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_sparsity_section_is_one_line_naming_the_field(tmp_path, capsys) -> None:
+    from simaccel.cli import main
+
+    path = tmp_path / "chip.toml"
+    path.write_text('name = "c"\nclock_mhz = 1000\n[array]\nrows = 8\ncols = 8\n'
+                    'dataflow = "os"\n[sram]\nifmap_kib = 64\nfilter_kib = 64\n'
+                    'ofmap_kib = 64\n[dram]\nbytes_per_cycle = 16\nlatency_ns = 0\n'
+                    '[vector]\nlanes = 8\n[sparsity]\nskipping = true\n')
+    assert main(["simulate", DIGITS, "--hw", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "sparsity.skipping" in err and err.count("\n") == 1
