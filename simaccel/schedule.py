@@ -18,7 +18,7 @@ from simaccel.domain import Dataflow, Operand
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
 from simaccel.program import Unit
-from simaccel.sparse_hw import execution
+from simaccel.sparse_hw import SparseExecution, execution
 from simaccel.systolic import FoldPlan, plan_folds, preload_hidden_cycles, sram_accesses
 from simaccel.tiling import GemmBytes, TilePlan, gemm_bytes, plan_gemm_tiles, vector_chunks
 
@@ -158,6 +158,7 @@ def _walk(kernel: GemmKernel, plan: TilePlan) -> Iterator[_Block]:
 def gemm_tiles(kernel: GemmKernel, plan: TilePlan, hw: Hardware) -> tuple[Tile, ...]:
     """The tiles of a GEMM kernel under ``plan``, with loads, frees, cycles and traffic."""
     size = gemm_bytes(kernel, hw)
+    sparse = execution(kernel, hw)
     blocks = list(_walk(kernel, plan))
     keys = [((b.groups, b.m, b.k), (b.groups, b.k, b.n)) for b in blocks]
     tiles = []
@@ -169,7 +170,8 @@ def gemm_tiles(kernel: GemmKernel, plan: TilePlan, hw: Hardware) -> tuple[Tile, 
                 loads.append(Load(operand, _block_bytes(kernel, size, block, operand)))
             if i == len(blocks) - 1 or keys[i + 1][j] != keys[i][j]:
                 frees.append(operand)
-        tiles.append(_gemm_tile(i, kernel, block, tuple(loads), tuple(frees), size, hw))
+        tiles.append(_gemm_tile(i, kernel, block, tuple(loads), tuple(frees), size, hw,
+                                sparse))
     return tuple(tiles)
 
 
@@ -181,10 +183,11 @@ def _block_bytes(kernel: GemmKernel, size: GemmBytes, block: _Block, operand: Op
 
 
 def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load, ...],
-               frees: tuple[Operand, ...], size: GemmBytes, hw: Hardware) -> Tile:
+               frees: tuple[Operand, ...], size: GemmBytes, hw: Hardware,
+               sparse: SparseExecution) -> Tile:
     groups = block.groups[1] - block.groups[0]
     tm, tk, tn = (b[1] - b[0] for b in (block.m, block.k, block.n))
-    sparse = execution(kernel, hw)  # a sparse array folds fewer K rows: sparse.array_k
+    # a sparse array folds fewer K rows (sparse.array_k) and reads weights in their format
     sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=sparse.array_k(tk), n=tn,
                      groups=groups, ifmap_elements=0, filter_elements=0, ofmap_elements=0)
     plan = plan_folds(sub, hw.array)
@@ -192,7 +195,7 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
         groups * plan.end_overlap if block.last_of_group else 0) \
         - preload_hidden_cycles(plan, hw.array.weight_preload, first=index == 0)
     use = sram_accesses(sub, plan)
-    if sparse.k_ratio < 1:  # every activation is still read; weights in their format
+    if sparse.saves_time:  # every activation is still read; weights in their format
         whole = replace(sub, k=tk)
         dense = sram_accesses(whole, plan_folds(whole, hw.array))
         use = replace(use, ifmap_reads=dense.ifmap_reads, filter_reads=dense.filter_reads)

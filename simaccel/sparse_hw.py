@@ -25,7 +25,6 @@ DMA bytes, energy and the numerics read it from (docs/architecture.md, "Sparsity
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -62,7 +61,15 @@ class SparseExecution:
     def array_k(self, k: int) -> int:
         """The K the array spends time on for ``k`` weights' rows: ⌈k × k_ratio⌉ (at least
         1 for k ≥ 1)."""
-        return max(min(k, 1), math.ceil(k * self.k_ratio))
+        if not self.saves_time:
+            return k
+        ratio = self.k_ratio
+        return max(min(k, 1), -(-k * ratio.numerator // ratio.denominator))
+
+    @property
+    def saves_time(self) -> bool:
+        """Whether the array folds fewer K rows than the weights have (k_ratio < 1)."""
+        return self.k_ratio.numerator < self.k_ratio.denominator
 
 
 def weight_sparsity(kernel: GemmKernel) -> WeightSparsity:
@@ -94,7 +101,8 @@ def execution(kernel: GemmKernel, hw: Hardware) -> SparseExecution:
     share = sparsity.density if cfg.support == "unstructured" and (
         cfg.gating or skips) else 1.0
     return SparseExecution(stored[0], stored[1], dense_bytes,
-                           sparsity.densest_column if skips else Fraction(1),
+                           max(sparsity.densest_column, Fraction(1, max(kernel.k, 1)))
+                           if skips else Fraction(1),
                            "unstructured" if skips else "none", share, False, sparsity.density)
 
 

@@ -103,7 +103,8 @@ def _units(kernel: GemmKernel, hw: Hardware) -> dict[str, int]:
     ``k_ratio`` of K (`simaccel.sparse_hw`): one fold then covers rows / k_ratio of K."""
     rows_dim, cols_dim, stream_dim = MAPPING[hw.array.dataflow]
     units = {rows_dim: hw.array.rows, cols_dim: hw.array.cols, stream_dim: hw.array.rows}
-    units["k"] = math.ceil(units["k"] / execution(kernel, hw).k_ratio)
+    ratio = execution(kernel, hw).k_ratio
+    units["k"] = -(-units["k"] * ratio.denominator // ratio.numerator)
     return units
 
 

@@ -170,6 +170,14 @@ def test_unstructured_gating_saves_energy_and_skipping_time_by_the_densest_colum
     assert skipped.results.layers[0].compute_cycles == 4 * (stream + 30) - 1
 
 
+def test_all_zero_weights_on_a_skipping_array_stream_one_k_row_a_fold() -> None:
+    empty = _dense_layer(m=32, k=64, n=32, how=Pruning("magnitude", sparsity=1.0))
+    run = simaccel.simulate(empty, _hw(support="unstructured", skipping=True), check=True)
+    row = run.results.layers[0]
+    assert row.compute_cycles == 4 * (1 + 30) - 1 and row.check.status == "pass"
+    assert run.energy.layers[0].mac == 0.0
+
+
 def test_activation_gating_uses_the_zero_share_the_numerics_measured() -> None:
     net = _dense_layer(m=4, k=8, n=4)
     x = np.arange(32, dtype=float).reshape(4, 8) % 4 - 1.0  # values -1, 0, 1, 2: 1/4 zero
