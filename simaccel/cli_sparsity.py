@@ -118,7 +118,7 @@ def sparsity_table(model: Model, hw: Hardware) -> str:
     kernels = [k for k in prepare(model).kernels
                if isinstance(k, GemmKernel) and not k.filter_is_activation]
     head = (f"{'layer':<16} {'K×N×g':>16} {'nonzero':>10} {'density':>8} {'densest':>8} "
-            + " ".join(f"{n}:{m:<3}" for n, m in NM_PATTERNS[1:3])
+            + " ".join(f"{f'{n}:{m}':>4}" for n, m in NM_PATTERNS[1:3])
             + "  " + " ".join(f"{f:>8}" for f in FORMATS[:4]) + f"  {hw.name + ' stores':>18}")
     lines = [head]
     for kernel in kernels:
@@ -136,6 +136,7 @@ def sparsity_table(model: Model, hw: Hardware) -> str:
                      f"{s.nonzeros:>10} {s.density:>8.3f} {float(s.densest_column):>8.3f} "
                      f"{conf}  {sizes}  {f'{run.format} {run.weight_bytes}':>18}")
     patterns = sorted({nm_name(*p) for k in kernels if k.sparsity for p in k.sparsity.nm})
-    lines.append("bytes at " + f"{hw.dtypes.weight.value}; N:M patterns every run of some "
-                 f"layer conforms to: {', '.join(patterns) or 'none'}")
+    lines.append(f"bytes with {hw.dtypes.weight.value} weights; 1:4 and 2:4: the share of runs "
+                 f"of M weights along K holding at most N nonzeros; patterns some layer fully "
+                 f"conforms to: {', '.join(patterns) or 'none'}")
     return "\n".join(lines)

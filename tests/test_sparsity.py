@@ -292,3 +292,11 @@ def test_a_bad_sparsity_section_is_one_line_naming_the_field(tmp_path, capsys) -
     assert main(["simulate", DIGITS, "--hw", str(path)]) == 2
     err = capsys.readouterr().err
     assert "sparsity.skipping" in err and err.count("\n") == 1
+
+
+def test_a_bad_weight_density_is_one_line_and_exit_2(capsys) -> None:
+    from simaccel.cli import main
+
+    assert main(["simulate", DIGITS, "--weight-density", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("simaccel: --weight-density") and err.count("\n") == 1
