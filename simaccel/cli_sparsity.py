@@ -10,18 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from simaccel.errors import InputError
-from simaccel.graph import build_graph
-from simaccel.hardware import Hardware
-from simaccel.kernels import GemmKernel
-from simaccel.model import Model
-from simaccel.pruning import Pruning, parse_density, parse_pattern, with_weight_density
-from simaccel.sparse_formats import FORMATS, NM_PATTERNS, nm_name
-from simaccel.sparse_hw import execution
-from simaccel.sparsity import conformity, gemm_view
+
+if TYPE_CHECKING:  # the heavy modules load when a verb runs, not when the CLI starts
+    from simaccel.hardware import Hardware
+    from simaccel.model import Model
+    from simaccel.pruning import Pruning
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
@@ -64,6 +60,9 @@ def apply_weight_density(model: Model, text: str | None) -> Model:
     """``model`` with weights pruned as ``--weight-density`` says (unchanged for None)."""
     if text is None:
         return model
+    from simaccel.graph import build_graph
+    from simaccel.pruning import parse_density, with_weight_density
+
     try:
         how = parse_density(text)
     except ValueError as exc:
@@ -72,6 +71,8 @@ def apply_weight_density(model: Model, text: str | None) -> Model:
 
 
 def _pruning(args: argparse.Namespace) -> Pruning:
+    from simaccel.pruning import Pruning, parse_pattern
+
     if args.method == "magnitude":
         if args.sparsity is None or args.nm is not None:
             raise InputError("--sparsity", "", "--method magnitude needs --sparsity S "
@@ -89,7 +90,11 @@ def _pruning(args: argparse.Namespace) -> Pruning:
 
 def prune(args: argparse.Namespace, model: Model, check_folder) -> str:
     """Write the pruned model; returns what was written (one line)."""
+    import numpy as np
+
     from simaccel.frontends.model_json import model_document
+    from simaccel.graph import build_graph
+    from simaccel.pruning import with_weight_density
 
     how = _pruning(args)
     out = Path(args.output)
@@ -113,7 +118,13 @@ def prune(args: argparse.Namespace, model: Model, check_folder) -> str:
 
 def sparsity_table(model: Model, hw: Hardware) -> str:
     """The ``sparsity`` verb's table (text)."""
+    import numpy as np
+
+    from simaccel.kernels import GemmKernel
     from simaccel.pipeline import prepare
+    from simaccel.sparse_formats import FORMATS, NM_PATTERNS, nm_name
+    from simaccel.sparse_hw import execution
+    from simaccel.sparsity import conformity, gemm_view
 
     kernels = [k for k in prepare(model).kernels
                if isinstance(k, GemmKernel) and not k.filter_is_activation]
