@@ -255,7 +255,8 @@ class SparsityConfig(BaseModel):
     energy; with ``skipping``: their MACs take no time either). ``activation_gating``: a
     zero activation costs no MAC energy (the zero share measured by the numerics run).
     ``weight_format``: how the weights not stored N:M sit in DRAM and SRAM (``auto``: the
-    smallest per layer)."""
+    smallest per layer); ``layer_formats`` sets it for named layers (a layer set so is not
+    stored N:M, so an N:M array runs it dense)."""
 
     model_config = _FROZEN
     support: Literal["none", "nm", "unstructured"] = "none"
@@ -264,6 +265,10 @@ class SparsityConfig(BaseModel):
     skipping: Bool = False
     activation_gating: Bool = False
     weight_format: Literal["dense", "bitmap", "csr", "csc", "auto"] = "dense"
+    #: per layer (by name), a format set instead of ``weight_format`` (and of N:M)
+    layer_formats: dict[Annotated[Str, Field(min_length=1, max_length=256)],
+                        Literal["dense", "bitmap", "csr", "csc", "auto"]] = \
+        Field(default_factory=dict, max_length=100_000)
     mux_pj: Annotated[Real, Field(ge=0, le=MAX_ACTION_PJ)] = NM_MUX_PJ
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from simaccel.domain import Dataflow, Operand
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
 from simaccel.program import Unit
-from simaccel.sparse_hw import SparseExecution, execution
+from simaccel.sparse_hw import SparseExecution, check_layer_formats, execution
 from simaccel.systolic import FoldPlan, plan_folds, preload_hidden_cycles, sram_accesses
 from simaccel.tiling import GemmBytes, TilePlan, gemm_bytes, plan_gemm_tiles, vector_chunks
 
@@ -259,4 +259,5 @@ def schedule_kernel(kernel: Kernel, hw: Hardware) -> LayerSchedule:
 
 def build_schedule(kernels: tuple[Kernel, ...], hw: Hardware) -> Schedule:
     """Tile every kernel for ``hw``, keeping the lowering's order."""
+    check_layer_formats(kernels, hw)
     return Schedule(hardware=hw, layers=tuple(schedule_kernel(k, hw) for k in kernels))

@@ -6,7 +6,8 @@ DMA bytes, energy and the numerics read it from (docs/architecture.md, "Sparsity
 
 * **Storage.** A layer whose weights conform to an N:M array's pattern is stored N:M (the
   array reads that format); any other layer in ``weight_format`` (``auto``: the smallest of
-  dense, bitmap, CSR, CSC and every N:M pattern its weights conform to). Every DMA and SRAM
+  dense, bitmap, CSR, CSC and every N:M pattern its weights conform to), or in the format
+  ``layer_formats`` sets for it by name (which also takes it off the N:M path). Every DMA and SRAM
   byte of the weights is of that format (`simaccel.sparse_formats`).
 * **Time.** The array's K (what it streams or folds over its rows) shrinks by ``k_ratio``:
   n/m on an N:M array for a conforming layer (NVIDIA A100 whitepaper, 2020: 2:4 doubles the
@@ -29,8 +30,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from simaccel.domain import Dataflow
+from simaccel.errors import InputError
 from simaccel.hardware import Hardware
-from simaccel.kernels import GemmKernel
+from simaccel.kernels import GemmKernel, Kernel
 from simaccel.sparse_formats import nm_name
 from simaccel.sparsity import WeightSparsity, dense
 
@@ -89,14 +91,15 @@ def execution(kernel: GemmKernel, hw: Hardware) -> SparseExecution:
     dense_bytes = sparsity.elements * value_bytes
     compresses = hw.array.dataflow in COMPRESSES_K
     pattern = cfg.nm
-    if cfg.support == "nm" and pattern in sparsity.nm:
+    set_format = cfg.layer_formats.get(kernel.name)
+    if cfg.support == "nm" and pattern in sparsity.nm and set_format is None:
         stored = sparsity.stored(nm_name(*pattern))
         assert stored is not None
         ratio = Fraction(*pattern) if compresses else Fraction(1)
         return SparseExecution(stored.format, stored.bytes(value_bytes), dense_bytes, ratio,
                                "nm" if compresses else "none", float(ratio), compresses,
                                sparsity.density)
-    stored = _chosen(sparsity, cfg.weight_format, value_bytes)
+    stored = _chosen(sparsity, set_format or cfg.weight_format, value_bytes)
     skips = cfg.support == "unstructured" and cfg.skipping and compresses
     share = sparsity.density if cfg.support == "unstructured" and (
         cfg.gating or skips) else 1.0
@@ -127,3 +130,16 @@ def mac_energy_pj(kernel: GemmKernel, hw: Hardware, mac_pj: float,
     macs = kernel.macs * run.mac_share
     gated = zero_activations if hw.sparsity.activation_gating and zero_activations else 0.0
     return macs * (1.0 - gated) * mac_pj + (macs * hw.sparsity.mux_pj if run.mux else 0.0)
+
+
+def check_layer_formats(kernels: tuple[Kernel, ...], hw: Hardware) -> None:
+    """Every layer ``[sparsity] layer_formats`` names is a conv or dense kernel of the model
+    (its weights are what the format stores); raises `InputError` naming the entry."""
+    weighted = {k.name for k in kernels
+                if isinstance(k, GemmKernel) and not k.filter_is_activation}
+    for name in hw.sparsity.layer_formats:
+        if name not in weighted:
+            raise InputError(*hw.where(f"sparsity.layer_formats.{name}"),
+                             "the model has no conv or dense layer of that name"
+                             + (f" (its GEMM layers: {', '.join(sorted(weighted)[:8])}"
+                                f"{', ...' if len(weighted) > 8 else ''})" if weighted else ""))

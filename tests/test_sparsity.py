@@ -155,6 +155,20 @@ def test_a_dense_array_saves_no_time_but_compression_cuts_dram_bytes() -> None:
     assert plain.traffic.dram_read_bytes - row.traffic.dram_read_bytes == 16384 - 6144
 
 
+def test_a_format_set_per_layer_is_stored_and_takes_the_layer_off_the_nm_path() -> None:
+    """2:4 weights set to CSR: 8192 values + 513 two-byte pointers (8192 > 255) + 8192
+    one-byte column indices (N = 32) = 17410 B, more than dense; the array runs it dense."""
+    pruned = _dense_layer(how=Pruning("nm", pattern=(2, 4)))
+    run = simaccel.simulate(pruned, _hw(support="nm", layer_formats={"fc": "csr"}),
+                            check=False)
+    row = run.results.layers[0]
+    assert execution(row.work.kernel, run.hardware).format == "csr"
+    assert row.traffic.dram_read_bytes == 32 * 512 + 17410 + 32 * 4
+    assert row.compute_cycles == 2167
+    with pytest.raises(InputError, match=r"sparsity\.layer_formats\.nope: the model has no"):
+        simaccel.simulate(pruned, _hw(layer_formats={"nope": "csr"}), check=False)
+
+
 def test_unstructured_gating_saves_energy_and_skipping_time_by_the_densest_column() -> None:
     pruned = _dense_layer(how=Pruning("magnitude", sparsity=0.75))
     kernel = simaccel.simulate(pruned, _hw(), check=False).results.layers[0].work.kernel
