@@ -1,5 +1,5 @@
 """The ``simaccel`` command line: ``simulate``, ``show``, ``import``, ``compare``, ``plot``,
-``sweep`` and ``hw list``.
+``sweep``, ``hw list``, ``prune`` and ``sparsity``.
 
 Bad input prints one line naming the file and the field and exits 2; a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
@@ -123,6 +123,15 @@ def _parser() -> argparse.ArgumentParser:
                     help="run a sweep of more than 10,000 rows (points × workloads)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    from simaccel import cli_sparsity
+
+    cli_sparsity.add_weight_density(sim)
+    for verb in cli_sparsity.add_parsers(verbs):
+        _allow_unknown(verb)
+        if verb.prog.endswith("sparsity"):
+            _add_hw(verb)
+            cli_sparsity.add_weight_density(verb)
+
     hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
     hw_verbs = hw.add_subparsers(dest="hw_verb", required=True, metavar="ACTION")
     hw_verbs.add_parser("list", help="list the shipped hardware configs")
@@ -154,6 +163,7 @@ def _simulate(args: argparse.Namespace) -> int:
     timeline = _layer_range(args.layers)
     model = _load(args)
     hw = simaccel.load_hardware(args.hw)
+    model = _weight_density(model, args)
     inputs = _model_inputs(model, _read_inputs(args.input)) if args.input else None
     with display.progress(enabled=not args.quiet) as tell:
         report = simaccel.simulate(model, hw, check=args.check, inputs=inputs, progress=tell,
@@ -511,6 +521,28 @@ def _program(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _weight_density(model, args: argparse.Namespace):
+    from simaccel.cli_sparsity import apply_weight_density
+
+    return apply_weight_density(model, args.weight_density)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from simaccel.cli_sparsity import prune
+
+    print(prune(args, _load(args), writable_folder))
+    return EXIT_OK
+
+
+def _sparsity(args: argparse.Namespace) -> int:
+    import simaccel
+    from simaccel.cli_sparsity import sparsity_table
+
+    hw = simaccel.load_hardware(args.hw)
+    print(sparsity_table(_weight_density(_load(args), args), hw))
+    return EXIT_OK
+
+
 def _hw_list(args: argparse.Namespace) -> int:
     from simaccel import display
     from simaccel.frontends.hardware_toml import load_hardware, shipped_configs
@@ -525,7 +557,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
                "program": _program, "compare": _compare,
-               "sweep": _sweep, "hw": _hw_list}[args.verb]
+               "sweep": _sweep, "hw": _hw_list, "prune": _prune,
+               "sparsity": _sparsity}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

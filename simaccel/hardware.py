@@ -238,6 +238,58 @@ class AreaConfig(BaseModel):
     vector_lane_mm2: Annotated[Real, Field(gt=0, le=1e3)] | None = None
 
 
+#: Energy of an N:M array's operand mux per performed MAC (pJ): selecting one of M 8-bit
+#: activations is taken to cost what an 8-bit integer add does, 0.03 pJ at 45 nm (Horowitz,
+#: ISSCC 2014). An assumption of order of magnitude: NVIDIA publishes no figure for its
+#: sparse tensor cores' selection logic.
+NM_MUX_PJ = 0.03
+
+
+class SparsityConfig(BaseModel):
+    """What the hardware does with sparse weights and activations (docs/formats.md,
+    ``[sparsity]``; the model is `simaccel.sparse_hw`).
+
+    ``support``: ``none`` (a dense array: no time saved), ``nm`` (the array skips the pruned
+    weights of layers conforming to ``pattern``: K × n/m cycles, N:M metadata, a mux per
+    MAC costing ``mux_pj``), ``unstructured`` (with ``gating``: zero weights cost no MAC
+    energy; with ``skipping``: their MACs take no time either). ``activation_gating``: a
+    zero activation costs no MAC energy (the zero share measured by the numerics run).
+    ``weight_format``: how the weights not stored N:M sit in DRAM and SRAM (``auto``: the
+    smallest per layer); ``layer_formats`` sets it for named layers (a layer set so is not
+    stored N:M, so an N:M array runs it dense)."""
+
+    model_config = _FROZEN
+    support: Literal["none", "nm", "unstructured"] = "none"
+    pattern: Literal["1:2", "1:4", "2:4", "1:8", "2:8", "4:8"] = "2:4"
+    gating: Bool = False
+    skipping: Bool = False
+    activation_gating: Bool = False
+    weight_format: Literal["dense", "bitmap", "csr", "csc", "auto"] = "dense"
+    #: per layer (by name), a format set instead of ``weight_format`` (and of N:M)
+    layer_formats: dict[Annotated[Str, Field(min_length=1, max_length=256)],
+                        Literal["dense", "bitmap", "csr", "csc", "auto"]] = \
+        Field(default_factory=dict, max_length=100_000)
+    mux_pj: Annotated[Real, Field(ge=0, le=MAX_ACTION_PJ)] = NM_MUX_PJ
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SparsityConfig:
+        unstructured = self.support == "unstructured"
+        for key in ("gating", "skipping"):
+            if getattr(self, key) and not unstructured:
+                raise ValueError(f"sparsity.{key}: only an unstructured array gates or skips "
+                                 "(set support = \"unstructured\")")
+        if unstructured and not (self.gating or self.skipping):
+            raise ValueError("sparsity.support: an unstructured array must gate or skip "
+                             "(set gating and/or skipping to true)")
+        return self
+
+    @property
+    def nm(self) -> tuple[int, int]:
+        """The N:M pattern as (n, m)."""
+        n, m = self.pattern.split(":")
+        return int(n), int(m)
+
+
 class Hardware(BaseModel):
     """A whole accelerator configuration."""
 
@@ -254,6 +306,7 @@ class Hardware(BaseModel):
     vector: VectorConfig
     energy: EnergyConfig = EnergyConfig()
     area: AreaConfig = AreaConfig()
+    sparsity: SparsityConfig = SparsityConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -20,8 +20,9 @@ from simaccel.area import area
 from simaccel.energy import Energy, EnergyReport
 from simaccel.graph import Graph
 from simaccel.hardware import Hardware
-from simaccel.kernels import GemmKernel
+from simaccel.kernels import GemmKernel, Kernel
 from simaccel.results import LayerResult, Results, Totals
+from simaccel.sparse_hw import execution
 
 REPORT_SCHEMA = "simaccel-report/1"
 
@@ -286,7 +287,19 @@ def _layer_dict(r: LayerResult, hw: Hardware, energy: Energy) -> dict:
         "check": {"status": r.check.status, "max_abs_error": r.check.max_abs_error,
                   "dtype": r.check.dtype, "sqnr_db": _finite(r.check.sqnr_db),
                   "overflow": r.check.overflow, "note": r.check.note},
+        "sparsity": _sparsity_dict(kernel, r, hw),
     }
+
+
+def _sparsity_dict(kernel: Kernel, r: LayerResult, hw: Hardware) -> dict | None:
+    """A GEMM's weights as ``hw`` stores and runs them (docs/report.md); None for vector."""
+    if not isinstance(kernel, GemmKernel):
+        return None
+    run = execution(kernel, hw)
+    return {"weight_density": run.density, "format": run.format,
+            "weight_bytes": run.weight_bytes, "dense_weight_bytes": run.dense_weight_bytes,
+            "skips": run.skips, "k_ratio": float(run.k_ratio),
+            "mac_share": run.mac_share, "zero_activations": r.check.zero_activations}
 
 
 def _total_dict(t: Totals, hw: Hardware, graph: Graph, energy: Energy) -> dict:

@@ -34,6 +34,7 @@ from simaccel.domain import Dataflow, Operand
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
 from simaccel.program import Unit
+from simaccel.sparse_hw import SparseExecution, check_layer_formats, execution
 from simaccel.systolic import FoldPlan, plan_folds, preload_hidden_cycles, sram_accesses
 from simaccel.tiling import GemmBytes, TilePlan, gemm_bytes, plan_gemm_tiles, vector_chunks
 
@@ -327,6 +328,7 @@ def _gemm_steps(kernel: GemmKernel, plan: TilePlan, hw: Hardware, fast_forward: 
     """The steps of a GEMM kernel under ``plan``: tiles with loads, frees, cycles and
     traffic, and the fast-forward marks."""
     size = gemm_bytes(kernel, hw)
+    sparse = execution(kernel, hw)
     walk = _Walk(kernel, plan)
     total = math.prod(walk.sizes)
     for step in loop_steps(walk.loops, fast_forward):
@@ -346,7 +348,7 @@ def _gemm_steps(kernel: GemmKernel, plan: TilePlan, hw: Hardware, fast_forward: 
                 loads.append(Load(operand, _block_bytes(kernel, size, block, operand)))
             if after is None or after[j] != here[j]:
                 frees.append(operand)
-        yield _gemm_tile(i, kernel, block, tuple(loads), tuple(frees), size, hw)
+        yield _gemm_tile(i, kernel, block, tuple(loads), tuple(frees), size, hw, sparse)
 
 
 def gemm_tiles(kernel: GemmKernel, plan: TilePlan, hw: Hardware) -> tuple[Tile, ...]:
@@ -362,16 +364,24 @@ def _block_bytes(kernel: GemmKernel, size: GemmBytes, block: _Block, operand: Op
 
 
 def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load, ...],
-               frees: tuple[Operand, ...], size: GemmBytes, hw: Hardware) -> Tile:
+               frees: tuple[Operand, ...], size: GemmBytes, hw: Hardware,
+               sparse: SparseExecution) -> Tile:
     groups = block.groups[1] - block.groups[0]
     tm, tk, tn = (b[1] - b[0] for b in (block.m, block.k, block.n))
-    sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=tk, n=tn, groups=groups,
-                     ifmap_elements=0, filter_elements=0, ofmap_elements=0)
+    # a sparse array folds fewer K rows (sparse.array_k) and reads weights in their format
+    sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=sparse.array_k(tk), n=tn,
+                     groups=groups, ifmap_elements=0, filter_elements=0, ofmap_elements=0)
     plan = plan_folds(sub, hw.array)
     cycles = plan.folds * plan.fold_cycles - (
         groups * plan.end_overlap if block.last_of_group else 0) \
         - preload_hidden_cycles(plan, hw.array.weight_preload, first=index == 0)
     use = sram_accesses(sub, plan)
+    if sparse.saves_time:  # every activation is still read; weights in their format
+        whole = replace(sub, k=tk)
+        dense = sram_accesses(whole, plan_folds(whole, hw.array))
+        use = replace(use, ifmap_reads=dense.ifmap_reads, filter_reads=dense.filter_reads)
+    weight_share = sparse.weight_bytes / sparse.dense_weight_bytes \
+        if sparse.dense_weight_bytes else 1.0
     outputs = groups * tm * tn
     acc = size.accumulator
     act, wgt = hw.dtypes.input.bytes, hw.dtypes.weight.bytes
@@ -383,7 +393,7 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
               for op in (Operand.IFMAP, Operand.FILTER)}
     traffic = Traffic(
         ifmap_read_bytes=use.ifmap_reads * act,
-        filter_read_bytes=use.filter_reads * wgt,
+        filter_read_bytes=round(use.filter_reads * wgt * weight_share),
         ofmap_read_bytes=(use.ofmap_reads + psum_reads + drained) * acc,
         ifmap_write_bytes=loaded[Operand.IFMAP],
         filter_write_bytes=loaded[Operand.FILTER],
@@ -497,19 +507,23 @@ def schedule_kernel(kernel: Kernel, hw: Hardware, exact: bool = False) -> LayerS
                          traffic=_exact_bytes(kernel, tiling, hw, traffic))
 
 
-def _shape(kernel: Kernel) -> Kernel:
-    """What a kernel's schedule depends on: the kernel without its names."""
-    return replace(kernel, name="", output="-", inputs=(), fused=())
+def _shape(kernel: Kernel, hw: Hardware) -> Kernel:
+    """What a kernel's schedule depends on: the kernel without its names (but with its own
+    name where ``[sparsity] layer_formats`` sets its weights' format by name)."""
+    named = kernel.name in hw.sparsity.layer_formats
+    return replace(kernel, name=kernel.name if named else "", output="-", inputs=(),
+                   fused=())
 
 
 def build_schedule(kernels: tuple[Kernel, ...], hw: Hardware, exact: bool = False
                    ) -> Schedule:
     """Tile every kernel for ``hw``, keeping the lowering's order; kernels of the same shape
     (a transformer's layers) are tiled once. ``exact``: list every tile."""
+    check_layer_formats(kernels, hw)
     done: dict[Kernel, LayerSchedule] = {}
     layers = []
     for kernel in kernels:
-        key = _shape(kernel)
+        key = _shape(kernel, hw)
         if key not in done:
             done[key] = schedule_kernel(kernel, hw, exact)
         layers.append(replace(done[key], kernel=kernel))

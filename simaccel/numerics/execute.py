@@ -25,6 +25,7 @@ import numpy as np
 
 from simaccel.domain import DType, Operand
 from simaccel.numerics.quant import INT_MAX, round_to
+from simaccel.numerics.sparse import Multiply, dense_multiply
 from simaccel.numerics.tiled import GemmOutcome
 from simaccel.program import Block, Instruction, Opcode
 
@@ -48,9 +49,11 @@ def _within(outer: Block, g: tuple[int, int], rows: tuple[int, int],
 
 
 def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
-             init: np.ndarray, accumulator: DType) -> GemmOutcome:
+             init: np.ndarray, accumulator: DType,
+             multiply: Multiply = dense_multiply) -> GemmOutcome:
     """Execute one GEMM kernel's ``instructions`` (program order) on ``a [g, M, K]`` and
-    ``b [g, K, N]``, output blocks starting from ``init [g, N]`` (the bias). Returns the
+    ``b [g, K, N]``, output blocks starting from ``init [g, N]`` (the bias); each matmul's
+    product by ``multiply`` (an N:M array's: `simaccel.numerics.sparse`). Returns the
     accumulators [g, M, N] as stored. Raises `ProgramFault`."""
     g, m, _ = a.shape
     n = b.shape[2]
@@ -79,11 +82,11 @@ def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
             if ins.accumulate:
                 if key not in open_blocks:
                     raise ProgramFault(f"#{ins.index} adds to an output block never started")
-                partial = open_blocks[key] + np.matmul(lhs, rhs)  # float64 partial sums
+                partial = open_blocks[key] + multiply(lhs, rhs, blk.k[0])
             else:
                 if key in open_blocks:
                     raise ProgramFault(f"#{ins.index} restarts an output block still open")
-                partial = init[slice(*blk.g), None, slice(*blk.cols)] + np.matmul(lhs, rhs)
+                partial = init[slice(*blk.g), None, slice(*blk.cols)] + multiply(lhs, rhs, blk.k[0])
             if accumulator is DType.FP32:
                 partial = round_to(partial, DType.FP32)
             elif np.abs(partial).max(initial=0) > limit:
