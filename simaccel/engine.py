@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import simpy
 
 from simaccel.errors import SimulationError
+from simaccel.hardware import DramSharing
 from simaccel.kernels import producers
 from simaccel.program import Instruction, Opcode, Program, Unit
 
@@ -83,6 +84,11 @@ class _Run:
         self.bytes_per_cycle = hw.dram_bytes_per_cycle
         self.latency = hw.dram_latency_cycles
         self.channel = simpy.Resource(self.env, capacity=1)
+        #: with ``[chip] dram = "per_core"`` each core has its own channel (core 0 keeps
+        #: ``channel``)
+        self.channels = [self.channel] + [
+            simpy.Resource(self.env, capacity=1)
+            for _ in range(hw.chip.cores - 1 if hw.chip.dram is DramSharing.PER_CORE else 0)]
         self.space = {key: simpy.Container(self.env, capacity=max(size, 1), init=max(size, 1))
                       for key, size in program.capacity}
         self.by_index = {ins.index: ins for ins in program.instructions}
@@ -120,7 +126,7 @@ class _Run:
         self.position[key] = len(queue)
 
     def _transfer(self, ins: Instruction) -> Process:
-        with self.channel.request() as granted:
+        with self.channels[ins.core % len(self.channels)].request() as granted:
             yield granted
             start = self.env.now
             cycles = self.transfer_cycles(ins.bytes)
