@@ -1,5 +1,5 @@
 """The ``simaccel`` command line: ``simulate``, ``show``, ``import``, ``compare``, ``plot``,
-``sweep`` and ``hw list``.
+``sweep``, ``llm`` and ``hw list``.
 
 Bad input prints one line naming the file and the field and exits 2; a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--yes", action="store_true",
                     help="run a sweep of more than 10,000 rows (points × workloads)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    from simaccel import cli_llm
+
+    cli_llm.add_parser(verbs)
 
     hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
     hw_verbs = hw.add_subparsers(dest="hw_verb", required=True, metavar="ACTION")
@@ -507,12 +511,18 @@ def _hw_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _llm(args: argparse.Namespace) -> int:
+    from simaccel import cli_llm
+
+    return cli_llm.run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input)."""
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
                "program": _program, "compare": _compare,
-               "sweep": _sweep, "hw": _hw_list}[args.verb]
+               "sweep": _sweep, "hw": _hw_list, "llm": _llm}[args.verb]
     try:
         return handler(args)
     except InputError as exc:
