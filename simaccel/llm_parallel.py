@@ -90,6 +90,7 @@ class Footprint:
     kv_cache_bytes: int
     activation_bytes: int
     capacity_bytes: int | None
+    weights_read_bytes: int = 0  #: weights a step reads (all but the embedding table)
 
     @property
     def total_bytes(self) -> int:
@@ -114,9 +115,10 @@ def footprint(spec: LlmSpec, hw: Hardware, lay: Layout, prompt: int, generate: i
     if lay.stages > 1:  # the first stage holds the embedding, the last the head
         ends = table
     weights = (layers * per_layer + ends) * size
+    read = (layers * per_layer + table) * size  # the LM head, not the embedding lookup
     sequences = lay.batch * lay.micro_batches if lay.stages > 1 else lay.batch
     kv = sequences * shard.context * 2 * layers * shard.kv_heads * spec.head_dim * size
     scores = lay.batch * shard.heads * prompt * shard.context
     ffn = lay.batch * prompt * max(shard.intermediate, spec.hidden)
     activations = max(scores, ffn) * hw.dtypes.input.bytes
-    return Footprint(weights, kv, activations, hw.dram_capacity_bytes)
+    return Footprint(weights, kv, activations, hw.dram_capacity_bytes, read)

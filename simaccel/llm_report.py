@@ -71,7 +71,8 @@ def to_dict(run: LlmRun) -> dict[str, Any]:
         "decode_tokens_per_s": run.batch * run.decode.steps / decode_s if decode_s else None,
         "total_s": total_cycles(run) / hz,
         "kv_bytes_per_token": spec.kv_elements_per_token() * hw.dtypes.input.bytes,
-        "weights_read_per_step_bytes": run.decode.mean.dram_bytes if run.decode.mean
+        "weights_read_per_step_bytes": fp.weights_read_bytes,
+        "dram_bytes_per_step": run.decode.mean.dram_bytes if run.decode.mean
         else run.prefill.dram_bytes,
         "decode_steps": run.decode.steps,
         "decode_interpolation_error": run.decode.interpolation_error,
