@@ -137,6 +137,12 @@ def _collective_cached(network: Network, collective: Collective, p: int, nbytes:
     return Comm(run.cycles, run.link_busy_cycles, run.link_bytes, run.trace)
 
 
+def clear_cache() -> None:
+    """Forget the simulated pieces and collectives (benchmarks time a cold run)."""
+    _simulate_cached.cache_clear()
+    _collective_cached.cache_clear()
+
+
 def _point_to_point(hw: Hardware, nbytes: int) -> Comm:
     """One stage boundary: chip 0 to its neighbour (every boundary alike on a ring)."""
     network = system_network(hw)
