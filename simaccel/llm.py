@@ -5,9 +5,10 @@ Each distinct piece of work is simulated once by the normal pipeline (`simaccel.
 one chip's share of one decoder layer — all layers of a decoder are identical, so a
 phase's layer time is that one layer's cycles × the layers a chip runs, never 96
 simulations — and one chip's share of the LM head. Communication is timed by the link engine
-on the system's topology: two all-reduces per layer under tensor parallelism, the logits'
-all-gather, a point-to-point transfer per stage boundary under pipelining; it does not
-overlap compute (synchronous, as in Megatron-LM's inference).
+on the system's topology (each collective by the faster of the ring and the tree
+algorithm): two all-reduces per layer under tensor parallelism, the logits' all-gather, a
+point-to-point transfer per stage boundary under pipelining; it does not overlap compute
+(synchronous, as in Megatron-LM's inference).
 
 Decode: step j (1 … generate − 1) processes one token per sequence against a context of
 prompt + j keys. Only attention depends on the context, linearly in both MACs and KV bytes,
@@ -123,16 +124,29 @@ def _simulate_cached(spec: LlmSpec, key: str, shard: Shard | None, head: tuple |
 
 def _collective(hw: Hardware, collective: Collective, p: int, nbytes: int) -> Comm:
     """``collective`` of ``nbytes`` among the first ``p`` chips of the ring order, by the
-    ring algorithm."""
+    faster of the ring and the tree algorithm (as NCCL chooses by size: the tree's
+    2⌈log₂p⌉ latencies win for small messages, the ring's bandwidth for large)."""
     if p < 2 or nbytes == 0:
         return Comm()
-    return _collective_cached(system_network(hw), collective, p, nbytes)
+    network = system_network(hw)
+    timed = [_collective_cached(network, collective, algorithm, p, nbytes)
+             for algorithm in Algorithm if _has(collective, algorithm, p)]
+    return min(timed, key=lambda comm: comm.cycles)
 
 
-@lru_cache(maxsize=256)
-def _collective_cached(network: Network, collective: Collective, p: int, nbytes: int
-                       ) -> Comm:
-    messages = plan(collective, Algorithm.RING, p, nbytes)
+def _has(collective: Collective, algorithm: Algorithm, p: int) -> bool:
+    """Whether `plan` builds ``collective`` by ``algorithm`` among ``p`` nodes."""
+    try:
+        plan(collective, algorithm, p, 1)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=512)
+def _collective_cached(network: Network, collective: Collective, algorithm: Algorithm,
+                       p: int, nbytes: int) -> Comm:
+    messages = plan(collective, algorithm, p, nbytes)
     run = link_engine.run(network, messages, order=network.ring_order()[:p])
     return Comm(run.cycles, run.link_busy_cycles, run.link_bytes, run.trace)
 

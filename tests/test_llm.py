@@ -197,3 +197,20 @@ def test_cli_writes_the_report_and_a_trace_with_core_and_link_tracks(tmp_path) -
     trace = json.loads((out / "trace.json").read_text())
     tracks = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"}
     assert {"array", "c1.array", "link.0-1", "link.7-0"} <= tracks
+
+
+def test_collectives_take_the_faster_of_ring_and_tree() -> None:
+    """Eight chips behind a switch: a 1 KiB all-reduce by the tree is 2·3 latencies + 6
+    messages, fewer than the ring's 14 latencies; 64 MiB by the ring is 14 chunks of
+    8 MiB, far less than the tree's 6 whole messages."""
+    from simaccel.hardware import vary
+
+    hw = vary(simaccel.load_hardware("tpu_v4_like_x8"), {"system.topology": "switch"})
+    net = system_network(hw)
+    def cycles(nbytes: int) -> int:
+        return math.ceil(nbytes / net.bytes_per_cycle)
+    small, large = 1024, 64 << 20
+    assert llm._collective(hw, Collective.ALL_REDUCE, 8, small).cycles == 6 * (
+        net.latency_cycles + cycles(small))
+    assert llm._collective(hw, Collective.ALL_REDUCE, 8, large).cycles == 14 * (
+        net.latency_cycles + cycles(large // 8))
