@@ -1,5 +1,5 @@
 """The ``simaccel`` command line: ``simulate``, ``show``, ``import``, ``compare``, ``plot``,
-``sweep``, ``llm`` and ``hw list``.
+``sweep``, ``llm``, ``partition`` and ``hw list``.
 
 Bad input prints one line naming the file and the field and exits 2; a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
@@ -117,9 +117,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="run a sweep of more than 10,000 rows (points × workloads)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    from simaccel import cli_llm
+    from simaccel import cli_parallel
 
-    cli_llm.add_parser(verbs)
+    cli_parallel.add_parsers(verbs)
 
     hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
     hw_verbs = hw.add_subparsers(dest="hw_verb", required=True, metavar="ACTION")
@@ -512,9 +512,15 @@ def _hw_list(args: argparse.Namespace) -> int:
 
 
 def _llm(args: argparse.Namespace) -> int:
-    from simaccel import cli_llm
+    from simaccel import cli_parallel
 
-    return cli_llm.run(args)
+    return cli_parallel.run_llm(args)
+
+
+def _partition(args: argparse.Namespace) -> int:
+    from simaccel import cli_parallel
+
+    return cli_parallel.run_partition(args, _load(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -522,7 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
                "program": _program, "compare": _compare,
-               "sweep": _sweep, "hw": _hw_list, "llm": _llm}[args.verb]
+               "sweep": _sweep, "hw": _hw_list, "llm": _llm,
+               "partition": _partition}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

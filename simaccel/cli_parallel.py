@@ -1,0 +1,132 @@
+"""The verbs for systems of chips: ``simaccel llm`` (LLM inference, prefill and decode, of a
+HuggingFace config.json or a shipped LLM; docs/architecture.md, "LLM inference") and
+``simaccel partition`` (any model by data or pipeline parallelism)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from simaccel.errors import InputError
+
+#: Largest prompt, generation and batch accepted (tokens, sequences).
+MAX_TOKENS, MAX_BATCH = 1 << 20, 1 << 16
+
+
+def add_parsers(verbs: argparse._SubParsersAction) -> None:
+    """Register ``llm`` and ``partition`` on the CLI's subcommands."""
+    llm = verbs.add_parser(
+        "llm", help="simulate LLM inference (prefill and decode) on a chip or system",
+        description="Simulate a decoder LLM's prefill and decode: time to first token, time "
+                    "per output token, tokens/s, utilization, communication and memory per "
+                    "chip.",
+        epilog="examples:\n  simaccel llm llama2-7b --prompt 128 --generate 32 --hw tpu_v4_like\n"
+               "  simaccel llm config.json --batch 8 --hw tpu_v4_like_x8 --parallel auto",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    llm.add_argument("config", help="a HuggingFace config.json (GPT-2, Llama, Mistral, OPT) "
+                                    "or a shipped name: llama2-7b, llama3-8b, gpt3-175b, "
+                                    "opt-66b")
+    llm.add_argument("--prompt", default="128", metavar="P", help="prompt tokens (128)")
+    llm.add_argument("--generate", default="32", metavar="G", help="tokens generated (32)")
+    llm.add_argument("--batch", default="1", metavar="B", help="sequences at once (1)")
+    llm.add_argument("--hw", metavar="NAME|FILE", default="tpu_v4_like",
+                     help="a shipped config or a .toml; [system] gives the chips "
+                          "(default tpu_v4_like)")
+    llm.add_argument("--parallel", default="auto", metavar="KIND",
+                     help="data, tensor, pipeline or auto (default: the fastest that fits)")
+    llm.add_argument("--json", action="store_true", help="print the report as JSON")
+    llm.add_argument("--out", metavar="DIR", help="write llm.json and trace.json into DIR")
+
+    part = verbs.add_parser(
+        "partition", help="spread a model over a system's chips (data or pipeline)",
+        description="Simulate MODEL on one chip of the system, then lay it over the chips: "
+                    "data parallel (a copy a chip) or pipeline parallel (contiguous stages "
+                    "balanced by an exact search, activations sent over the links).",
+        epilog="example:\n  simaccel partition workloads/resnet50.json --hw tpu_v4_like_x8 "
+               "--batch 64",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    part.add_argument("model", help="model.json, an ONNX file or a SCALE-Sim topology CSV")
+    part.add_argument("--hw", metavar="NAME|FILE", default="tpu_v4_like_x8",
+                      help="a config with [system] chips (default tpu_v4_like_x8)")
+    part.add_argument("--batch", default="1", metavar="B", help="inferences (1)")
+    part.add_argument("--parallel", default="auto", metavar="KIND",
+                      help="data, pipeline or auto (the one that finishes the batch first; "
+                           "tensor parallelism is modelled for LLMs: simaccel llm)")
+    part.add_argument("--json", action="store_true", help="print the partition as JSON")
+    from simaccel.cli import _allow_unknown
+
+    _allow_unknown(part)  # and --dim
+
+
+def _count(value: str, flag: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise InputError(flag, "", f"expected a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise InputError(flag, "", f"{number} is outside {low}..{high}")
+    return number
+
+
+def run_llm(args: argparse.Namespace) -> int:
+    """Run ``llm``; returns the exit code. Raises `InputError` for bad arguments."""
+    import simaccel
+    from simaccel import llm_report
+    from simaccel.frontends.hf_config import load_llm
+    from simaccel.llm import infer
+    from simaccel.llm_parallel import Parallel
+
+    prompt = _count(args.prompt, "--prompt", 1, MAX_TOKENS)
+    generate = _count(args.generate, "--generate", 1, MAX_TOKENS)
+    batch = _count(args.batch, "--batch", 1, MAX_BATCH)
+    if args.parallel not in {p.value for p in Parallel}:
+        raise InputError("--parallel", "", f"{args.parallel!r} is not one of "
+                         f"{', '.join(p.value for p in Parallel)}")
+    spec = load_llm(args.config)
+    hw = simaccel.load_hardware(args.hw)
+    if args.out:
+        from simaccel.cli import writable_folder
+
+        writable_folder(args.out)
+    result = infer(spec, hw, Parallel(args.parallel), batch, prompt, generate)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "llm.json").write_text(llm_report.dumps(result) + "\n")
+        (out / "trace.json").write_text(json.dumps(llm_report.trace_events(result)) + "\n")
+    print(llm_report.dumps(result) if args.json else llm_report.to_text(result))
+    return 0
+
+
+def run_partition(args: argparse.Namespace, model) -> int:
+    """Run ``partition`` on the loaded ``model``; returns the exit code."""
+    import simaccel
+    from simaccel.partition import batch_cycles, choose
+
+    batch = _count(args.batch, "--batch", 1, MAX_BATCH)
+    if args.parallel not in ("data", "pipeline", "auto"):
+        raise InputError("--parallel", "", f"{args.parallel!r} is not one of data, pipeline, "
+                         "auto (tensor parallelism is modelled for LLMs: simaccel llm)")
+    hw = simaccel.load_hardware(args.hw)
+    report = simaccel.simulate(model, hw, check=False)
+    part, why = choose(report, args.parallel, batch)
+    ms = 1e3 / (hw.clock_mhz * 1e6)
+    names = [r.work.kernel.name for r in report.results.layers]
+    data = {"parallel": part.parallel, "why": why, "chips": part.chips, "batch": batch,
+            "latency_ms": part.latency_cycles * ms, "interval_ms": part.interval_cycles * ms,
+            "batch_ms": batch_cycles(part, batch) * ms, "bubble": part.bubble,
+            "stages": [{"first": names[s.first], "last": names[s.last],
+                        "cycles": s.cycles, "send_bytes": s.send_bytes,
+                        "send_cycles": s.send_cycles} for s in part.stages]}
+    if args.json:
+        print(json.dumps(data, indent=1))
+        return 0
+    print(f"{report.graph.model.name} on {hw.name}: {part.parallel} over {part.chips} chip(s)"
+          + (f" — {why}" if why else ""))
+    print(f"one inference {data['latency_ms']:.3f} ms, then one every "
+          f"{data['interval_ms']:.3f} ms; batch of {batch}: {data['batch_ms']:.3f} ms")
+    for n, stage in enumerate(data["stages"]):
+        print(f"  stage {n}: {stage['first']} … {stage['last']}: {stage['cycles']:,} cycles, "
+              f"sends {stage['send_bytes']:,} bytes in {stage['send_cycles']:,} cycles")
+    return 0
