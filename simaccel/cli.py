@@ -1,5 +1,5 @@
 """The ``simaccel`` command line: ``simulate``, ``show``, ``import``, ``compare``, ``plot``,
-``sweep``, ``llm``, ``partition`` and ``hw list``.
+``sweep``, ``llm``, ``partition``, ``collective`` and ``hw list``.
 
 Bad input prints one line naming the file and the field and exits 2; a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
@@ -517,6 +517,12 @@ def _llm(args: argparse.Namespace) -> int:
     return cli_parallel.run_llm(args)
 
 
+def _collective(args: argparse.Namespace) -> int:
+    from simaccel import cli_parallel
+
+    return cli_parallel.run_collective(args)
+
+
 def _partition(args: argparse.Namespace) -> int:
     from simaccel import cli_parallel
 
@@ -529,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
                "program": _program, "compare": _compare,
                "sweep": _sweep, "hw": _hw_list, "llm": _llm,
-               "partition": _partition}[args.verb]
+               "partition": _partition, "collective": _collective}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

@@ -1,6 +1,7 @@
 """The verbs for systems of chips: ``simaccel llm`` (LLM inference, prefill and decode, of a
-HuggingFace config.json or a shipped LLM; docs/architecture.md, "LLM inference") and
-``simaccel partition`` (any model by data or pipeline parallelism)."""
+HuggingFace config.json or a shipped LLM; docs/architecture.md, "LLM inference"),
+``simaccel partition`` (any model by data or pipeline parallelism) and ``simaccel
+collective`` (one collective on the links)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ MAX_TOKENS, MAX_BATCH = 1 << 20, 1 << 16
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
-    """Register ``llm`` and ``partition`` on the CLI's subcommands."""
+    """Register ``llm``, ``partition`` and ``collective`` on the CLI's subcommands."""
     llm = verbs.add_parser(
         "llm", help="simulate LLM inference (prefill and decode) on a chip or system",
         description="Simulate a decoder LLM's prefill and decode: time to first token, time "
@@ -57,6 +58,23 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     from simaccel.cli import _allow_unknown
 
     _allow_unknown(part)  # and --dim
+
+    coll = verbs.add_parser(
+        "collective", help="time one collective on a system's links or a chip's cores",
+        description="Time a collective (all_reduce, all_gather, reduce_scatter, all_to_all) "
+                    "by the ring or tree algorithm on the system's chip-to-chip links "
+                    "([system]) or the on-chip ring between a chip's cores ([chip]).",
+        epilog="example:\n  simaccel collective all_reduce --bytes 16777216 --hw "
+               "tpu_v4_like_x8",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    coll.add_argument("kind", help="all_reduce, all_gather, reduce_scatter or all_to_all")
+    coll.add_argument("--bytes", required=True, metavar="N",
+                      help="each node's buffer in bytes (see simaccel.collectives)")
+    coll.add_argument("--hw", metavar="NAME|FILE", default="tpu_v4_like_x8")
+    coll.add_argument("--level", default="system", metavar="WHERE",
+                      help="system (chips, default) or chip (its cores)")
+    coll.add_argument("--algorithm", default="ring", metavar="ALG", help="ring or tree")
+    coll.add_argument("--trace", metavar="FILE", help="write a Perfetto trace, a track a link")
 
 
 def _count(value: str, flag: str, low: int, high: int) -> int:
@@ -129,4 +147,52 @@ def run_partition(args: argparse.Namespace, model) -> int:
     for n, stage in enumerate(data["stages"]):
         print(f"  stage {n}: {stage['first']} … {stage['last']}: {stage['cycles']:,} cycles, "
               f"sends {stage['send_bytes']:,} bytes in {stage['send_cycles']:,} cycles")
+    return 0
+
+
+def _choice(value: str, flag: str, options) -> str:
+    names = [o.value if hasattr(o, "value") else o for o in options]
+    if value not in names:
+        raise InputError(flag, "", f"{value!r} is not one of {', '.join(names)}")
+    return value
+
+
+def run_collective(args: argparse.Namespace) -> int:
+    """Run ``collective``; returns the exit code."""
+    import simaccel
+    from simaccel import link_engine
+    from simaccel.collectives import Algorithm, Collective, plan
+    from simaccel.network import chip_network, system_network
+
+    kind = Collective(_choice(args.kind, "kind", Collective))
+    algorithm = Algorithm(_choice(args.algorithm, "--algorithm", Algorithm))
+    level = _choice(args.level, "--level", ["system", "chip"])
+    nbytes = _count(args.bytes, "--bytes", 1, 1 << 50)
+    hw = simaccel.load_hardware(args.hw)
+    network = system_network(hw) if level == "system" else chip_network(hw)
+    try:
+        messages = plan(kind, algorithm, network.nodes, nbytes)
+    except ValueError as exc:
+        raise InputError("--algorithm", "", str(exc)) from None
+    if args.trace:
+        from simaccel.cli import writable_folder
+
+        writable_folder(str(Path(args.trace).parent or "."))
+    run = link_engine.run(network, messages)
+    busiest = max(run.link_busy_cycles, default=0)
+    print(f"{kind.value} of {nbytes:,} bytes by {algorithm.value} among {network.nodes} "
+          f"{'chips' if level == 'system' else 'cores'} ({network.topology.value}): "
+          f"{run.cycles:,} cycles = {run.cycles / hw.clock_mhz:.2f} µs; {len(messages)} "
+          f"messages; busiest link held {busiest / run.cycles if run.cycles else 0:.0%}, "
+          f"{sum(run.link_bytes):,} bytes over all links")
+    if args.trace:
+        to_us = 1.0 / hw.clock_mhz
+        units = sorted({e.unit for e in run.trace})
+        events = [{"ph": "M", "pid": 1, "tid": i, "name": "thread_name",
+                   "args": {"name": unit}} for i, unit in enumerate(units, start=1)]
+        events += [{"ph": "X", "pid": 1, "tid": units.index(e.unit) + 1, "cat": e.unit,
+                    "name": f"message {e.tile}", "ts": e.start * to_us,
+                    "dur": (e.end - e.start) * to_us, "args": {"bytes": e.bytes}}
+                   for e in run.trace]
+        Path(args.trace).write_text(json.dumps({"traceEvents": events}) + "\n")
     return 0

@@ -6,6 +6,7 @@ Every network here runs at 1000 MHz with 64 GB/s links (β⁻¹ = 64 bytes per c
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -108,3 +109,24 @@ def test_shipped_networks_come_from_the_configs() -> None:
     assert system.latency_cycles == 1050  # 1000 ns at 1050 MHz
     chip = chip_network(simaccel.load_hardware("edge_4core"))
     assert chip.nodes == 4 and chip.latency_cycles == 2  # 4 ns at 480 MHz, rounded up
+
+
+def test_collective_verb_times_the_system_links_or_the_chips_cores(capsys, tmp_path) -> None:
+    """16 MiB ring all-reduce on tpu_v4_like_x8: 14 steps of 1050 cycles of latency and a
+    2 MiB chunk at 50 GB/s (⌈2,097,152 / 47.62⌉ = 44,041 cycles at 1050 MHz). On
+    edge_4core's on-chip ring (32 GB/s, 2 cycles a hop at 480 MHz): 6 steps of 2 + ⌈1024 /
+    66.67⌉ = 16 cycles."""
+    from simaccel.cli import main
+
+    trace = tmp_path / "links.json"
+    assert main(["collective", "all_reduce", "--bytes", str(16 << 20), "--hw",
+                 "tpu_v4_like_x8", "--trace", str(trace)]) == 0
+    assert f"{14 * (1050 + 44041):,} cycles" in capsys.readouterr().out
+    events = json.loads(trace.read_text())["traceEvents"]
+    tracks = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    assert tracks == {f"link.{i}-{(i + 1) % 8}" for i in range(8)}
+    assert main(["collective", "all_reduce", "--bytes", "4096", "--hw", "edge_4core",
+                 "--level", "chip"]) == 0
+    assert f"{6 * (2 + 16):,} cycles" in capsys.readouterr().out
+    assert main(["collective", "all_to_all", "--bytes", "64", "--algorithm", "tree"]) == 2
+    assert capsys.readouterr().err.startswith("simaccel: --algorithm: all_to_all has no tree")
