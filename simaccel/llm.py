@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from simaccel import link_engine
-from simaccel.collectives import Algorithm, Collective, plan
+from simaccel.collectives import Algorithm, Collective, Message, plan
 from simaccel.engine import TraceEvent
 from simaccel.errors import InputError
 from simaccel.hardware import Hardware
@@ -163,8 +163,6 @@ def _point_to_point(hw: Hardware, nbytes: int) -> Comm:
     order = network.ring_order()
     if len(order) < 2 or nbytes == 0:
         return Comm()
-    from simaccel.collectives import Message
-
     run = link_engine.run(network, [Message(0, 0, 1, nbytes)], order=order)
     return Comm(run.cycles, run.link_busy_cycles, run.link_bytes, run.trace)
 
@@ -186,7 +184,7 @@ def step(spec: LlmSpec, hw: Hardware, lay: Layout, tokens: int, context: int) ->
         slots = (lay.micro_batches + lay.stages - 1) if tokens > 1 else max(
             lay.micro_batches, lay.stages)
         comm = hop.times(slots)
-        compute = slots * stage + head.cycles
+        compute = slots * stage + lay.micro_batches * head.cycles  # the last stage's head
         work = lay.micro_batches * lay.stages
         bubble = 1 - work / (slots * lay.stages)
     else:
