@@ -162,7 +162,8 @@ class ChipConfig(BaseModel):
     """A chip of ``cores`` identical cores (each an array, a vector unit and the memories),
     sharing the DRAM channel or with one each (``dram``). The on-chip network joins the
     cores in a ring: ``noc_gbps`` per hop and direction (GB/s), ``noc_latency_ns`` per hop;
-    collectives among a chip's cores run on it (`simaccel.collectives`)."""
+    collectives among a chip's cores run on it (`simaccel.collectives`). The defaults
+    (1000 GB/s, 10 ns) are assumptions, not published figures: set them per chip."""
 
     model_config = _FROZEN
     cores: Annotated[Int, Field(gt=0, le=1024)] = 1
@@ -184,7 +185,8 @@ class Topology(StrEnum):
 class SystemConfig(BaseModel):
     """``chips`` identical chips joined by chip-to-chip links of ``link_gbps`` GB/s in each
     direction and ``link_latency_ns`` per hop, in a ``topology``. One chip (the default)
-    has no links."""
+    has no links. Default link: 50 GB/s, one TPU v4 ICI link per direction (Jouppi et al.,
+    ISCA 2023, Table 1); 1 µs is an assumption (ICI latency is not published)."""
 
     model_config = _FROZEN
     chips: Annotated[Int, Field(gt=0, le=4096)] = 1

@@ -86,40 +86,27 @@ class Step:
     layer: Piece | None = field(default=None, compare=False)
 
 
+#: Simulated pieces by (spec, hardware as JSON, shard, head): configs are not hashable.
+_PIECES: dict[tuple, Piece] = {}
+
+
 def _simulate(spec: LlmSpec, hw: Hardware, shard: Shard | None, head: tuple | None) -> Piece:
     """The `Piece` of a layer shard or of the head (batch, vocab, cores), simulated once
-    per hardware (configs are not hashable: keyed by their JSON)."""
-    return _simulate_cached(spec, hw.model_dump_json(), shard, head, _Box(hw))
-
-
-class _Box:
-    """Carries the hardware past the cache without being part of its key."""
-
-    def __init__(self, hw: Hardware) -> None:
-        self.hw = hw
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Box)
-
-    def __hash__(self) -> int:
-        return 0
-
-
-@lru_cache(maxsize=256)
-def _simulate_cached(spec: LlmSpec, key: str, shard: Shard | None, head: tuple | None,
-                     box: _Box) -> Piece:
-    hw = box.hw
-    model = layer_model(spec, shard) if shard is not None else head_model(spec, *head)
-    report = simulate(model, hw, check=False)
-    total = report.results.total
-    busy = [0] * hw.chip.cores
-    for e in report.results.trace:
-        core, _, unit = e.unit.rpartition(".")
-        if unit == "array":
-            busy[int(core[1:]) if core else 0] += e.end - e.start
-    return Piece(total.cycles, total.macs,
-                 total.traffic.dram_read_bytes + total.traffic.dram_write_bytes,
-                 tuple(busy), report.results.trace)
+    per hardware and shape."""
+    key = (spec, hw.model_dump_json(), shard, head)
+    if key not in _PIECES:
+        model = layer_model(spec, shard) if shard is not None else head_model(spec, *head)
+        report = simulate(model, hw, check=False)
+        total = report.results.total
+        busy = [0] * hw.chip.cores
+        for e in report.results.trace:
+            core, _, unit = e.unit.rpartition(".")
+            if unit == "array":
+                busy[int(core[1:]) if core else 0] += e.end - e.start
+        _PIECES[key] = Piece(total.cycles, total.macs,
+                             total.traffic.dram_read_bytes + total.traffic.dram_write_bytes,
+                             tuple(busy), report.results.trace)
+    return _PIECES[key]
 
 
 def _collective(hw: Hardware, collective: Collective, p: int, nbytes: int) -> Comm:
@@ -153,7 +140,7 @@ def _collective_cached(network: Network, collective: Collective, algorithm: Algo
 
 def clear_cache() -> None:
     """Forget the simulated pieces and collectives (benchmarks time a cold run)."""
-    _simulate_cached.cache_clear()
+    _PIECES.clear()
     _collective_cached.cache_clear()
 
 
