@@ -227,7 +227,7 @@ def _average(a: Step, b: Step) -> Step:
                 dram_bytes=mid(a.dram_bytes, b.dram_bytes),
                 core_busy=tuple(mid(x, y) for x, y in zip(a.core_busy, b.core_busy,
                                                           strict=True)),
-                bubble=mid(a.bubble * 1e6, b.bubble * 1e6) / 1e6, layer=b.layer)
+                bubble=(a.bubble + b.bubble) / 2, layer=b.layer)
 
 
 @dataclass(frozen=True)

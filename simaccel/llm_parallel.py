@@ -57,11 +57,6 @@ class Layout:
                      heads=math.ceil(spec.heads / t), kv_heads=math.ceil(spec.kv_heads / t),
                      intermediate=math.ceil(spec.intermediate / t), cores=hw.chip.cores)
 
-    @property
-    def head_vocab_share(self) -> float:
-        """Share of the LM head each chip holding it computes."""
-        return 1 / self.tensor
-
 
 def layout(spec: LlmSpec, hw: Hardware, parallel: Parallel, batch: int) -> Layout:
     """The `Layout` of ``parallel`` (not ``auto``) for ``batch`` sequences on ``hw``'s
