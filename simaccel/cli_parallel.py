@@ -37,7 +37,11 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     llm.add_argument("--parallel", default="auto", metavar="KIND",
                      help="data, tensor, pipeline or auto (default: the fastest that fits)")
     llm.add_argument("--json", action="store_true", help="print the report as JSON")
-    llm.add_argument("--out", metavar="DIR", help="write llm.json and trace.json into DIR")
+    llm.add_argument("--out", metavar="DIR", help="write llm.json and trace.json into DIR "
+                     "(with --sweep: llm_sweep.csv)")
+    llm.add_argument("--sweep", metavar="KEY=V1,V2", action="append", default=[],
+                     help="sweep 'parallel' or a dotted hardware field over the values "
+                          "(repeatable: a grid); one row per point")
 
     part = verbs.add_parser(
         "partition", help="spread a model over a system's chips (data or pipeline)",
@@ -107,6 +111,8 @@ def run_llm(args: argparse.Namespace) -> int:
         from simaccel.cli import writable_folder
 
         writable_folder(args.out)
+    if args.sweep:
+        return _llm_sweep(args, spec, hw, batch, prompt, generate)
     result = infer(spec, hw, Parallel(args.parallel), batch, prompt, generate)
     if args.out:
         out = Path(args.out)
@@ -114,6 +120,35 @@ def run_llm(args: argparse.Namespace) -> int:
         (out / "llm.json").write_text(llm_report.dumps(result) + "\n")
         (out / "trace.json").write_text(json.dumps(llm_report.trace_events(result)) + "\n")
     print(llm_report.dumps(result) if args.json else llm_report.to_text(result))
+    return 0
+
+
+def _value(text: str) -> object:
+    """A swept value as typed: a whole number, a real number, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def _llm_sweep(args: argparse.Namespace, spec, hw, batch: int, prompt: int,
+               generate: int) -> int:
+    from simaccel.llm_sweep import sweep_llm
+
+    grid = {}
+    for item in args.sweep:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise InputError("--sweep", "", f"expected KEY=V1,V2,..., got {item!r}")
+        grid[key.strip()] = [_value(v.strip()) for v in values.split(",")]
+    frame = sweep_llm(spec, hw, grid, batch, prompt, generate)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out / "llm_sweep.csv", index=False)
+    print(frame.to_string(index=False))
     return 0
 
 

@@ -214,3 +214,41 @@ def test_collectives_take_the_faster_of_ring_and_tree() -> None:
         net.latency_cycles + cycles(small))
     assert llm._collective(hw, Collective.ALL_REDUCE, 8, large).cycles == 14 * (
         net.latency_cycles + cycles(large // 8))
+
+
+def test_llm_sweep_varies_parallel_and_hardware_fields_one_row_a_point() -> None:
+    from simaccel.llm_sweep import sweep_llm
+
+    grid = {"parallel": ["tensor"], "system.chips": [4], "system.link_gbps": [0]}
+    refused = sweep_llm(str(DATA / "opt_125m.json"), "tpu_v4_like_x8", grid)
+    assert refused["error"].item().startswith("system.link_gbps:")  # a row, not a crash
+    with pytest.raises(simaccel.errors.InputError, match="'system.links' is not a"):
+        sweep_llm(str(DATA / "opt_125m.json"), "tpu_v4_like_x8", {"system.links": [1]})
+    grid = {"parallel": ["data", "tensor", "auto", "experts"], "system.chips": [1, 4],
+            "system.link_gbps": [50, 100]}
+    with pytest.raises(simaccel.errors.InputError, match="'experts' is not one of"):
+        sweep_llm(str(DATA / "opt_125m.json"), "tpu_v4_like_x8", grid)
+    grid["parallel"] = ["data", "tensor", "auto"]
+    frame = sweep_llm(str(DATA / "opt_125m.json"), "tpu_v4_like_x8", grid, batch=4,
+                      prompt=32, generate=3)
+    assert len(frame) == 12 and (frame["error"] == "").all()
+    single = frame[frame["system.chips"] == 1]
+    assert single["ttft_s"].nunique() == 1  # one chip: every layout is the same run
+    tensor = frame[(frame["parallel"] == "tensor") & (frame["system.chips"] == 4)]
+    fast, slow = tensor.sort_values("system.link_gbps")["prefill_comm_share"]
+    assert 0 < slow < fast  # faster links: a smaller share of the time communicating
+    auto = frame[(frame["parallel"] == "auto") & (frame["system.chips"] == 4)]
+    assert set(auto["chosen"]) <= {"data", "tensor", "pipeline"}
+
+
+def test_llm_verb_sweeps_to_a_csv(tmp_path, capsys) -> None:
+    out = tmp_path / "sweep"
+    assert main(["llm", str(DATA / "gpt2.json"), "--prompt", "16", "--generate", "2",
+                 "--hw", "tpu_v4_like_x8", "--sweep", "parallel=data,tensor",
+                 "--sweep", "system.topology=ring,switch", "--out", str(out)]) == 0
+    import pandas as pd
+
+    frame = pd.read_csv(out / "llm_sweep.csv", keep_default_na=False)
+    assert list(frame["parallel"]) == ["data", "data", "tensor", "tensor"]
+    assert list(frame["system.topology"]) == ["ring", "switch"] * 2
+    assert (frame["error"] == "").all() and "tokens_per_s" in capsys.readouterr().out
