@@ -1,17 +1,18 @@
-"""One chip's share of an LLM's decoder layer (and of its LM head) as a simaccel `Model`,
-so that the normal pipeline (graph → kernels → tiles → Program → engine) times it.
+"""One chip's share of an LLM's decoder layer (and of its LM head) as a simaccel `Model`, so
+that the normal pipeline (graph → kernels → tiles → Program → engine) times it.
 
-A `Shard` says what one chip computes: its sequences, the tokens each brings this step
-(the prompt in prefill, one in decode), the keys each token attends to, and its share of the
+A `Shard` says what one chip computes: its sequences, the tokens each brings this step (the
+prompt in prefill, one in decode), the keys each token attends to, and its share of the
 attention heads, KV heads and FFN columns (tensor parallelism splits those, Megatron-style:
 Q/K/V and FFN-up by output columns, O and FFN-down by input rows). Within the chip the share
-is split again over the cores as independent chains (one per core), whose partial outputs
-an ``add`` sums through memory; the sum across chips is the all-reduce the caller times on
-the links. The KV cache is a model input per core (it lives in DRAM and is streamed: read
-in full by every step's attention); the new tokens' K and V are the output of the ``kv``
-dense layer, written to DRAM. Attention is computed dense (no causal skipping), grouped
-query heads stacked on the rows of their KV head's GEMM, so a KV head is read once.
-RMSNorm is costed as a LayerNorm.
+is split again over the cores as independent chains (one per core), whose partial outputs an
+``add`` sums through memory (attention with fewer heads than cores splits its sequences or
+tokens over the cores instead, their rows joined by a ``concat``); the sum across chips is
+the all-reduce the caller times on the links. The KV cache is a model input per core (it
+lives in DRAM and is streamed: read in full by every step's attention); the new tokens' K
+and V are the output of the ``kv`` dense layer, written to DRAM. Attention is computed dense
+(no causal skipping), grouped query heads stacked on the rows of their KV head's GEMM, so a
+KV head is read once. RMSNorm is costed as a LayerNorm.
 """
 
 from __future__ import annotations
@@ -46,18 +47,20 @@ def split(total: int, parts: int) -> list[int]:
     return [s for s in [base + 1] * extra + [base] * (parts - extra) if s]
 
 
-def _attention(spec: LlmSpec, shard: Shard, core: int, heads: int) -> tuple[list, list, str]:
-    """Layers, inputs and output name of one core's attention chain."""
+def _attention(spec: LlmSpec, shard: Shard, core: int, heads: int, rows_of: tuple[int, int],
+               source: str) -> tuple[list, list, str]:
+    """Layers, inputs and output name of one core's attention chain: ``heads`` query heads
+    for ``rows_of`` = (sequences, tokens each) of the normalized input ``source``."""
     group = max(1, shard.heads // shard.kv_heads)
     kv = math.ceil(heads / group)
     rows = heads // kv  # query heads per KV head in this chain
-    b, s, hd, c = shard.batch, shard.tokens, spec.head_dim, shard.context
+    (b, s), hd, c = rows_of, spec.head_dim, shard.context
     p = f"c{core}."
     inputs = [{"name": f"{p}k_cache", "shape": [b, kv, c, hd]},
               {"name": f"{p}v_cache", "shape": [b, kv, c, hd]}]
     layers = [
-        {"name": f"{p}q", "op": "dense", "inputs": ["ln1"], "units": heads * hd},
-        {"name": f"{p}kv", "op": "dense", "inputs": ["ln1"], "units": 2 * kv * hd},
+        {"name": f"{p}q", "op": "dense", "inputs": [source], "units": heads * hd},
+        {"name": f"{p}kv", "op": "dense", "inputs": [source], "units": 2 * kv * hd},
         {"name": f"{p}q.split", "op": "reshape", "inputs": [f"{p}q"],
          "shape": [b, s, kv, rows, hd]},
         {"name": f"{p}q.heads", "op": "transpose", "inputs": [f"{p}q.split"],
@@ -101,26 +104,50 @@ def _ffn(spec: LlmSpec, core: int, columns: int) -> tuple[list, str]:
     return layers, f"{p}down"
 
 
+def _attention_block(spec: LlmSpec, shard: Shard) -> tuple[list, list, str]:
+    """Layers, extra inputs and output name of the chip's attention: its heads split over
+    the cores, or — with fewer heads than cores — its sequences (or, for one sequence, its
+    tokens) split, each core then running every head for its rows and reading the whole KV
+    cache of its sequences."""
+    b, s = shard.batch, shard.tokens
+    if shard.heads >= shard.cores or b * s < 2:
+        layers: list[dict] = [{"name": "ln1", "op": "layernorm", "inputs": ["x"]}]
+        inputs, partial = [], []
+        for core, heads in enumerate(split(shard.heads, shard.cores)):
+            chain, cache, out = _attention(spec, shard, core, heads, (b, s), "ln1")
+            layers += chain
+            inputs += cache
+            partial.append(out)
+        return layers + [{"name": "attn.sum", "op": "add", "inputs": ["x", *partial]}], \
+            inputs, "attn.sum"
+    by_batch = b >= shard.cores
+    layers, inputs, parts = [], [], []
+    for core, share in enumerate(split(b if by_batch else s, shard.cores)):
+        rows = (share, s) if by_batch else (b, share)
+        inputs.append({"name": f"c{core}.x", "shape": [*rows, spec.hidden]})
+        layers.append({"name": f"c{core}.ln1", "op": "layernorm", "inputs": [f"c{core}.x"]})
+        chain, cache, out = _attention(spec, shard, core, shard.heads, rows, f"c{core}.ln1")
+        layers += chain
+        inputs += cache
+        parts.append(out)
+    layers += [{"name": "attn.rows", "op": "concat", "inputs": parts,
+                "axis": 0 if by_batch else 1},
+               {"name": "attn.sum", "op": "add", "inputs": ["x", "attn.rows"]}]
+    return layers, inputs, "attn.sum"
+
+
 def layer_model(spec: LlmSpec, shard: Shard) -> Model:
     """One chip's share of one decoder layer (pre-norm: x + attention(norm(x)), then
     + FFN(norm(·))). Input ``x`` is [batch, tokens, hidden]."""
-    b, s = shard.batch, shard.tokens
-    inputs = [{"name": "x", "shape": [b, s, spec.hidden]}]
-    layers: list[dict] = [{"name": "ln1", "op": "layernorm", "inputs": ["x"]}]
-    partial = []
-    for core, heads in enumerate(split(shard.heads, shard.cores)):
-        chain, cache, out = _attention(spec, shard, core, heads)
-        layers += chain
-        inputs += cache
-        partial.append(out)
-    layers += [{"name": "attn.sum", "op": "add", "inputs": ["x", *partial]},
-               {"name": "ln2", "op": "layernorm", "inputs": ["attn.sum"]}]
+    attention, cache, attended = _attention_block(spec, shard)
+    inputs = [{"name": "x", "shape": [shard.batch, shard.tokens, spec.hidden]}, *cache]
+    layers = [*attention, {"name": "ln2", "op": "layernorm", "inputs": [attended]}]
     partial = []
     for core, columns in enumerate(split(shard.intermediate, shard.cores)):
         chain, out = _ffn(spec, core, columns)
         layers += chain
         partial.append(out)
-    layers.append({"name": "ffn.sum", "op": "add", "inputs": ["attn.sum", *partial]})
+    layers.append({"name": "ffn.sum", "op": "add", "inputs": [attended, *partial]})
     return _model(f"{spec.name}.layer", inputs, layers)
 
 

@@ -252,3 +252,24 @@ def test_llm_verb_sweeps_to_a_csv(tmp_path, capsys) -> None:
     assert list(frame["parallel"]) == ["data", "data", "tensor", "tensor"]
     assert list(frame["system.topology"]) == ["ring", "switch"] * 2
     assert (frame["error"] == "").all() and "tokens_per_s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("batch", "tokens"), [(2, 16), (1, 16), (3, 1)])
+def test_one_head_on_two_cores_splits_rows_keeping_the_macs(batch: int, tokens: int) -> None:
+    """A chip with one head and two cores splits its sequences (or one sequence's tokens)
+    over the cores: the layer's MACs are those of the one-core layer, and both cores'
+    arrays work."""
+    from simaccel.llm_layers import Shard
+
+    spec = load_llm("llama2-7b")
+    def layer(cores: int):
+        return layer_model(spec, Shard(batch, tokens, 16, 1, 1, 1376, cores))
+    def macs(m) -> int:
+        return sum(k.macs for k in simaccel.pipeline.prepare(m).kernels)
+    assert macs(layer(2)) == macs(layer(1))
+    names = {layer.name for layer in layer(2).layers}
+    assert {"c0.q", "c1.q", "c0.scores", "c1.scores", "attn.rows"} <= names
+    hw = simaccel.load_hardware("tpu_v4_like")
+    program = simaccel.compile(layer(2), hw)
+    kernels = [k.name for k in program.kernels]
+    assert {program.kernel_cores[kernels.index(f"c{i}.q")] for i in (0, 1)} == {0, 1}
