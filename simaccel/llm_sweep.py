@@ -89,8 +89,12 @@ def sweep_llm(config: str | LlmSpec, base: str | Hardware,
     """One row per grid point (a pandas DataFrame): the point's values, `METRICS`, the
     layout ``chosen`` (what ``auto`` picked) and ``error``. ``config``: a config.json path,
     a shipped LLM name or an `LlmSpec`; ``base``: a shipped config name, a .toml path or a
-    `Hardware`. Raises `InputError` for a bad grid, config or base."""
-    import pandas as pd
+    `Hardware`. Raises `InputError` for a bad grid, config or base, or without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise InputError("--sweep", "", "a sweep's table needs pandas: pip install "
+                         "'simaccel[sweep]'") from None
 
     import simaccel
     from simaccel.frontends.hf_config import load_llm
