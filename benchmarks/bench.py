@@ -73,7 +73,30 @@ def _cli(*args: str) -> Callable[[], object]:
     return lambda: subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
 
+def _llm(name: str, hw: str, parallel: str, prompt: int, generate: int,
+         int8: bool) -> Callable[[], object]:
+    """Cold `simaccel.llm.infer` runs (the piece cache cleared each time); ``int8``: the
+    chip's datatypes set to int8 (GPT-3 175B in bf16 fits no 32 GiB chip of eight)."""
+    from simaccel import llm
+    from simaccel.frontends.hf_config import load_llm
+    from simaccel.hardware import vary
+    from simaccel.llm_parallel import Parallel
+
+    spec, hardware = load_llm(name), simaccel.load_hardware(hw)
+    if int8:
+        hardware = vary(hardware, {"dtypes.input": "int8", "dtypes.weight": "int8",
+                                   "dtypes.accumulator": "int32"})
+
+    def run() -> object:
+        llm.clear_cache()
+        return llm.infer(spec, hardware, Parallel(parallel), 1, prompt, generate)
+    return run
+
+
 CASES: dict[str, tuple[Callable[[], Callable[[], object]], str]] = {
+    "llm: gpt3-175b int8, prompt 2048, 128 tokens, 8 chips tensor parallel": (
+        lambda: _llm("gpt3-175b", "tpu_v4_like_x8", "tensor", 2048, 128, True),
+        "≤ 30 s (issue 14)"),
     "simulate resnet50 on scalesim_default (in-process)": (
         lambda: _simulate("resnet50.json", "scalesim_default"), "about 1 s"),
     "simulate resnet50 on tpu_v1 (in-process)": (

@@ -1,5 +1,5 @@
 """The ``simaccel`` command line: ``simulate``, ``show``, ``import``, ``compare``, ``plot``,
-``sweep``, ``hw list``, ``prune`` and ``sparsity``.
+``sweep``, ``llm``, ``partition``, ``collective``, ``hw list``, ``prune`` and ``sparsity``.
 
 Bad input prints one line naming the file and the field and exits 2; a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
@@ -131,6 +131,10 @@ def _parser() -> argparse.ArgumentParser:
         if verb.prog.endswith("sparsity"):
             _add_hw(verb)
             cli_sparsity.add_weight_density(verb)
+
+    from simaccel import cli_parallel
+
+    cli_parallel.add_parsers(verbs)
 
     hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
     hw_verbs = hw.add_subparsers(dest="hw_verb", required=True, metavar="ACTION")
@@ -552,13 +556,32 @@ def _hw_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _llm(args: argparse.Namespace) -> int:
+    from simaccel import cli_parallel
+
+    return cli_parallel.run_llm(args)
+
+
+def _collective(args: argparse.Namespace) -> int:
+    from simaccel import cli_parallel
+
+    return cli_parallel.run_collective(args)
+
+
+def _partition(args: argparse.Namespace) -> int:
+    from simaccel import cli_parallel
+
+    return cli_parallel.run_partition(args, _load(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input)."""
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
                "program": _program, "compare": _compare,
                "sweep": _sweep, "hw": _hw_list, "prune": _prune,
-               "sparsity": _sparsity}[args.verb]
+               "sparsity": _sparsity, "llm": _llm, "partition": _partition,
+               "collective": _collective}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

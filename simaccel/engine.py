@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import simpy
 
 from simaccel.errors import SimulationError
+from simaccel.hardware import DramSharing
 from simaccel.kernels import producers
 from simaccel.program import Instruction, Opcode, Program, Unit
 
@@ -97,6 +98,11 @@ class _Run:
         self.bytes_per_cycle = hw.dram_bytes_per_cycle
         self.latency = hw.dram_latency_cycles
         self.channel = simpy.Resource(self.env, capacity=1)
+        #: with ``[chip] dram = "per_core"`` each core has its own channel (core 0 keeps
+        #: ``channel``)
+        self.channels = [self.channel] + [
+            simpy.Resource(self.env, capacity=1)
+            for _ in range(hw.chip.cores - 1 if hw.chip.dram is DramSharing.PER_CORE else 0)]
         self.space = {key: simpy.Container(self.env, capacity=max(size, 1), init=max(size, 1))
                       for key, size in program.capacity}
         self.by_index = {ins.index: ins for ins in program.instructions}
@@ -180,14 +186,15 @@ class _Run:
         self.warped[kernel] += shift
 
     def _transfer(self, ins: Instruction) -> Process:
-        granted = self._tag(self.channel.request(), ins.kernel)
+        channel = self.channels[ins.core % len(self.channels)]
+        granted = self._tag(channel.request(), ins.kernel)
         yield granted
         start = self.env.now
         warped = self._warped(ins)
         cycles = self.transfer_cycles(ins.bytes)
         if cycles:
             yield self._timeout(cycles, ins.kernel)
-        self._tag(self.channel.release(granted), ins.kernel)
+        self._tag(channel.release(granted), ins.kernel)
         if ins.op is Opcode.LOAD and self.latency:
             arrival = self._timeout(self.latency, ins.kernel)
             arrival.callbacks.append(

@@ -150,12 +150,49 @@ class MemoryConfig(BaseModel):
         return self.size_bytes - self.stream_bytes if self.resident else 0
 
 
+class DramSharing(StrEnum):
+    """How a chip's cores reach DRAM/HBM: one channel ``shared`` by every core (first come,
+    first served), or a channel of the configured bandwidth ``per_core``."""
+
+    SHARED = "shared"
+    PER_CORE = "per_core"
+
+
 class ChipConfig(BaseModel):
     """A chip of ``cores`` identical cores (each an array, a vector unit and the memories),
-    sharing the DRAM channel."""
+    sharing the DRAM channel or with one each (``dram``). The on-chip network joins the
+    cores in a ring: ``noc_gbps`` per hop and direction (GB/s), ``noc_latency_ns`` per hop;
+    collectives among a chip's cores run on it (`simaccel.collectives`). The defaults
+    (1000 GB/s, 10 ns) are assumptions, not published figures: set them per chip."""
 
     model_config = _FROZEN
     cores: Annotated[Int, Field(gt=0, le=1024)] = 1
+    dram: DramSharing = DramSharing.SHARED
+    noc_gbps: Annotated[Real, Field(ge=MIN_GBPS, le=MAX_GBPS)] = 1000.0
+    noc_latency_ns: Annotated[Real, Field(ge=0, le=1e6)] = 10.0
+
+
+class Topology(StrEnum):
+    """How a system's chips are linked: a bidirectional ``ring``, a 2-D ``mesh2d`` (the
+    most nearly square rows × columns grid, dimension-ordered routing), or a ``switch``
+    (every chip one link up to a non-blocking switch and one link down from it)."""
+
+    RING = "ring"
+    MESH2D = "mesh2d"
+    SWITCH = "switch"
+
+
+class SystemConfig(BaseModel):
+    """``chips`` identical chips joined by chip-to-chip links of ``link_gbps`` GB/s in each
+    direction and ``link_latency_ns`` per hop, in a ``topology``. One chip (the default)
+    has no links. Default link: 50 GB/s, one TPU v4 ICI link per direction (Jouppi et al.,
+    ISCA 2023, Table 1); 1 µs is an assumption (ICI latency is not published)."""
+
+    model_config = _FROZEN
+    chips: Annotated[Int, Field(gt=0, le=4096)] = 1
+    topology: Topology = Topology.RING
+    link_gbps: Annotated[Real, Field(ge=MIN_GBPS, le=MAX_GBPS)] = 50.0
+    link_latency_ns: Annotated[Real, Field(ge=0, le=1e6)] = 1000.0
 
 
 class DramConfig(BaseModel):
@@ -166,6 +203,8 @@ class DramConfig(BaseModel):
     bandwidth_gbps: Annotated[Real, Field(ge=MIN_GBPS, le=MAX_GBPS)] | None = None
     bytes_per_cycle: Annotated[RealOrInf, Field(ge=MIN_BYTES_PER_CYCLE)] | None = None
     latency_ns: Annotated[Real, Field(ge=0, le=1e6)] = 100.0
+    #: capacity of the chip's DRAM/HBM in GiB (None: not checked)
+    capacity_gib: Annotated[Real, Field(gt=0, le=1e6)] | None = None
 
     @model_validator(mode="after")
     def _one_bandwidth(self) -> DramConfig:
@@ -302,6 +341,7 @@ class Hardware(BaseModel):
     memories: tuple[MemoryConfig, ...] | None = None  # before sram: its errors come first
     sram: SramConfig
     chip: ChipConfig = ChipConfig()
+    system: SystemConfig = SystemConfig()
     dram: DramConfig
     vector: VectorConfig
     energy: EnergyConfig = EnergyConfig()
@@ -394,6 +434,13 @@ class Hardware(BaseModel):
             return self.dram.bytes_per_cycle
         assert self.dram.bandwidth_gbps is not None
         return self.dram.bandwidth_gbps * 1e9 / (self.clock_mhz * 1e6)
+
+    @property
+    def dram_capacity_bytes(self) -> int | None:
+        """One chip's DRAM/HBM capacity in bytes, None when the config gives none."""
+        if self.dram.capacity_gib is None:
+            return None
+        return int(self.dram.capacity_gib * (1 << 30))
 
     @property
     def dram_latency_cycles(self) -> int:
