@@ -41,6 +41,9 @@ class GemmKernel:
     ``ofmap_elements`` what it writes. ``fused`` names the layers merged into this kernel and
     ``fused_vector_ops`` counts their vector operations, done at line rate as outputs drain;
     ``output`` is the tensor the kernel writes (the last fused layer's name).
+    ``filter_activation`` gives the second operand's role explicitly: True when B is an
+    activation computed at run time (``inputs[1]``: a matmul's second input, the output
+    gradient of a weight-gradient GEMM), False when it is weights (prefetched from DRAM).
     """
 
     name: str
@@ -57,6 +60,7 @@ class GemmKernel:
     fused_vector_ops: int = 0
     output: str = ""
     inputs: tuple[str, ...] = ()
+    filter_activation: bool = False
 
     def __post_init__(self) -> None:
         if not self.output:
@@ -69,8 +73,9 @@ class GemmKernel:
 
     @property
     def filter_is_activation(self) -> bool:
-        """True when the second operand is computed at run time (matmul), not a weight."""
-        return self.op == "matmul"
+        """True when the second operand is computed at run time (``filter_activation``: a
+        matmul's second input, a weight gradient's output gradient), not a weight."""
+        return self.filter_activation
 
     @property
     def kind(self) -> str:
