@@ -299,7 +299,7 @@ def training_step(graph: Graph, optimizer: Optimizer = Optimizer.SGD,
     if recompute:
         from simaccel.recompute import checkpoint
 
-        kernels, ops = checkpoint(graph, kernels, ops)
+        kernels, ops = checkpoint(kernels, ops)
     forward = {t.name for t in graph.model.inputs} | set(graph.order)
     stashed = tuple(dict.fromkeys(t for op in ops if op.phase == "backward"
                                   for t in op.reads if t in forward))

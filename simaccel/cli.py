@@ -1,5 +1,5 @@
-"""The ``simaccel`` command line: ``simulate``, ``show``, ``import``, ``compare``, ``plot``,
-``sweep`` and ``hw list``.
+"""The ``simaccel`` command line: ``simulate`` (``--train``: a training step), ``train``,
+``show``, ``import``, ``compare``, ``plot``, ``sweep`` and ``hw list``.
 
 Bad input prints one line naming the file and the field and exits 2; a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="run the tiled schedule numerically and check every layer against "
                           "numpy (default: on for models up to 2 GMACs whose check fits in "
                           "1 GiB of memory); a failed check exits 3")
+    from simaccel.cli_train import add_step_options, add_train_parser
+
+    add_step_options(sim)
+    add_train_parser(verbs)
 
     show = verbs.add_parser("show", help="list a model's layers, shapes, MACs and GEMMs",
                             description="Print every layer with its output shape, MACs and "
@@ -140,6 +144,16 @@ def _add_hw(parser: argparse.ArgumentParser) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     import simaccel
     from simaccel import display
+
+    if args.train:
+        from simaccel.cli_train import simulate_train
+
+        if args.out:
+            writable_folder(args.out)
+        return simulate_train(args)
+    for flag in ("batch", "optimizer", "precision", "recompute"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag}", "", "only with --train")
 
     if args.plots and not args.out:
         raise InputError("--plots", "", "needs --out DIR to write the PNGs into")
@@ -498,6 +512,12 @@ def _program(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _train(args: argparse.Namespace) -> int:
+    from simaccel.cli_train import train
+
+    return train(args)
+
+
 def _hw_list(args: argparse.Namespace) -> int:
     from simaccel import display
     from simaccel.frontends.hardware_toml import load_hardware, shipped_configs
@@ -512,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
                "program": _program, "compare": _compare,
-               "sweep": _sweep, "hw": _hw_list}[args.verb]
+               "sweep": _sweep, "hw": _hw_list, "train": _train}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

@@ -17,7 +17,7 @@ from simaccel.errors import InputError
 from simaccel.graph import build_graph
 from simaccel.hardware import Hardware, vary
 from simaccel.mapping import compile_program
-from simaccel.model import Model
+from simaccel.model import Model, Reshape
 from simaccel.numerics.outcome import Check
 from simaccel.program import Program
 from simaccel.report import Report
@@ -77,12 +77,17 @@ class TrainingReport:
 
 
 def with_batch(model: Model, batch: int | None) -> Model:
-    """``model`` with every input's first (batch) dimension set to ``batch`` (None: as is)."""
+    """``model`` with every input's first (batch) dimension set to ``batch`` (None: as is),
+    and every reshape whose first dimension was that batch reshaped to the new one."""
     if batch is None:
         return model
+    old = model.inputs[0].shape[0]
     inputs = tuple(spec.model_copy(update={"shape": (batch, *spec.shape[1:])})
                    for spec in model.inputs)
-    return replace(model, inputs=inputs)
+    layers = tuple(layer.model_copy(update={"shape": (batch, *layer.shape[1:])})
+                   if isinstance(layer, Reshape) and layer.shape[0] == old else layer
+                   for layer in model.layers)
+    return replace(model, inputs=inputs, layers=layers)
 
 
 def training_hardware(hw: Hardware, precision: str | None) -> Hardware:
