@@ -146,11 +146,11 @@ def _weight_grad(ctx, i: int, op: StepOp) -> np.ndarray:
     g = ctx.read(op.reads[1], ctx.graph.shapes[op.layer])
     shape = ctx.params[op.layer]["kernel"].shape
     if isinstance(layer, Conv2d):
-        a = np.swapaxes(im2col(x, layer, layer.groups), 1, 2)
+        a = np.ascontiguousarray(np.swapaxes(im2col(x, layer, layer.groups), 1, 2))
         acc = ctx.gemm(i, a, _by_group(g, layer.groups), np.zeros((layer.groups, g.shape[-1]
                                                                    // layer.groups)))
         return conv_kernel(acc, shape)
-    a = x.reshape(-1, shape[0]).T[None]
+    a = np.ascontiguousarray(x.reshape(-1, shape[0]).T)[None]
     return ctx.gemm(i, a, g.reshape(1, -1, shape[1]), np.zeros((1, shape[1])))[0]
 
 
@@ -168,7 +168,7 @@ def _input_grad(ctx, i: int, op: StepOp) -> np.ndarray:
     x_shape = ctx.graph.shapes[layer.inputs[0]]
     if isinstance(layer, Conv2d):
         groups = layer.groups
-        bt = np.swapaxes(conv_weights(w, groups), 1, 2)
+        bt = np.ascontiguousarray(np.swapaxes(conv_weights(w, groups), 1, 2))
         cols = ctx.gemm(i, _by_group(g, groups), bt, np.zeros((groups, bt.shape[2])))
         return cols if op.writes.endswith(".cols.grad") else _from_groups(cols, x_shape)
     acc = ctx.gemm(i, g.reshape(1, -1, w.shape[1]), w.T[None], np.zeros((1, w.shape[0])))

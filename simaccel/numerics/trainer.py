@@ -71,7 +71,20 @@ class TrainingRun:
 def train(model: Model, hw: Hardware, config: TrainConfig, data: Dataset,
           say: Callable[[str], None] = print, reference: bool = False) -> TrainingRun:
     """Train ``model`` from scratch on ``data`` through ``hw``'s numerics; ``reference``:
-    also train it in float64 from the same weights and batches."""
+    also train it in float64 from the same weights and batches. BLAS runs on one thread
+    (threadpoolctl, which scikit-learn brings, when installed): the tiles' matmuls are small,
+    and waking BLAS threads for each cost 100× the matmul on a busy machine (measured:
+    a 512×144·144×32 tile took 45-110 ms with OpenBLAS's threads, 0.3 ms on one)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return _train(model, hw, config, data, say, reference)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(model, hw, config, data, say, reference)
+
+
+def _train(model: Model, hw: Hardware, config: TrainConfig, data: Dataset,
+           say: Callable[[str], None], reference: bool) -> TrainingRun:
     step = build_step(with_batch(model, config.batch), hw, config.optimizer)
     program, cycles, energy_pj = step_cost(step, hw)
     executor = StepExecutor(step, program, hw)
