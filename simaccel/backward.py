@@ -30,7 +30,6 @@ from simaccel.model import (
     Softmax,
     Transpose,
 )
-from simaccel.shapes import resolve_padding
 from simaccel.training import (
     ACT_GRAD_OPS,
     BATCHNORM_TRAIN_OPS,
@@ -71,26 +70,39 @@ def _gemm_layer(b: _Builder, layer: LayerSpec, gy: str) -> None:
         grads.append(b.vector(f"{name}.db", name, "bias_grad", (g,), f"{name}.bias.grad",
                               channels, fwd.ofmap_elements))
     if b.needs_grad[x]:
-        direct = isinstance(layer, Dense) or _pointwise(layer, b.graph.shapes[x])
-        out = grad_name(f"{name}.x") if direct else f"{name}.cols.grad"
-        cols = b.add(GemmKernel(
-            name=f"{name}.dX", op=f"{layer.op}.dX", m=fwd.m, k=fwd.n, n=fwd.k,
-            groups=fwd.groups, ifmap_elements=fwd.ofmap_elements,
-            filter_elements=fwd.filter_elements, ofmap_elements=fwd.m * fwd.k * fwd.groups),
-            StepOp("input_grad", name, "backward", (g,), out))
-        if not direct:
-            n = _size(b, x)
-            cols = b.vector(f"{name}.col2im", name, "col2im", (cols,), grad_name(f"{name}.x"),
-                            n, fwd.m * fwd.k * fwd.groups)
-        b.contribute(x, cols)
+        b.contribute(x, _input_gradient(b, layer, fwd, g))
     _update(b, name, tuple(grads))
 
 
-def _pointwise(layer: Conv2d, shape: tuple[int, ...]) -> bool:
-    """A 1×1, stride-1 convolution without padding: its column gradient is dX itself."""
-    pads = resolve_padding(layer.padding, shape[1:3], layer.kernel, layer.stride,
-                           layer.dilation)
-    return layer.kernel == (1, 1) and layer.stride == (1, 1) and not any(pads)
+def _input_gradient(b: _Builder, layer: Conv2d | Dense, fwd: GemmKernel, g: str) -> str:
+    """dX = G·Wᵀ. Dense: one GEMM. A stride-1 convolution whose output has its input's
+    size: the transposed convolution (G padded, the kernel flipped, channels swapped) as an
+    implicit-im2col GEMM, M = N·H·W, K = kh·kw·F/g, N = C/g: the forward's MACs. Any other
+    convolution: the column gradient (M = N·Ho·Wo, K = F/g, N = kh·kw·C/g), then col2im."""
+    name, x = layer.name, layer.inputs[0]
+    out = grad_name(f"{name}.x")
+    x_shape, y_shape = b.graph.shapes[x], b.graph.shapes[name]
+    if isinstance(layer, Dense) or _transposable(layer, x_shape, y_shape):
+        k, n = (fwd.n, fwd.k) if isinstance(layer, Dense) else (
+            layer.kernel[0] * layer.kernel[1] * fwd.n, x_shape[-1] // fwd.groups)
+        kind = "input_grad" if isinstance(layer, Dense) else "input_grad_transposed"
+        return b.add(GemmKernel(
+            name=f"{name}.dX", op=f"{layer.op}.dX", m=fwd.m, k=k, n=n, groups=fwd.groups,
+            ifmap_elements=fwd.ofmap_elements, filter_elements=fwd.filter_elements,
+            ofmap_elements=math.prod(x_shape)), StepOp(kind, name, "backward", (g,), out))
+    cols = b.add(GemmKernel(
+        name=f"{name}.dX", op=f"{layer.op}.dX", m=fwd.m, k=fwd.n, n=fwd.k, groups=fwd.groups,
+        ifmap_elements=fwd.ofmap_elements, filter_elements=fwd.filter_elements,
+        ofmap_elements=fwd.m * fwd.k * fwd.groups),
+        StepOp("input_grad", name, "backward", (g,), f"{name}.cols.grad"))
+    return b.vector(f"{name}.col2im", name, "col2im", (cols,), out, math.prod(x_shape),
+                    fwd.m * fwd.k * fwd.groups)
+
+
+def _transposable(layer: Conv2d, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> bool:
+    """Stride 1 and the output the input's height and width ('same' padding): dX is a
+    convolution of the same cost."""
+    return layer.stride == (1, 1) and y_shape[1:3] == x_shape[1:3]
 
 
 def _activation_grad(b: _Builder, layer: LayerSpec, gy: str) -> str:

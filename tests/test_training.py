@@ -194,7 +194,7 @@ def test_simulate_train_prints_the_step_and_memory(capsys: pytest.CaptureFixture
     assert main(["simulate", DIGITS, "--train", "--hw", "tpu_v1", "--precision", "bf16",
                  "--batch", "8", "--optimizer", "adam"]) == 0
     out = capsys.readouterr().out
-    for text in ("conv2.dW", "conv2.col2im", "fc2.update", "bwd/fwd", "stashed activations",
+    for text in ("conv2.dW", "conv2.dX", "fc2.update", "bwd/fwd", "stashed activations",
                  "peak live activations", "× the forward pass"):
         assert text in out
 

@@ -160,8 +160,8 @@ def _bias_grad(ctx, i: int, op: StepOp) -> np.ndarray:
 
 
 def _input_grad(ctx, i: int, op: StepOp) -> np.ndarray:
-    """dX = G·Wᵀ: for a convolution the column gradient [g, M, kh·kw·C/g] (or dX itself for
-    a pointwise one), for a dense layer dX in the input's shape."""
+    """dX = G·Wᵀ: for a convolution the column gradient [g, M, kh·kw·C/g] (`col2im` makes
+    it dX), for a dense layer dX in the input's shape."""
     layer = ctx.graph.layer(op.layer)
     g = ctx.read(op.reads[0], ctx.graph.shapes[op.layer])
     w, _ = ctx.weights(op.layer)
@@ -170,9 +170,39 @@ def _input_grad(ctx, i: int, op: StepOp) -> np.ndarray:
         groups = layer.groups
         bt = np.ascontiguousarray(np.swapaxes(conv_weights(w, groups), 1, 2))
         cols = ctx.gemm(i, _by_group(g, groups), bt, np.zeros((groups, bt.shape[2])))
-        return cols if op.writes.endswith(".cols.grad") else _from_groups(cols, x_shape)
+        return cols
     acc = ctx.gemm(i, g.reshape(1, -1, w.shape[1]), w.T[None], np.zeros((1, w.shape[0])))
     return acc.reshape(x_shape)
+
+
+def transposed_conv(layer: Conv2d, x_shape: tuple[int, ...]) -> Conv2d:
+    """The convolution that computes a stride-1, same-size ``layer``'s input gradient from
+    its output gradient: padding (bottom, top, right, left), channels swapped."""
+    top, bottom, left, right = resolve_padding(layer.padding, x_shape[1:3], layer.kernel,
+                                               layer.stride, layer.dilation)
+    return Conv2d(name=f"{layer.name}.transposed", op="conv2d", inputs=(layer.name,),
+                  filters=x_shape[-1], kernel=layer.kernel, dilation=layer.dilation,
+                  groups=layer.groups, padding=(bottom, top, right, left), bias=False)
+
+
+def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
+    """HWIO ``[kh, kw, C/g, F]`` → the transposed convolution's ``[kh, kw, F/g, C]``: the
+    window reversed, each group's input and output channels swapped."""
+    kh, kw, cg, f = w.shape
+    per_group = w.reshape(kh, kw, cg, groups, f // groups)[::-1, ::-1]
+    return per_group.transpose(0, 1, 4, 3, 2).reshape(kh, kw, f // groups, groups * cg)
+
+
+def _input_grad_transposed(ctx, i: int, op: StepOp) -> np.ndarray:
+    layer = ctx.graph.layer(op.layer)
+    x_shape = ctx.graph.shapes[layer.inputs[0]]
+    g = ctx.read(op.reads[0], ctx.graph.shapes[op.layer])
+    w, _ = ctx.weights(op.layer)
+    t = transposed_conv(layer, x_shape)
+    groups = layer.groups
+    acc = ctx.gemm(i, im2col(g, t, groups), conv_weights(flipped_kernel(w, groups), groups),
+                   np.zeros((groups, x_shape[-1] // groups)))
+    return _from_groups(acc, x_shape)
 
 
 def _col2im(ctx, i: int, op: StepOp) -> np.ndarray:
@@ -254,6 +284,7 @@ KINDS: dict[str, Callable] = {
     "forward": _forward, "loss_grad": _loss_grad, "loss_softmax_grad": _loss_grad,
     "act_grad": _act_grad, "softmax_grad": _softmax_grad, "weight_grad": _weight_grad,
     "bias_grad": _bias_grad, "input_grad": _input_grad, "col2im": _col2im,
+    "input_grad_transposed": _input_grad_transposed,
     "pool_grad": _pool_grad, "gap_grad": _gap_grad, "grad_sum": _grad_sum,
     "add_grad": _eltwise_grad, "mul_grad": _eltwise_grad, "concat_grad": _concat_grad,
     "transpose_grad": _transpose_grad,
