@@ -59,7 +59,8 @@ def add_train_parser(verbs) -> None:
     train.add_argument("model", help="model.json (its weights file, if any, is ignored)")
     train.add_argument("--data", choices=("digits",), required=True,
                        help="digits: scikit-learn's bundled 8×8 digits (75%%/25%% split)")
-    train.add_argument("--epochs", type=positive, default=10)
+    train.add_argument("--epochs", type=positive, default=20,
+                       help="passes over the training set (default 20)")
     train.add_argument("--lr", type=float, default=None,
                        help="learning rate (default: adam 2e-3, momentum 0.05, sgd 0.1)")
     train.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")
