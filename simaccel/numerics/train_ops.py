@@ -280,6 +280,58 @@ def _transpose_grad(ctx, i: int, op: StepOp) -> np.ndarray:
     return np.transpose(gy, np.argsort(layer.perm))
 
 
+def _matmul_grad(ctx, i: int, op: StepOp) -> np.ndarray:
+    """dA = s·G·B′ᵀ (B′ = B, or Bᵀ with ``transpose_b``); dB = s·Aᵀ·G, or s·Gᵀ·A."""
+    layer = ctx.graph.layer(op.layer)
+    assert isinstance(layer, MatMul)
+    shapes = ctx.graph.shapes
+    a_shape, b_shape, c_shape = (shapes[t] for t in (*layer.inputs, op.layer))
+    g = ctx.read(op.reads[0 if op.kind == "matmul_grad_a" or layer.transpose_b else 1],
+                 c_shape).reshape(-1, *c_shape[-2:])
+    if op.kind == "matmul_grad_a":
+        b = ctx.read(op.reads[1], b_shape).reshape(-1, *b_shape[-2:])
+        rhs = b if layer.transpose_b else np.ascontiguousarray(np.swapaxes(b, 1, 2))
+        out = ctx.gemm(i, g, rhs, np.zeros((g.shape[0], rhs.shape[2])))
+        return (out * layer.scale).reshape(a_shape)
+    a = ctx.read(op.reads[1 if layer.transpose_b else 0], a_shape).reshape(-1, *a_shape[-2:])
+    lhs, rhs = (np.swapaxes(g, 1, 2), a) if layer.transpose_b else (np.swapaxes(a, 1, 2), g)
+    out = ctx.gemm(i, np.ascontiguousarray(lhs), rhs, np.zeros((g.shape[0], rhs.shape[2])))
+    return (out * layer.scale).reshape(b_shape)
+
+
+def _norm_parts(ctx, op: StepOp):
+    """(dY, x̂, 1/σ, γ broadcastable, reduction axes) of a batchnorm (over every axis but
+    the channels, the batch's statistics) or layernorm (over its axis)."""
+    layer = ctx.graph.layer(op.layer)
+    x_shape = ctx.graph.shapes[layer.inputs[0]]
+    gy = ctx.read(op.reads[0], ctx.graph.shapes[op.layer])
+    x = ctx.read(op.reads[1], x_shape)
+    batch = op.kind.startswith("batchnorm")
+    axes = tuple(range(x.ndim - 1)) if batch else (layer.axis % x.ndim,)
+    mean = x.mean(axis=axes, keepdims=True)
+    inv = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + layer.epsilon)
+    shape = [1] * x.ndim
+    shape[-1 if batch else layer.axis] = -1
+    gamma = ctx.params[op.layer]["gamma"].reshape(shape)
+    return gy, (x - mean) * inv, inv, gamma, axes
+
+
+def _norm_grad(ctx, i: int, op: StepOp) -> np.ndarray:
+    """dX = γ/σ · (dY − mean(dY) − x̂·mean(dY·x̂)), means over the normalised axes."""
+    gy, xhat, inv, gamma, axes = _norm_parts(ctx, op)
+    d = gy * gamma
+    return inv * (d - d.mean(axis=axes, keepdims=True)
+                  - xhat * (d * xhat).mean(axis=axes, keepdims=True))
+
+
+def _norm_param_grad(ctx, i: int, op: StepOp) -> np.ndarray:
+    """[dγ, dβ] side by side: Σ dY·x̂ and Σ dY over every axis but γ's."""
+    gy, xhat, _, gamma, _ = _norm_parts(ctx, op)
+    keep = [a for a, n in enumerate(gamma.shape) if n != 1][0]
+    over = tuple(a for a in range(gy.ndim) if a != keep)
+    return np.concatenate([(gy * xhat).sum(axis=over), gy.sum(axis=over)])
+
+
 KINDS: dict[str, Callable] = {
     "forward": _forward, "loss_grad": _loss_grad, "loss_softmax_grad": _loss_grad,
     "act_grad": _act_grad, "softmax_grad": _softmax_grad, "weight_grad": _weight_grad,
@@ -287,5 +339,8 @@ KINDS: dict[str, Callable] = {
     "input_grad_transposed": _input_grad_transposed,
     "pool_grad": _pool_grad, "gap_grad": _gap_grad, "grad_sum": _grad_sum,
     "add_grad": _eltwise_grad, "mul_grad": _eltwise_grad, "concat_grad": _concat_grad,
-    "transpose_grad": _transpose_grad,
+    "transpose_grad": _transpose_grad, "matmul_grad_a": _matmul_grad,
+    "matmul_grad_b": _matmul_grad, "batchnorm_grad": _norm_grad,
+    "layernorm_grad": _norm_grad, "batchnorm_param_grad": _norm_param_grad,
+    "layernorm_param_grad": _norm_param_grad,
 }

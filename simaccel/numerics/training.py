@@ -144,7 +144,12 @@ class StepExecutor:
             if op.kind == "update":
                 for name in op.reads[:-1]:  # the last is the master weights and state
                     key = name.removesuffix(".grad").rsplit(".", 1)[1]
-                    grads.setdefault(op.layer, {})[key] = ctx.tensors[name] / ctx.loss_scale
+                    value = ctx.tensors[name] / ctx.loss_scale
+                    mine = grads.setdefault(op.layer, {})
+                    if key == "params":  # a norm's [dγ, dβ]
+                        mine["gamma"], mine["beta"] = np.split(value, 2)
+                    else:
+                        mine[key] = value
         return ctx.loss, grads
 
     def scaled_ok(self, grads: Mapping) -> bool:
