@@ -41,19 +41,19 @@ from simaccel.training import (
     STATE_TENSORS,
     UPDATE_OPS,
     Optimizer,
+    StepBuilder,
     StepOp,
     TrainingError,
     TrainingStep,
-    _Builder,
     grad_name,
 )
 
 
-def _size(b: _Builder, tensor: str) -> int:
+def _size(b: StepBuilder, tensor: str) -> int:
     return math.prod(b.graph.shapes[tensor])
 
 
-def _gemm_layer(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _gemm_layer(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     """Conv2d and Dense: activation backward, dW, db, dX (+ col2im)."""
     assert isinstance(layer, Conv2d | Dense)
     name, x = layer.name, layer.inputs[0]
@@ -74,7 +74,7 @@ def _gemm_layer(b: _Builder, layer: LayerSpec, gy: str) -> None:
     _update(b, name, tuple(grads))
 
 
-def _input_gradient(b: _Builder, layer: Conv2d | Dense, fwd: GemmKernel, g: str) -> str:
+def _input_gradient(b: StepBuilder, layer: Conv2d | Dense, fwd: GemmKernel, g: str) -> str:
     """dX = G·Wᵀ. Dense: one GEMM. A stride-1 convolution whose output has its input's
     size: the transposed convolution (G padded, the kernel flipped, channels swapped) as an
     implicit-im2col GEMM, M = N·H·W, K = kh·kw·F/g, N = C/g: the forward's MACs. Any other
@@ -105,7 +105,7 @@ def _transposable(layer: Conv2d, x_shape: tuple[int, ...], y_shape: tuple[int, .
     return layer.stride == (1, 1) and y_shape[1:3] == x_shape[1:3]
 
 
-def _activation_grad(b: _Builder, layer: LayerSpec, gy: str) -> str:
+def _activation_grad(b: StepBuilder, layer: LayerSpec, gy: str) -> str:
     """The gradient at a GEMM's pre-activation: dY itself, or dY ⊙ act'(·) (computed from
     the output; GELU's from its input, which has the output's size: the output's bytes are
     charged for it)."""
@@ -117,7 +117,7 @@ def _activation_grad(b: _Builder, layer: LayerSpec, gy: str) -> str:
                     f"{layer.name}.pre.grad", n, n * ACT_GRAD_OPS[act])
 
 
-def _matmul(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _matmul(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     """C = s·A·B (or A·Bᵀ): dA = s·G·Bᵀ, dB = s·Aᵀ·G (or s·Gᵀ·A), both operands activations."""
     assert isinstance(layer, MatMul)
     fwd = b.forward[layer.name]
@@ -146,7 +146,7 @@ def _matmul(b: _Builder, layer: LayerSpec, gy: str) -> None:
             StepOp("matmul_grad_b", layer.name, "backward", reads, grad_name(f"{layer.name}.b"))))
 
 
-def _pool(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _pool(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     """Max pooling routes each output's gradient to its window's argmax (recomputed from the
     input: one compare per window element); average pooling spreads it over the window."""
     assert isinstance(layer, Pool2d)
@@ -158,14 +158,14 @@ def _pool(b: _Builder, layer: LayerSpec, gy: str) -> None:
                              grad_name(f"{layer.name}.x"), n, work))
 
 
-def _global_pool(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _global_pool(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     x = layer.inputs[0]
     n = _size(b, x)
     b.contribute(x, b.vector(f"{layer.name}.grad", layer.name, "gap_grad", (gy,),
                              grad_name(f"{layer.name}.x"), n, n))
 
 
-def _add(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _add(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     """Sum: each input receives dY (summed over the axes it was broadcast along); product:
     dY times the other factors."""
     assert isinstance(layer, Add)
@@ -184,7 +184,7 @@ def _add(b: _Builder, layer: LayerSpec, gy: str) -> None:
                                  max(work, 1), index=j))
 
 
-def _concat(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _concat(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     """Each input's gradient is its slice of dY: a view, no data moved."""
     for j, x in enumerate(layer.inputs):
         if b.needs_grad[x]:
@@ -192,19 +192,19 @@ def _concat(b: _Builder, layer: LayerSpec, gy: str) -> None:
                                      grad_name(f"{layer.name}.x{j}"), _size(b, x), 0, index=j))
 
 
-def _view(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _view(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     """Flatten and reshape: the gradient is dY in the input's shape (a relabelling)."""
     b.contribute(layer.inputs[0], gy)
 
 
-def _transpose(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _transpose(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     x = layer.inputs[0]
     n = _size(b, x)
     b.contribute(x, b.vector(f"{layer.name}.grad", layer.name, "transpose_grad", (gy,),
                              grad_name(f"{layer.name}.x"), n, n))
 
 
-def _norm(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _norm(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     """Batchnorm (training mode: batch statistics) and layernorm: dX, then dγ and dβ."""
     x = layer.inputs[0]
     n = _size(b, x)
@@ -218,7 +218,7 @@ def _norm(b: _Builder, layer: LayerSpec, gy: str) -> None:
     _update(b, layer.name, (params,))
 
 
-def _pointwise_act(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _pointwise_act(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     x = layer.inputs[0]
     n = _size(b, x)
     source = x if layer.op in ("gelu", "gelu_tanh") else layer.name
@@ -226,7 +226,7 @@ def _pointwise_act(b: _Builder, layer: LayerSpec, gy: str) -> None:
                              grad_name(f"{layer.name}.x"), n, n * ACT_GRAD_OPS[layer.op]))
 
 
-def _softmax(b: _Builder, layer: LayerSpec, gy: str) -> None:
+def _softmax(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     x = layer.inputs[0]
     n = _size(b, x)
     b.contribute(x, b.vector(f"{layer.name}.grad", layer.name, "softmax_grad",
@@ -234,7 +234,7 @@ def _softmax(b: _Builder, layer: LayerSpec, gy: str) -> None:
                              n * ACT_GRAD_OPS["softmax"]))
 
 
-Emitter = Callable[[_Builder, LayerSpec, str], None]
+Emitter = Callable[[StepBuilder, LayerSpec, str], None]
 
 #: The backward of each layer type: one entry per type, nothing else decides.
 BACKWARD: dict[type, Emitter] = {
@@ -245,7 +245,7 @@ BACKWARD: dict[type, Emitter] = {
 }
 
 
-def _forward(b: _Builder) -> None:
+def _forward(b: StepBuilder) -> None:
     """The forward kernels, one per layer (nothing folded: batchnorm uses the batch's
     statistics in training, and every activation the backward reads is materialised)."""
     for kernel in lower_layers(b.graph):
@@ -259,7 +259,7 @@ def _forward(b: _Builder) -> None:
         b.add(kernel, StepOp("forward", kernel.name, "forward", layer.inputs, kernel.name))
 
 
-def _loss(b: _Builder, labels: str) -> set[str]:
+def _loss(b: StepBuilder, labels: str) -> set[str]:
     """Softmax cross-entropy on the model's output; returns the layers whose backward the
     loss kernel already did (a softmax layer at the output)."""
     model = b.graph.model
@@ -292,7 +292,7 @@ def training_step(graph: Graph, optimizer: Optimizer = Optimizer.SGD,
     master weights and optimizer state in activation elements. ``recompute``: keep only
     segment boundaries and recompute the rest during the backward pass
     (`simaccel.recompute`). Raises `TrainingError` for a layer without a backward."""
-    b = _Builder(graph, dtypes, optimizer)
+    b = StepBuilder(graph, dtypes, optimizer)
     _forward(b)
     done = _loss(b, LABELS)
     for name in reversed(graph.order):
@@ -321,7 +321,7 @@ def training_step(graph: Graph, optimizer: Optimizer = Optimizer.SGD,
                         recompute=recompute)
 
 
-def _update(b: _Builder, layer: str, grads: tuple[str, ...]) -> None:
+def _update(b: StepBuilder, layer: str, grads: tuple[str, ...]) -> None:
     """Emit ``layer``'s optimizer update right after its gradients are complete; it reads
     the master weights and state from ``<layer>.state`` (an input of the step, in DRAM
     unless the residency planner keeps it on chip)."""

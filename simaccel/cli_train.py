@@ -25,6 +25,17 @@ def positive(text: str) -> int:
     return value
 
 
+def learning_rate(text: str) -> float:
+    """A finite learning rate > 0 from the command line."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1e3:  # also refuses NaN and infinity
+        raise argparse.ArgumentTypeError(f"must be above 0 and below 1000, got {text}")
+    return value
+
+
 def add_step_options(parser: argparse.ArgumentParser, train_verb: bool = False) -> None:
     """--batch, --optimizer, --precision (and for ``simulate``, --train and --recompute)."""
     if not train_verb:
@@ -61,7 +72,7 @@ def add_train_parser(verbs) -> None:
                        help="digits: scikit-learn's bundled 8×8 digits (75%%/25%% split)")
     train.add_argument("--epochs", type=positive, default=20,
                        help="passes over the training set (default 20)")
-    train.add_argument("--lr", type=float, default=None,
+    train.add_argument("--lr", type=learning_rate, default=None,
                        help="learning rate (default: adam 2e-3, momentum 0.05, sgd 0.1)")
     train.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")
     train.add_argument("--reference", action="store_true",

@@ -136,7 +136,7 @@ def grad_name(tensor: str) -> str:
     return f"{tensor}.grad"
 
 
-class _Builder:
+class StepBuilder:
     """Collects kernels and their ops; tracks each tensor's gradient contributions."""
 
     def __init__(self, graph: Graph, dtypes: tuple[DType, DType],

@@ -5,8 +5,6 @@ live activation bytes against the chip's memory (docs/architecture.md, "Training
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from simaccel import engine
@@ -16,6 +14,7 @@ from simaccel.energy import estimate
 from simaccel.errors import InputError
 from simaccel.graph import build_graph
 from simaccel.hardware import Hardware, vary
+from simaccel.kernels import Kernel, VectorKernel
 from simaccel.mapping import compile_program
 from simaccel.model import Model, Reshape
 from simaccel.numerics.outcome import Check
@@ -168,8 +167,7 @@ def _splits(report: Report, step: TrainingStep) -> tuple[LayerSplit, ...]:
     rows = zip(step.ops, report.results.layers, report.energy.layers, strict=True)
     sums: dict[str, list] = {name: [0, 0, 0, 0, 0.0, 0.0] for name in step.graph.order}
     for op, result, energy in rows:
-        side = 0 if op.phase in ("forward", "recompute") and op.kind == "forward" \
-            and not op.writes.endswith(".re") else 1
+        side = 0 if op.phase == "forward" else 1
         entry = sums.setdefault(op.layer, [0, 0, 0, 0, 0.0, 0.0])
         entry[side] += result.cycles
         entry[2 + side] += result.macs
@@ -197,12 +195,5 @@ def peak_activation_bytes(step: TrainingStep, act_bytes: int) -> int:
     return peak * act_bytes
 
 
-def _elements(kernel) -> int:
-    return kernel.elements if hasattr(kernel, "elements") else kernel.ofmap_elements
-
-
-def split_rows(report: TrainingReport) -> list[Mapping]:
-    """The per-layer rows for a table: layer, forward and backward cycles and MACs, and
-    the backward/forward ratio of cycles."""
-    return [{**vars(s), "ratio": s.backward_cycles / s.forward_cycles
-             if s.forward_cycles else math.nan} for s in report.layers]
+def _elements(kernel: Kernel) -> int:
+    return kernel.elements if isinstance(kernel, VectorKernel) else kernel.ofmap_elements

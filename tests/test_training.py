@@ -300,3 +300,21 @@ def test_dtype_of_training_hardware() -> None:
     hw = training_hardware(simaccel.load_hardware("edge_tpu_like"), "fp16")
     assert (hw.dtypes.input, hw.dtypes.weight, hw.dtypes.accumulator) == (
         DType.FP16, DType.FP16, DType.FP32)
+
+
+def test_simulate_train_out_writes_the_report_and_training_json(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["simulate", DIGITS, "--train", "--hw", "tpu_v1", "--precision", "bf16",
+                 "--out", str(out), "--quiet"]) == 0
+    training = strict_json((out / "training.json").read_text())
+    report = strict_json((out / "report.json").read_text())
+    assert training["macs"] == report["total"]["macs"] == 266_112  # batch 1: 2.9 × 91,776
+    assert {"report.json", "layers.csv", "trace.json", "training.json"} <= {
+        p.name for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("lr", ["0", "-1", "nan", "inf"])
+def test_train_refuses_a_learning_rate_out_of_range(lr: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train", DIGITS, "--data", "digits", "--hw", "tpu_v1", "--lr", lr])
+    assert exc.value.code == 2

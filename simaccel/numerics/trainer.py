@@ -22,7 +22,6 @@ from simaccel.numerics.training import (
     initial_params,
     step_cost,
 )
-from simaccel.training import Optimizer
 from simaccel.training_run import build_step, with_batch
 
 
@@ -143,5 +142,3 @@ def evaluate(executor: StepExecutor, params, x: np.ndarray, y: np.ndarray, batch
         losses.append(-np.log(np.maximum(picked, 1e-30)).sum())
     return float(np.sum(losses) / len(x)), correct / len(x)
 
-
-__all__ = ["Epoch", "TrainingRun", "train", "evaluate", "Optimizer"]
