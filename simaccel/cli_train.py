@@ -95,6 +95,8 @@ def simulate_train(args: argparse.Namespace) -> int:
                          "executes training numerically")
     if args.input:
         raise InputError("--input", "", "not used with --train")
+    if args.plots and not args.out:
+        raise InputError("--plots", "", "needs --out DIR to write the PNGs into")
     model = simaccel.load_model(args.model, allow_unknown=args.allow_unknown)
     hw = training_hardware(simaccel.load_hardware(args.hw), args.precision)
     optimizer = Optimizer(args.optimizer or "sgd")
@@ -108,10 +110,21 @@ def simulate_train(args: argparse.Namespace) -> int:
         for line in display.summary_lines(result.report)[:1] + step_lines(result):
             out.print(line, highlight=False)
     if args.out:
+        from simaccel.cli import _headless_matplotlib, _layer_range
+
+        timeline = _layer_range(args.layers)
+
         def also(folder: Path) -> list[Path]:
             path = folder / "training.json"
             path.write_text(json.dumps(_json_safe(result.to_dict()["training"]), indent=1))
-            return [path]
+            if not args.plots:
+                return [path]
+            _headless_matplotlib()
+            from simaccel.plots import write_plots
+
+            report = result.report
+            return [path, *write_plots(report.to_dict(), report.trace_events(), folder,
+                                       timeline)]
         paths = result.report.write(args.out, also=also)
         if not args.json:
             print("wrote " + ", ".join(str(p) for p in paths))

@@ -313,6 +313,13 @@ def test_simulate_train_out_writes_the_report_and_training_json(tmp_path: Path) 
         p.name for p in out.iterdir()}
 
 
+def test_simulate_train_plots(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["simulate", DIGITS, "--train", "--hw", "gemmini", "--precision", "bf16",
+                 "--out", str(out), "--plots", "--quiet"]) == 0
+    assert {"cycles.png", "timeline.png", "training.json"} <= {p.name for p in out.iterdir()}
+
+
 @pytest.mark.parametrize("lr", ["0", "-1", "nan", "inf"])
 def test_train_refuses_a_learning_rate_out_of_range(lr: str) -> None:
     with pytest.raises(SystemExit) as exc:
