@@ -135,12 +135,14 @@ def compile_step(step: TrainingStep, hw: Hardware, trace: bool = False):
     return best
 
 
-def simulate_step(model: Model, hw: Hardware, optimizer: Optimizer = Optimizer.SGD,
+def simulate_step(model: Model, hw: Hardware, optimizer: Optimizer | str = Optimizer.SGD,
                   batch: int | None = None, recompute: bool = False,
-                  trace: bool = True) -> TrainingReport:
+                  trace: bool = True, precision: str | None = None) -> TrainingReport:
     """Simulate one training step of ``model`` (batch ``batch``, default the model's) on
-    ``hw`` (float types; see `training_hardware`)."""
-    step = build_step(with_batch(model, batch), hw, optimizer, recompute)
+    ``hw`` with ``optimizer`` (sgd, momentum, adam) in ``hw``'s types, or ``precision``'s
+    (bf16, fp16, fp32; see `training_hardware`: integer types raise `InputError`)."""
+    hw = training_hardware(hw, precision)
+    step = build_step(with_batch(model, batch), hw, Optimizer(optimizer), recompute)
     schedule, program, traffic, timed = compile_step(step, hw, trace)
     checks = tuple(Check(status="skipped", dtype=hw.dtypes.input.value) for _ in step.kernels)
     results = collect(schedule, program, traffic, timed, checks)

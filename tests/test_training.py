@@ -296,6 +296,15 @@ def test_an_op_without_a_backward_is_bad_input() -> None:
         build_step(m, hw, Optimizer.SGD)
 
 
+def test_the_api_refuses_integer_types_and_takes_a_precision() -> None:
+    m = simaccel.load_model(DIGITS)
+    with pytest.raises(simaccel.InputError, match="dtypes.input"):
+        simaccel.simulate_step(m, simaccel.load_hardware("tpu_v1"), "adam")
+    r = simaccel.simulate_step(m, simaccel.load_hardware("tpu_v1"), "adam", precision="bf16",
+                               trace=False)
+    assert r.step.optimizer is Optimizer.ADAM and r.report.hardware.dtypes.input is DType.BF16
+
+
 def test_dtype_of_training_hardware() -> None:
     hw = training_hardware(simaccel.load_hardware("edge_tpu_like"), "fp16")
     assert (hw.dtypes.input, hw.dtypes.weight, hw.dtypes.accumulator) == (
