@@ -338,3 +338,10 @@ def test_simulate_train_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert main(["simulate", DIGITS, "--train", "--hw", "gemmini", "--precision", "bf16",
                  "--out", str(out), "--plots", "--quiet"]) == 0
     assert seen == [(28, True)]  # the step's 28 kernels
+
+
+@pytest.mark.parametrize("lr", ["0", "-1", "nan", "inf"])
+def test_train_refuses_a_learning_rate_out_of_range(lr: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train", DIGITS, "--data", "digits", "--hw", "tpu_v1", "--lr", lr])
+    assert exc.value.code == 2
