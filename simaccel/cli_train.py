@@ -177,8 +177,8 @@ def step_lines(result) -> list[str]:
 def train(args: argparse.Namespace) -> int:
     """``simaccel train MODEL --data digits``."""
     import simaccel
-    from simaccel.numerics.trainer import train as run_training
     from simaccel.numerics.training import TrainConfig
+    from simaccel.trainer import train as run_training
     from simaccel.training import Optimizer
     from simaccel.training_run import training_hardware
 

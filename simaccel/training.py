@@ -1,20 +1,23 @@
 """A training step as a graph transformation before lowering (docs/architecture.md,
 "Training").
 
-`training_step` turns a shaped `Graph` into the kernels of one step of minibatch training —
-the forward pass, the loss gradient, the backward pass and the optimizer update — each with a
-`StepOp` saying what it computes, so the same list is timed by the engine and executed by the
-numerics (`simaccel.numerics.training`). The backward pass is built per layer by a registry
-(`BACKWARD`, one emitter per op); an op without one is refused (`TrainingError`).
+`simaccel.backward.training_step` turns a shaped `Graph` into the kernels of one step of
+minibatch training — the forward pass, the loss gradient, the backward pass and the
+optimizer update — each with a `StepOp` saying what it computes, so the same list is timed
+by the engine and executed by the numerics (`simaccel.numerics.training`). The backward
+pass is built per layer by a registry (`simaccel.backward.BACKWARD`, one emitter per layer
+type); an op without one is refused (`TrainingError`).
 
 For a GEMM layer Y = act(X·W + b) (convolutions by im2col: X is [g, M, K], W [g, K, N]):
 
 * ``L.act`` — the activation's backward on the vector unit: G = dY ⊙ act'(·);
 * ``L.dW`` — dW = Xᵀ·G, a GEMM with activations on *both* sides (``filter_activation``);
 * ``L.db`` — db = Σ_rows G on the vector unit;
-* ``L.dX`` — dX = G·Wᵀ; for a convolution this is the column gradient (im2col's transpose,
-  the form Caffe's backward uses), which ``L.col2im`` scatters back into the input's shape
-  (stride, padding, dilation and groups as in the forward), so every backward GEMM has
+* ``L.dX`` — dX = G·Wᵀ. For a stride-1 convolution whose output has its input's size, the
+  transposed convolution (G padded, the kernel flipped, channels swapped per group) as an
+  implicit-im2col GEMM; for any other, the column gradient (im2col's transpose, the form
+  Caffe's backward uses), which ``L.col2im`` scatters back into the input's shape (stride,
+  padding, dilation and groups as in the forward). Either way every backward GEMM has
   exactly the forward GEMM's MACs. dX is skipped where the input needs no gradient (a model
   input), so a step's MACs are 3 × forward − those of the skipped dX.
 
@@ -106,7 +109,9 @@ class TrainingStep:
 
     ``parameters``: elements of every trainable tensor (``"<layer>.<name>"``); ``stashed``:
     forward tensors the backward pass reads; ``labels``: the name of the labels input (one
-    class index per output row); ``label_elements`` its size."""
+    class index per output row); ``label_elements`` its size; ``states``: per trainable
+    layer the input ``"<layer>.state"`` holding its fp32 master weights and optimizer state,
+    in activation elements (an fp32 value is 4 / activation bytes of them)."""
 
     graph: Graph
     kernels: tuple[Kernel, ...]

@@ -151,6 +151,14 @@ def simulate_step(model: Model, hw: Hardware, optimizer: Optimizer | str = Optim
     return _summarise(report, step, program)
 
 
+def step_cost(step: TrainingStep, hw: Hardware) -> tuple[Program, int, float]:
+    """(Program, cycles, energy in pJ) of one step of ``step`` on ``hw``."""
+    schedule, program, traffic, timed = compile_step(step, hw)
+    checks = tuple(Check(status="skipped", dtype=hw.dtypes.input.value) for _ in step.kernels)
+    results = collect(schedule, program, traffic, timed, checks)
+    return program, results.total.cycles, estimate(results, hw).total.total
+
+
 def _summarise(report: Report, step: TrainingStep, program: Program) -> TrainingReport:
     hw = report.hardware
     act = hw.dtypes.input.bytes

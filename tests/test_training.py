@@ -262,8 +262,8 @@ def test_training_through_the_program_learns_and_tracks_the_reference() -> None:
     a documented figure (docs/architecture.md, "Training"), not a CI test."""
     pytest.importorskip("sklearn")
     from simaccel.datasets import Dataset, split_digits
-    from simaccel.numerics.trainer import train
     from simaccel.numerics.training import TrainConfig
+    from simaccel.trainer import train
 
     full = split_digits()
     data = Dataset("digits", full.x_train[:320], full.y_train[:320], full.x_test[:240],

@@ -9,8 +9,7 @@ loss dynamically (PyTorch's GradScaler defaults: start 2¹⁶, halve and skip th
 overflow, double after 2000 clean steps). ``reference=True`` is the float64 run: no
 rounding and one plain matmul per GEMM instead of the Program.
 
-`run_training` trains a model from scratch on a dataset and prints, per epoch, the losses,
-the test accuracy and the simulated time and energy of the epoch's steps on the chip.
+The loop over epochs and minibatches is `simaccel.trainer.train`.
 """
 
 from __future__ import annotations
@@ -22,17 +21,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from simaccel.domain import DType
-from simaccel.energy import estimate
 from simaccel.errors import InputError
 from simaccel.hardware import Hardware
 from simaccel.model import Model
 from simaccel.numerics import weights as model_weights
 from simaccel.numerics.execute import run_gemm
-from simaccel.numerics.outcome import Check
 from simaccel.numerics.quant import round_to
 from simaccel.numerics.train_ops import KINDS
 from simaccel.program import Program
-from simaccel.results import collect
 from simaccel.training import Optimizer, TrainingStep
 
 #: Learning rates when none is given: Adam's 2e-3 is what scripts/train_digits.py trains the
@@ -204,13 +200,3 @@ def initial_params(model: Model, step: TrainingStep, seed: int) -> dict:
     graph = replace(step.graph, model=replace(model, seed=seed, weights=None,
                                               weights_path=None))
     return model_weights.model_params(graph)
-
-
-def step_cost(step: TrainingStep, hw: Hardware):
-    """(Program, cycles, energy in pJ) of one step on ``hw``."""
-    from simaccel.training_run import compile_step
-
-    schedule, program, traffic, timed = compile_step(step, hw)
-    checks = tuple(Check(status="skipped", dtype=hw.dtypes.input.value) for _ in step.kernels)
-    results = collect(schedule, program, traffic, timed, checks)
-    return program, results.total.cycles, estimate(results, hw).total.total

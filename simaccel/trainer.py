@@ -20,9 +20,8 @@ from simaccel.numerics.training import (
     TrainConfig,
     Updater,
     initial_params,
-    step_cost,
 )
-from simaccel.training_run import build_step, with_batch
+from simaccel.training_run import build_step, step_cost, with_batch
 
 
 @dataclass(frozen=True)
