@@ -177,6 +177,8 @@ def step_lines(result) -> list[str]:
 def train(args: argparse.Namespace) -> int:
     """``simaccel train MODEL --data digits``."""
     import simaccel
+    from simaccel.datasets import check_fits
+    from simaccel.graph import build_graph
     from simaccel.numerics.training import TrainConfig
     from simaccel.trainer import train as run_training
     from simaccel.training import Optimizer
@@ -184,6 +186,7 @@ def train(args: argparse.Namespace) -> int:
 
     model = simaccel.load_model(args.model)
     hw = training_hardware(simaccel.load_hardware(args.hw), args.precision)
+    check_fits(model, args.data, build_graph(model).shapes[model.outputs[0]])
     optimizer = Optimizer(args.optimizer or "adam")
     config = TrainConfig(epochs=args.epochs, batch=args.batch or 32, optimizer=optimizer,
                          lr=args.lr, seed=args.seed)

@@ -13,6 +13,8 @@ from simaccel.errors import InputError
 
 #: The digits split's held-out share and seed (scripts/train_digits.py's).
 DIGITS_TEST_SHARE, DIGITS_SEED = 0.25, 0
+#: Per dataset: the shape of one image (NHWC without the batch) and the number of classes.
+SHAPES = {"digits": ((8, 8, 1), 10)}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,20 @@ def split_digits() -> Dataset:
 
 
 LOADERS = {"digits": split_digits}
+
+
+def check_fits(model, name: str, output_shape: tuple[int, ...]) -> None:
+    """``model`` takes dataset ``name``'s images (one input, of their shape after the
+    batch) and its output ``output_shape`` has a value per class; else `InputError` naming
+    the model's field. Needs nothing loaded."""
+    image, classes = SHAPES[name]
+    if len(model.inputs) != 1 or tuple(model.inputs[0].shape[1:]) != image:
+        shapes = [list(spec.shape) for spec in model.inputs]
+        raise InputError(model.source, "inputs", f"{shapes} do not take the {name} images: "
+                         f"one input of shape [batch, {', '.join(map(str, image))}]")
+    if output_shape[-1] < classes:
+        raise InputError(model.source, "outputs[0]", f"{output_shape[-1]} values per row; "
+                         f"the {name} labels need {classes} (one per class)")
 
 
 def load(name: str) -> Dataset:

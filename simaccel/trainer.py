@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simaccel.datasets import Dataset
+from simaccel.datasets import Dataset, check_fits
 from simaccel.domain import DType
-from simaccel.errors import InputError
 from simaccel.hardware import Hardware
 from simaccel.model import Model
 from simaccel.numerics.quant import round_to
@@ -82,25 +81,10 @@ def train(model: Model, hw: Hardware, config: TrainConfig, data: Dataset,
         return _train(model, hw, config, data, say, reference)
 
 
-def check_fits(model: Model, data: Dataset, output_shape: tuple[int, ...]) -> None:
-    """The model takes the dataset's images (one input, of their shape after the batch) and
-    has an output row of at least as many classes as the labels; else `InputError` naming
-    the model's field."""
-    image = tuple(data.x_train.shape[1:])
-    if len(model.inputs) != 1 or tuple(model.inputs[0].shape[1:]) != image:
-        shapes = [list(spec.shape) for spec in model.inputs]
-        raise InputError(model.source, "inputs", f"{shapes} do not take the {data.name} "
-                         f"images: one input of shape [batch, {', '.join(map(str, image))}]")
-    classes = int(max(data.y_train.max(), data.y_test.max())) + 1
-    if output_shape[-1] < classes:
-        raise InputError(model.source, "outputs[0]", f"{output_shape[-1]} values per row; the "
-                         f"{data.name} labels need {classes} (one per class)")
-
-
 def _train(model: Model, hw: Hardware, config: TrainConfig, data: Dataset,
            say: Callable[[str], None], reference: bool) -> TrainingRun:
     step = build_step(with_batch(model, config.batch), hw, config.optimizer)
-    check_fits(model, data, step.graph.shapes[model.outputs[0]])
+    check_fits(model, data.name, step.graph.shapes[model.outputs[0]])
     program, cycles, energy_pj = step_cost(step, hw)
     executor = StepExecutor(step, program, hw)
     epochs = _loop(model, step, executor, config, data, say,

@@ -349,7 +349,6 @@ def test_train_refuses_a_learning_rate_out_of_range(lr: str) -> None:
 
 def test_train_a_model_that_does_not_take_the_images_is_bad_input(
         capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("sklearn")
     mnist = str(ROOT / "workloads" / "mnist_cnn.json")  # 28×28 inputs, digits are 8×8
     assert main(["train", mnist, "--data", "digits", "--hw", "tpu_v1", "--precision",
                  "bf16"]) == 2
