@@ -33,16 +33,17 @@ if TYPE_CHECKING:
     from simaccel.pipeline import compile, simulate  # noqa: A004 - simaccel.compile(model, hw)
     from simaccel.report import Report
     from simaccel.sweeps import pareto_front, sweep
+    from simaccel.training_run import simulate_step
 
 #: Public name -> the module that defines it (imported when the name is first read).
 _LAZY = {"load_model": "simaccel.frontends", "load_hardware": "simaccel.frontends.hardware_toml",
          "vary": "simaccel.hardware", "simulate": "simaccel.pipeline",
          "compile": "simaccel.pipeline",
          "Report": "simaccel.report", "pareto_front": "simaccel.sweeps",
-         "sweep": "simaccel.sweeps"}
+         "sweep": "simaccel.sweeps", "simulate_step": "simaccel.training_run"}
 
 __all__ = ["InputError", "Report", "SimaccelError", "compile", "load_hardware", "load_model",
-           "pareto_front", "simulate", "sweep", "vary"]
+           "pareto_front", "simulate", "simulate_step", "sweep", "vary"]
 __version__ = "0.1.0"
 
 

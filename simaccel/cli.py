@@ -1,5 +1,6 @@
-"""The ``simaccel`` command line: ``simulate``, ``show``, ``import``, ``compare``, ``plot``,
-``sweep``, ``llm``, ``partition``, ``collective``, ``hw list``, ``prune`` and ``sparsity``.
+"""The ``simaccel`` command line: ``simulate`` (``--train``: a training step), ``train``,
+``show``, ``import``, ``compare``, ``plot``, ``sweep``, ``llm``, ``partition``,
+``collective``, ``hw list``, ``prune`` and ``sparsity``.
 
 Bad input prints one line naming the file and the field and exits 2; a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--exact", action="store_true",
                      help="time every tile instead of fast-forwarding the steady state of "
                           "long loops (slower; agrees within 0.5%% on the shipped workloads)")
+
+    from simaccel.cli_train import add_step_options, add_train_parser
+
+    add_step_options(sim)
+    add_train_parser(verbs)
 
     show = verbs.add_parser("show", help="list a model's layers, shapes, MACs and GEMMs",
                             description="Print every layer with its output shape, MACs and "
@@ -159,6 +165,16 @@ def _add_hw(parser: argparse.ArgumentParser) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     import simaccel
     from simaccel import display
+
+    if args.train:
+        from simaccel.cli_train import simulate_train
+
+        if args.out:
+            writable_folder(args.out)
+        return simulate_train(args)
+    for flag in ("batch", "optimizer", "precision", "recompute"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag}", "", "only with --train")
 
     if args.plots and not args.out:
         raise InputError("--plots", "", "needs --out DIR to write the PNGs into")
@@ -546,6 +562,11 @@ def _sparsity(args: argparse.Namespace) -> int:
     print(sparsity_table(_weight_density(_load(args), args), hw))
     return EXIT_OK
 
+def _train(args: argparse.Namespace) -> int:
+    from simaccel.cli_train import train
+
+    return train(args)
+
 
 def _hw_list(args: argparse.Namespace) -> int:
     from simaccel import display
@@ -581,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                "program": _program, "compare": _compare,
                "sweep": _sweep, "hw": _hw_list, "prune": _prune,
                "sparsity": _sparsity, "llm": _llm, "partition": _partition,
-               "collective": _collective}[args.verb]
+               "collective": _collective, "train": _train}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

@@ -47,6 +47,9 @@ class GemmKernel:
     ``output`` is the tensor the kernel writes (the last fused layer's name). ``sparsity``
     is its weights' measured sparsity (`simaccel.sparsity`), None when it has no weights
     to measure (dense).
+    ``filter_activation`` gives the second operand's role explicitly: True when B is an
+    activation computed at run time (``inputs[1]``: a matmul's second input, the output
+    gradient of a weight-gradient GEMM), False when it is weights (prefetched from DRAM).
     """
 
     name: str
@@ -64,6 +67,7 @@ class GemmKernel:
     output: str = ""
     inputs: tuple[str, ...] = ()
     sparsity: WeightSparsity | None = None
+    filter_activation: bool = False
 
     def __post_init__(self) -> None:
         if not self.output:
@@ -76,8 +80,9 @@ class GemmKernel:
 
     @property
     def filter_is_activation(self) -> bool:
-        """True when the second operand is computed at run time (matmul), not a weight."""
-        return self.op == "matmul"
+        """True when the second operand is computed at run time (``filter_activation``: a
+        matmul's second input, a weight gradient's output gradient), not a weight."""
+        return self.filter_activation
 
     @property
     def kind(self) -> str:

@@ -85,7 +85,8 @@ def _lower_op(layer: LayerSpec, ins: list[tuple[int, ...]], out: tuple[int, ...]
             name=name, op=layer.op, m=out[-2], k=ins[0][-1], n=out[-1], groups=batch,
             ifmap_elements=math.prod(ins[0]), filter_elements=math.prod(ins[1]),
             ofmap_elements=math.prod(out),
-            fused_vector_ops=math.prod(out) if layer.scale != 1.0 else 0)
+            fused_vector_ops=math.prod(out) if layer.scale != 1.0 else 0,
+            filter_activation=True)
         return _with_activation(kernel, layer.activation)
     return _vector_kernel(layer, ins, out)
 

@@ -140,7 +140,7 @@ def numerics_bytes(graph: Graph, kernels: tuple[Kernel, ...]) -> int:
     accelerator's), the weights three times (drawn, folded, quantized), and the largest GEMM's
     im2col operand and accumulators twice."""
     gemms = [k for k in kernels if isinstance(k, GemmKernel)]
-    weights = sum(k.filter_elements for k in gemms if k.op != "matmul")  # matmul: activations
+    weights = sum(k.filter_elements for k in gemms if not k.filter_is_activation)
     activations = sum(math.prod(shape) for shape in graph.shapes.values())
     largest = max((k.groups * k.m * (k.k + k.n) for k in gemms), default=0)
     return 8 * (3 * weights + 2 * activations + 2 * largest)

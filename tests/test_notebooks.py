@@ -20,7 +20,7 @@ def test_every_lab_is_there() -> None:
     names = [nb.stem for nb in NOTEBOOKS]
     assert names == ["01_systolic_dataflows", "02_memory_and_tiling",
                      "03_quantization_and_pruning", "04_design_space_sweep",
-                     "05_model_parallelism"]
+                     "05_model_parallelism", "06_training_on_the_accelerator"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
