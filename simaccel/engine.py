@@ -34,6 +34,7 @@ and the vector unit running independent kernels) may; in a chain they follow eac
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Generator
@@ -80,6 +81,8 @@ class EngineResult:
     cycles: int
     trace: tuple[TraceEvent, ...]
     busy_cycles: int = 0  #: cycles in which at least one compute unit was busy
+    #: kernels whose fast-forward ran beside another kernel's work (`contended`)
+    contended: tuple[int, ...] = ()
 
 
 #: The compute units' tracks: a fast-forwarded stretch shows there as one slice.
@@ -119,6 +122,11 @@ class _Run:
                         for p in ins.probes}
         self.ended: dict[int, int] = {}
         self.warped = [0] * n  #: cycles each kernel has been moved on by fast-forwards
+        #: with skips: each resource's busy intervals (start, end, kernel), and each skip's
+        #: (kernel, measured window start, end, skipped span start, end)
+        self.activity: dict[object, list[tuple[int, int, int]]] | None = \
+            {} if self.watched else None
+        self.skips: list[tuple[int, int, int, int, int]] = []
 
     @staticmethod
     def _tag(event: simpy.Event, kernel: int) -> simpy.Event:
@@ -166,6 +174,8 @@ class _Run:
         shift = ins.repeat * period
         start = int(self.env.now)
         if shift > 0:
+            self.skips.append((ins.kernel, self.ended[ins.probes[0]] - period,
+                               self.ended[ins.probes[1]], start, start + shift))
             self._warp(ins.kernel, shift)
             self.busy.append((start, start + min(ins.cycles, shift)))
             if self.keep_trace:
@@ -214,6 +224,13 @@ class _Run:
             if owner.takes:
                 self._tag(self.space[(owner.core, owner.partition)].put(owner.takes),
                           ins.kernel)
+        if self.activity is not None and ins.op in _TRACK:
+            busy_end = end if ins.op in (Opcode.MATMUL, Opcode.VECTOR) else \
+                int(start) + self.transfer_cycles(ins.bytes)
+            where = (ins.core, ins.unit) if ins.op in (Opcode.MATMUL, Opcode.VECTOR) else \
+                ins.core % len(self.channels)
+            if busy_end > start:
+                self.activity.setdefault(where, []).append((int(start), busy_end, ins.kernel))
         if ins.op in (Opcode.MATMUL, Opcode.VECTOR):
             if end > start:
                 self.busy.append((int(start), end))
@@ -243,7 +260,8 @@ class _Run:
         spans = _windows(self.program, self.compute_start, self.compute_end, end)
         self.trace.sort(key=lambda e: (e.start, e.end, e.unit, e.layer, e.tile))
         return EngineResult(spans=spans, cycles=end, trace=tuple(self.trace),
-                            busy_cycles=covered_cycles(self.busy))
+                            busy_cycles=covered_cycles(self.busy),
+                            contended=contended(self.skips, self.activity or {}))
 
 
 def _windows(program: Program, starts: list[int], ends: list[int], run_end: int
@@ -271,6 +289,36 @@ def _windows(program: Program, starts: list[int], ends: list[int], run_end: int
         final = max(unit_of, key=lambda k: (ends[k], k))
         spans[final] = LayerSpan(spans[final].start, run_end)
     return tuple(spans)
+
+
+#: A skip is trusted when other kernels kept its resources busy for at most this share of
+#: the two iterations it measured (a period measured beside them carries their load past
+#: their end: its error is at most this share) ...
+MEASURED_SHARE = 0.001
+#: ... and of the span it skipped (they ran there with the DRAM channel to themselves).
+SKIPPED_SHARE = 0.01
+
+
+def contended(skips: list[tuple[int, int, int, int, int]],
+              activity: dict[object, list[tuple[int, int, int]]]) -> tuple[int, ...]:
+    """Kernels with a skip whose measured iterations or skipped span other kernels' work
+    overlapped by more than `MEASURED_SHARE` or `SKIPPED_SHARE` of its length (busy cycles
+    on any compute unit or DRAM channel). Each resource's intervals are disjoint and in time
+    order, so the ones inside a window are found by bisection."""
+    starts = {where: [i[0] for i in spans] for where, spans in activity.items()}
+    out = set()
+    for kernel, measure_start, measure_end, skip_start, skip_end in skips:
+        for lo, hi, share in ((measure_start, measure_end, MEASURED_SHARE),
+                              (skip_start, skip_end, SKIPPED_SHARE)):
+            others = 0
+            for where, spans in activity.items():
+                first = max(bisect.bisect_right(starts[where], lo) - 1, 0)
+                for a, b, k in spans[first:bisect.bisect_left(starts[where], hi)]:
+                    if k != kernel:
+                        others += max(0, min(b, hi) - max(a, lo))
+            if others > share * max(hi - lo, 1):
+                out.add(kernel)
+    return tuple(sorted(out))
 
 
 def covered_cycles(intervals: list[tuple[int, int]]) -> int:

@@ -515,16 +515,18 @@ def _shape(kernel: Kernel, hw: Hardware) -> Kernel:
                    fused=())
 
 
-def build_schedule(kernels: tuple[Kernel, ...], hw: Hardware, exact: bool = False
-                   ) -> Schedule:
+def build_schedule(kernels: tuple[Kernel, ...], hw: Hardware, exact: bool = False,
+                   exact_kernels: frozenset[int] = frozenset()) -> Schedule:
     """Tile every kernel for ``hw``, keeping the lowering's order; kernels of the same shape
-    (a transformer's layers) are tiled once. ``exact``: list every tile."""
+    (a transformer's layers) are tiled once. ``exact``: list every tile (of the kernels in
+    ``exact_kernels`` only, when it is False)."""
     check_layer_formats(kernels, hw)
-    done: dict[Kernel, LayerSchedule] = {}
+    done: dict[tuple[Kernel, bool], LayerSchedule] = {}
     layers = []
-    for kernel in kernels:
-        key = _shape(kernel, hw)
+    for index, kernel in enumerate(kernels):
+        whole = exact or index in exact_kernels
+        key = (_shape(kernel, hw), whole)
         if key not in done:
-            done[key] = schedule_kernel(kernel, hw, exact)
+            done[key] = schedule_kernel(kernel, hw, exact=whole)
         layers.append(replace(done[key], kernel=kernel))
     return Schedule(hardware=hw, layers=tuple(layers))

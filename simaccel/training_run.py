@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from simaccel import engine
 from simaccel.backward import training_step
 from simaccel.domain import DType
 from simaccel.energy import estimate
@@ -15,9 +14,9 @@ from simaccel.errors import InputError
 from simaccel.graph import build_graph
 from simaccel.hardware import Hardware, vary
 from simaccel.kernels import Kernel, VectorKernel
-from simaccel.mapping import compile_program
 from simaccel.model import Model, Reshape
 from simaccel.numerics.outcome import Check
+from simaccel.pipeline import time_mappings
 from simaccel.program import Program
 from simaccel.report import Report
 from simaccel.residency import is_alias
@@ -118,21 +117,16 @@ def build_step(model: Model, hw: Hardware, optimizer: Optimizer, recompute: bool
         raise InputError(model.source, field, exc.message) from None
 
 
-def compile_step(step: TrainingStep, hw: Hardware, trace: bool = False):
+def compile_step(step: TrainingStep, hw: Hardware, trace: bool = False, exact: bool = False):
     """Schedule, compile and time ``step`` on ``hw``: (schedule, program, traffic, timed);
-    on several cores the spread and the one-core mappings are timed and the faster kept.
-    Master weights and optimizer state live in DRAM: read by the update, written back."""
-    schedule = build_schedule(step.kernels, hw)
+    on several cores the spread and the one-core mappings are timed and the faster kept
+    (`simaccel.pipeline.time_mappings`); ``exact``: every tile listed (the numerics execute
+    the Program). Master weights and optimizer state live in DRAM: read by the update,
+    written back."""
+    schedule = build_schedule(step.kernels, hw, exact=exact)
     outputs = tuple(op.writes for op in step.ops if op.phase == "update") + tuple(step.states)
-    best = None
-    for spread in ([True, False] if hw.chip.cores > 1 else [True]):
-        program, traffic = compile_program(schedule, step.input_elements(), outputs,
-                                           spread=spread)
-        timed = engine.run(program, trace=trace)
-        if best is None or timed.cycles < best[3].cycles:
-            best = (schedule, program, traffic, timed)
-    assert best is not None
-    return best
+    program, traffic, timed = time_mappings(schedule, step.input_elements(), outputs, trace)
+    return schedule, program, traffic, timed
 
 
 def simulate_step(model: Model, hw: Hardware, optimizer: Optimizer | str = Optimizer.SGD,
@@ -152,8 +146,9 @@ def simulate_step(model: Model, hw: Hardware, optimizer: Optimizer | str = Optim
 
 
 def step_cost(step: TrainingStep, hw: Hardware) -> tuple[Program, int, float]:
-    """(Program, cycles, energy in pJ) of one step of ``step`` on ``hw``."""
-    schedule, program, traffic, timed = compile_step(step, hw)
+    """(Program, cycles, energy in pJ) of one step of ``step`` on ``hw``; the Program lists
+    every tile, for the numerics to execute."""
+    schedule, program, traffic, timed = compile_step(step, hw, exact=True)
     checks = tuple(Check(status="skipped", dtype=hw.dtypes.input.value) for _ in step.kernels)
     results = collect(schedule, program, traffic, timed, checks)
     return program, results.total.cycles, estimate(results, hw).total.total

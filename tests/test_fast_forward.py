@@ -177,3 +177,34 @@ def test_the_cli_lists_and_times_both_ways(capsys) -> None:
                      *flags]) == 0
         cycles.append(json.loads(capsys.readouterr().out)["total"]["cycles"])
     assert abs(cycles[0] - cycles[1]) <= TOLERANCE * cycles[1]
+
+
+def test_a_training_step_is_timed_fast_and_executed_whole() -> None:
+    """The step's timed Program skips (mnist on the 8×8 array has long loops); the Program
+    the trainer executes lists every tile, and both time the step alike."""
+    from simaccel.training import Optimizer
+    from simaccel.training_run import build_step, compile_step, step_cost, training_hardware
+
+    hw = training_hardware(simaccel.load_hardware("teaching_8x8"), "bf16")
+    model = simaccel.load_model(ROOT / "workloads" / "mnist_cnn.json")
+    step = build_step(model, hw, Optimizer.SGD)
+    timed = compile_step(step, hw)
+    assert any(ins.op is Opcode.SKIP for ins in timed[1].instructions)
+    program, cycles, _ = step_cost(step, hw)
+    assert not any(ins.op is Opcode.SKIP for ins in program.instructions)
+    assert abs(timed[3].cycles - cycles) <= TOLERANCE * cycles
+
+
+def test_a_skip_beside_another_kernels_work_is_not_trusted() -> None:
+    """Kernel 0 measured its period over cycles 0–10,000 and skipped 10,000–110,000. Kernel
+    1's 20 cycles on the DRAM channel inside the measured window are above the 0.1% it may
+    distort the period by, 5 are within; in the skipped span its work counts above 1%."""
+    from simaccel.engine import contended
+
+    skip = [(0, 0, 10_000, 10_000, 110_000)]
+    own = [(0, 10_000, 0)]
+    assert contended(skip, {0: [(5_000, 5_020, 1)], (0, "array"): own}) == (0,)
+    assert contended(skip, {0: [(5_000, 5_005, 1)], (0, "array"): own}) == ()
+    assert contended(skip, {0: [(20_000, 20_500, 1)], (0, "array"): own}) == ()
+    assert contended(skip, {0: [(20_000, 22_000, 1)], (0, "array"): own}) == (0,)
+    assert contended(skip, {0: [(0, 200_000, 0)]}) == ()  # its own work is not another's
