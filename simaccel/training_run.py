@@ -136,7 +136,12 @@ def simulate_step(model: Model, hw: Hardware, optimizer: Optimizer | str = Optim
     ``hw`` with ``optimizer`` (sgd, momentum, adam) in ``hw``'s types, or ``precision``'s
     (bf16, fp16, fp32; see `training_hardware`: integer types raise `InputError`)."""
     hw = training_hardware(hw, precision)
-    step = build_step(with_batch(model, batch), hw, Optimizer(optimizer), recompute)
+    return time_step(build_step(with_batch(model, batch), hw, Optimizer(optimizer), recompute),
+                     hw, trace)
+
+
+def time_step(step: TrainingStep, hw: Hardware, trace: bool = True) -> TrainingReport:
+    """Time a built ``step`` on ``hw`` (already in the training types): its report."""
     schedule, program, traffic, timed = compile_step(step, hw, trace)
     checks = tuple(Check(status="skipped", dtype=hw.dtypes.input.value) for _ in step.kernels)
     results = collect(schedule, program, traffic, timed, checks)

@@ -1,0 +1,224 @@
+"""Data-parallel training over a system's chips (docs/architecture.md, "Training",
+"Data-parallel steps").
+
+Every chip holds the whole model and runs the training step on its share of the batch
+(batch / chips samples). Each parameter gradient (a layer's dW, db, or a normalisation's
+dγ/dβ) is summed over the chips by an all-reduce (ring by default, `simaccel.collectives`)
+started as soon as the kernel that writes it ends; the all-reduces run one at a time, in
+the order their gradients are ready (one communication stream), each timed by the link
+engine on the system's links. On more than one chip the optimizer updates move after the
+last backward kernel (`defer_updates`, as a framework's optimizer step follows the
+backward pass), so no backward kernel waits behind an update on the in-order vector unit;
+a layer's update then starts no earlier than the end of its gradients' all-reduces, and
+when it waits, the updates after it wait as long. The communication thus overlaps the rest
+of the backward pass, and what is left over is *exposed*:
+
+    step cycles = one chip's step cycles + exposed communication cycles.
+
+Scaling is strong scaling (the global batch fixed): speedup(P) = T(1 chip, batch B) /
+T(P chips, batch B), the throughput ratio; scaling efficiency = speedup / P. One chip runs
+the plain step (updates in place, no communication). The reduction's additions are not
+timed (as in `simaccel.collectives`), nor is link energy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+
+from simaccel import link_engine
+from simaccel.collectives import Algorithm, Collective, plan
+from simaccel.errors import InputError
+from simaccel.hardware import Hardware, vary
+from simaccel.model import Model
+from simaccel.network import system_network
+from simaccel.training import Optimizer, TrainingStep
+from simaccel.training_run import (
+    TrainingReport,
+    build_step,
+    time_step,
+    training_hardware,
+    with_batch,
+)
+
+
+@dataclass(frozen=True)
+class GradientReduce:
+    """The all-reduce of one gradient tensor (``nbytes`` in the training type): when the
+    kernel writing it ended (``ready_cycle``, on the data-parallel step's clock) and when the
+    all-reduce held the links (``start_cycle`` … ``end_cycle``)."""
+
+    tensor: str
+    layer: str
+    nbytes: int
+    ready_cycle: int
+    start_cycle: int
+    end_cycle: int
+
+
+@dataclass(frozen=True)
+class DataParallelStep:
+    """One data-parallel training step on ``chips`` chips of a global ``batch``: ``local``
+    is one chip's step (batch / chips), ``reduces`` the gradients' all-reduces, ``cycles``
+    the whole step (see the module docstring)."""
+
+    chips: int
+    batch: int
+    algorithm: Algorithm
+    local: TrainingReport
+    reduces: tuple[GradientReduce, ...]
+    cycles: int
+
+    @property
+    def hardware(self) -> Hardware:
+        return self.local.report.hardware
+
+    @property
+    def compute_cycles(self) -> int:
+        """One chip's step on its share of the batch, without communication."""
+        return self.local.report.results.total.cycles
+
+    @property
+    def communication_cycles(self) -> int:
+        """Cycles in which some all-reduce held the links."""
+        return sum(r.end_cycle - r.start_cycle for r in self.reduces)
+
+    @property
+    def exposed_cycles(self) -> int:
+        """Communication not hidden behind compute: the step less one chip's compute."""
+        return self.cycles - self.compute_cycles
+
+    @property
+    def reduced_bytes(self) -> int:
+        """Bytes all-reduced per step: every parameter gradient in the training type."""
+        return sum(r.nbytes for r in self.reduces)
+
+    @property
+    def latency_s(self) -> float:
+        return self.cycles / (self.hardware.clock_mhz * 1e6)
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.batch / self.latency_s
+
+    def to_dict(self) -> dict:
+        """The step's figures as JSON types."""
+        return {"chips": self.chips, "batch": self.batch,
+                "per_chip_batch": self.batch // self.chips,
+                "algorithm": self.algorithm.value, "cycles": self.cycles,
+                "latency_s": self.latency_s, "samples_per_s": self.samples_per_s,
+                "compute_cycles": self.compute_cycles,
+                "communication_cycles": self.communication_cycles,
+                "exposed_cycles": self.exposed_cycles, "reduced_bytes": self.reduced_bytes,
+                "reduces": [vars(r) for r in self.reduces]}
+
+
+def per_chip_batch(model: Model, batch: int | None, chips: int, field: str = "--chips"
+                   ) -> int:
+    """``batch`` (None: the model's) split evenly over ``chips``; a batch that does not
+    split is bad input naming ``field``."""
+    total = batch if batch is not None else model.inputs[0].shape[0]
+    if chips > total or total % chips:
+        raise InputError(field, "", f"a batch of {total} does not split evenly over {chips} "
+                         "chips (each chip trains on batch / chips samples)")
+    return total // chips
+
+
+def simulate_data_parallel(model: Model, hw: Hardware, chips: int | None = None,
+                           optimizer: Optimizer | str = Optimizer.SGD,
+                           batch: int | None = None, precision: str | None = None,
+                           algorithm: Algorithm | str = Algorithm.RING,
+                           recompute: bool = False) -> DataParallelStep:
+    """One data-parallel training step of ``model`` (global ``batch``, default the model's)
+    on ``chips`` chips of ``hw``'s system (None: its ``[system] chips``), linked as its
+    ``[system]`` says."""
+    chips = chips if chips is not None else hw.system.chips
+    hw = training_hardware(vary(hw, {"system.chips": chips}), precision)
+    share = per_chip_batch(model, batch, chips)
+    step = build_step(with_batch(model, share), hw, Optimizer(optimizer), recompute)
+    local = time_step(step if chips == 1 else defer_updates(step), hw, trace=False)
+    network = system_network(hw)
+    algorithm = Algorithm(algorithm)
+
+    @cache
+    def all_reduce(nbytes: int) -> int:
+        messages = plan(Collective.ALL_REDUCE, algorithm, network.nodes, nbytes)
+        return link_engine.run(network, messages).cycles
+
+    cycles, reduces = overlap(local, all_reduce)
+    return DataParallelStep(chips, share * chips, algorithm, local, reduces, cycles)
+
+
+def defer_updates(step: TrainingStep) -> TrainingStep:
+    """``step`` with its optimizer updates after every other kernel, in their order."""
+    pairs = list(zip(step.kernels, step.ops, strict=True))
+    ordered = [p for p in pairs if p[1].phase != "update"] + [
+        p for p in pairs if p[1].phase == "update"]
+    return replace(step, kernels=tuple(k for k, _ in ordered), ops=tuple(o for _, o in ordered))
+
+
+def gradient_bytes(step: TrainingStep, act_bytes: int) -> dict[str, int]:
+    """Bytes of every parameter gradient (``<layer>.<name>.grad``) in the training type."""
+    return {f"{name}.grad": n * act_bytes for name, n in step.parameters.items()}
+
+
+def schedule_reduces(local: TrainingReport, all_reduce: Callable[[int], int]
+                     ) -> tuple[GradientReduce, ...]:
+    """Each gradient of ``local``'s step all-reduced (``all_reduce(nbytes)`` cycles) from
+    the end of the kernel that writes it, one at a time in the order they are ready."""
+    rows = local.report.results.layers
+    sizes = gradient_bytes(local.step, local.report.hardware.dtypes.input.bytes)
+    ready = sorted((row.end_cycle, i) for i, (row, op) in
+                   enumerate(zip(rows, local.step.ops, strict=True)) if op.writes in sizes)
+    link_free = 0
+    reduces = []
+    for end, i in ready:
+        op = local.step.ops[i]
+        start = max(end, link_free)
+        link_free = start + all_reduce(sizes[op.writes])
+        reduces.append(GradientReduce(op.writes, op.layer, sizes[op.writes], end, start,
+                                      link_free))
+    return tuple(reduces)
+
+
+def overlap(local: TrainingReport, all_reduce: Callable[[int], int]
+            ) -> tuple[int, tuple[GradientReduce, ...]]:
+    """(step cycles, the all-reduces) of ``local``'s step with its gradients all-reduced
+    (`schedule_reduces`): each update, in program order, starts no earlier than its
+    gradients' all-reduces end, and a wait delays it and the updates after it."""
+    reduces = schedule_reduces(local, all_reduce)
+    done = {r.tensor: r.end_cycle for r in reduces}
+    rows = local.report.results.layers
+    end = shift = 0
+    for row, op in zip(rows, local.step.ops, strict=True):
+        if op.phase == "update":
+            arrived = max((done[t] for t in op.reads if t in done), default=0)
+            shift = max(shift, arrived - row.start_cycle)
+            end = max(end, row.end_cycle + shift)
+        else:
+            end = max(end, row.end_cycle)
+    return max(end, local.report.results.total.cycles), reduces
+
+
+@dataclass(frozen=True)
+class ScalingPoint:
+    """One chip count of a sweep: its step, speedup over one chip and efficiency."""
+
+    step: DataParallelStep
+    speedup: float
+    efficiency: float
+
+
+def scaling(model: Model, hw: Hardware, chips: Sequence[int], batch: int | None = None,
+            **options) -> tuple[ScalingPoint, ...]:
+    """A data-parallel step per chip count in ``chips`` at the same global ``batch``, with
+    speedup T(1) / T(P) and efficiency speedup / P (strong scaling; one chip is always
+    simulated as the baseline). ``options``: as `simulate_data_parallel`."""
+    one = simulate_data_parallel(model, hw, 1, batch=batch, **options)
+    points = []
+    for p in chips:
+        step = one if p == 1 else simulate_data_parallel(model, hw, p, batch=batch, **options)
+        speedup = one.cycles / step.cycles
+        points.append(ScalingPoint(step, speedup, speedup / p))
+    return tuple(points)
