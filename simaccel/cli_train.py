@@ -45,6 +45,12 @@ def add_step_options(parser: argparse.ArgumentParser, train_verb: bool = False) 
         parser.add_argument("--recompute", action="store_true",
                             help="with --train: keep only √n checkpoints of the forward "
                                  "activations and recompute the rest (fewer bytes, more MACs)")
+        parser.add_argument("--parallel", metavar="KIND", default=None,
+                            help="with --train: 'data' trains on the [system]'s chips, each "
+                                 "on batch / chips, gradients all-reduced over the links")
+        parser.add_argument("--chips", metavar="P[,P...]", default=None,
+                            help="with --parallel data: chip counts to sweep (default: the "
+                                 "config's [system] chips); prints the scaling efficiency")
     parser.add_argument("--batch", type=positive, default=None,
                         help="minibatch size (default: the model's; train: 32)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
@@ -100,6 +106,12 @@ def simulate_train(args: argparse.Namespace) -> int:
     model = simaccel.load_model(args.model, allow_unknown=args.allow_unknown)
     hw = training_hardware(simaccel.load_hardware(args.hw), args.precision)
     optimizer = Optimizer(args.optimizer or "sgd")
+    if args.parallel or args.chips:
+        from simaccel.training_parallel import run_cli
+
+        if not args.parallel:
+            raise InputError("--chips", "", "only with --parallel data")
+        return run_cli(args, model, hw, optimizer)
     result = simulate_step(model, hw, optimizer, args.batch, args.recompute)
     if args.json:
         sys.stdout.write(json.dumps(_json_safe(result.to_dict()), indent=1) + "\n")

@@ -146,7 +146,8 @@ def simulate_data_parallel(model: Model, hw: Hardware, chips: int | None = None,
         messages = plan(Collective.ALL_REDUCE, algorithm, network.nodes, nbytes)
         return link_engine.run(network, messages).cycles
 
-    cycles, reduces = overlap(local, all_reduce)
+    cycles, reduces = overlap(local, all_reduce) if chips > 1 else (
+        local.report.results.total.cycles, ())
     return DataParallelStep(chips, share * chips, algorithm, local, reduces, cycles)
 
 
@@ -222,3 +223,70 @@ def scaling(model: Model, hw: Hardware, chips: Sequence[int], batch: int | None 
         speedup = one.cycles / step.cycles
         points.append(ScalingPoint(step, speedup, speedup / p))
     return tuple(points)
+
+
+def chip_counts(text: str | None, hw: Hardware) -> tuple[int, ...]:
+    """``--chips 1,2,4,8`` (None: the config's ``[system] chips``); bad input names
+    ``--chips``."""
+    if text is None:
+        return (hw.system.chips,)
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise InputError("--chips", "", f"expected chip counts like 1,2,4,8, got {text!r}"
+                         ) from None
+    bad = [c for c in counts if not 1 <= c <= MAX_CHIPS]
+    if bad:
+        raise InputError("--chips", "", f"{bad[0]} is outside 1..{MAX_CHIPS}")
+    return counts
+
+
+#: The most chips a sweep may ask for (`simaccel.hardware.SystemConfig`'s bound).
+MAX_CHIPS = 4096
+
+
+def run_cli(args, model: Model, hw: Hardware, optimizer: Optimizer) -> int:
+    """``simaccel simulate MODEL --train --parallel data [--chips 1,2,4,8]``: one row per
+    chip count; returns the exit code."""
+    import json
+
+    if args.parallel != "data":
+        raise InputError("--parallel", "", f"{args.parallel!r}: training is data parallel "
+                         "only (--parallel data)")
+    for flag in ("out", "plots"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag}", "", "not with --parallel data (use --json)")
+    points = scaling(model, hw, chip_counts(args.chips, hw), args.batch,
+                     optimizer=optimizer, recompute=args.recompute)
+    rows = [{**p.step.to_dict(), "speedup": p.speedup, "efficiency": p.efficiency}
+            for p in points]
+    if args.json:
+        print(json.dumps({"data_parallel": rows}, indent=1))
+        return 0
+    for line in summary_lines(points):
+        print(line)
+    return 0
+
+
+def summary_lines(points: Sequence[ScalingPoint]) -> list[str]:
+    """A table of a sweep, a row per chip count, and what the columns mean."""
+    step = points[-1].step
+    hw, system = step.hardware, step.hardware.system
+    ms = 1e3 / (hw.clock_mhz * 1e6)
+    lines = [f"data-parallel training of {step.local.step.graph.model.name}: global batch "
+             f"{step.batch}, {step.local.step.optimizer.value}, {hw.dtypes.input.value} "
+             f"gradients ({step.reduced_bytes:,} bytes a step), {step.algorithm.value} "
+             f"all-reduce over a {system.topology.value} of {system.link_gbps:g} GB/s links",
+             f"{'chips':>5} {'batch/chip':>10} {'step ms':>9} {'samples/s':>10} "
+             f"{'compute ms':>10} {'comm ms':>9} {'exposed ms':>10} {'speedup':>7} "
+             f"{'efficiency':>10}"]
+    for p in points:
+        s = p.step
+        lines.append(f"{s.chips:>5} {s.batch // s.chips:>10} {s.cycles * ms:>9.3f} "
+                     f"{s.samples_per_s:>10,.0f} {s.compute_cycles * ms:>10.3f} "
+                     f"{s.communication_cycles * ms:>9.3f} {s.exposed_cycles * ms:>10.3f} "
+                     f"{p.speedup:>7.3f} {p.efficiency:>10.3f}")
+    lines.append("speedup = T(1 chip) / T(P chips) at the same global batch (strong "
+                 "scaling); efficiency = speedup / P; exposed = communication not hidden "
+                 "behind the backward pass")
+    return lines
