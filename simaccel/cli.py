@@ -172,7 +172,8 @@ def _simulate(args: argparse.Namespace) -> int:
         if args.out:
             writable_folder(args.out)
         return simulate_train(args)
-    for flag in ("batch", "optimizer", "precision", "recompute", "parallel", "chips"):
+    for flag in ("batch", "optimizer", "precision", "recompute", "parallel", "chips",
+                 "level"):
         if getattr(args, flag):
             raise InputError(f"--{flag}", "", "only with --train")
 

@@ -50,7 +50,11 @@ def add_step_options(parser: argparse.ArgumentParser, train_verb: bool = False) 
                                  "on batch / chips, gradients all-reduced over the links")
         parser.add_argument("--chips", metavar="P[,P...]", default=None,
                             help="with --parallel data: chip counts to sweep (default: the "
-                                 "config's [system] chips); prints the scaling efficiency")
+                                 "config's [system] chips; cores with --level chip); "
+                                 "prints the scaling efficiency")
+        parser.add_argument("--level", metavar="WHERE", default=None,
+                            help="with --parallel data: system (chips, default) or chip "
+                                 "(its cores, joined by the on-chip ring)")
     parser.add_argument("--batch", type=positive, default=None,
                         help="minibatch size (default: the model's; train: 32)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
@@ -106,11 +110,12 @@ def simulate_train(args: argparse.Namespace) -> int:
     model = simaccel.load_model(args.model, allow_unknown=args.allow_unknown)
     hw = training_hardware(simaccel.load_hardware(args.hw), args.precision)
     optimizer = Optimizer(args.optimizer or "sgd")
-    if args.parallel or args.chips:
+    if args.parallel or args.chips or args.level:
         from simaccel.training_parallel import run_cli
 
         if not args.parallel:
-            raise InputError("--chips", "", "only with --parallel data")
+            raise InputError("--chips" if args.chips else "--level", "",
+                             "only with --parallel data")
         return run_cli(args, model, hw, optimizer)
     result = simulate_step(model, hw, optimizer, args.batch, args.recompute)
     if args.json:

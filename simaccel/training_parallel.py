@@ -23,6 +23,7 @@ timed (as in `simaccel.collectives`), nor is link energy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -30,9 +31,9 @@ from functools import cache
 from simaccel import link_engine
 from simaccel.collectives import Algorithm, Collective, plan
 from simaccel.errors import InputError
-from simaccel.hardware import Hardware, vary
+from simaccel.hardware import DramSharing, Hardware, vary
 from simaccel.model import Model
-from simaccel.network import system_network
+from simaccel.network import Network, chip_network, system_network
 from simaccel.training import Optimizer, TrainingStep
 from simaccel.training_run import (
     TrainingReport,
@@ -69,6 +70,7 @@ class DataParallelStep:
     local: TrainingReport
     reduces: tuple[GradientReduce, ...]
     cycles: int
+    level: str = "system"  #: ``system``: the workers are chips; ``chip``: a chip's cores
 
     @property
     def hardware(self) -> Hardware:
@@ -104,7 +106,7 @@ class DataParallelStep:
 
     def to_dict(self) -> dict:
         """The step's figures as JSON types."""
-        return {"chips": self.chips, "batch": self.batch,
+        return {"chips": self.chips, "level": self.level, "batch": self.batch,
                 "per_chip_batch": self.batch // self.chips,
                 "algorithm": self.algorithm.value, "cycles": self.cycles,
                 "latency_s": self.latency_s, "samples_per_s": self.samples_per_s,
@@ -129,16 +131,19 @@ def simulate_data_parallel(model: Model, hw: Hardware, chips: int | None = None,
                            optimizer: Optimizer | str = Optimizer.SGD,
                            batch: int | None = None, precision: str | None = None,
                            algorithm: Algorithm | str = Algorithm.RING,
-                           recompute: bool = False) -> DataParallelStep:
+                           recompute: bool = False, level: str = "system"
+                           ) -> DataParallelStep:
     """One data-parallel training step of ``model`` (global ``batch``, default the model's)
     on ``chips`` chips of ``hw``'s system (None: its ``[system] chips``), linked as its
-    ``[system]`` says."""
-    chips = chips if chips is not None else hw.system.chips
-    hw = training_hardware(vary(hw, {"system.chips": chips}), precision)
+    ``[system]`` says; ``level="chip"``: on ``chips`` of one chip's cores (None: all),
+    joined by its on-chip ring (see `workers`)."""
+    if chips is None:
+        chips = hw.system.chips if level == "system" else hw.chip.cores
+    hw, network = workers(hw, level, chips)
+    hw = training_hardware(hw, precision)
     share = per_chip_batch(model, batch, chips)
     step = build_step(with_batch(model, share), hw, Optimizer(optimizer), recompute)
     local = time_step(step if chips == 1 else defer_updates(step), hw, trace=False)
-    network = system_network(hw)
     algorithm = Algorithm(algorithm)
 
     @cache
@@ -148,7 +153,27 @@ def simulate_data_parallel(model: Model, hw: Hardware, chips: int | None = None,
 
     cycles, reduces = overlap(local, all_reduce) if chips > 1 else (
         local.report.results.total.cycles, ())
-    return DataParallelStep(chips, share * chips, algorithm, local, reduces, cycles)
+    return DataParallelStep(chips, share * chips, algorithm, local, reduces, cycles, level)
+
+
+def workers(hw: Hardware, level: str, p: int) -> tuple[Hardware, Network]:
+    """(the hardware one of ``p`` data-parallel workers runs its step on, the network
+    joining them). ``system``: a chip of ``hw`` (its cores share the step), the
+    ``[system]`` links among ``p`` chips. ``chip``: one core of ``hw``'s chip with, when the
+    cores share one DRAM channel, 1/p of its bandwidth (the ``p`` cores run the same step
+    at once), and the on-chip ring among ``p`` cores; more cores than the chip has is bad
+    input naming ``--chips``."""
+    if level == "system":
+        hw = vary(hw, {"system.chips": p})
+        return hw, system_network(hw)
+    if level != "chip":
+        raise InputError("--level", "", f"{level!r} is not one of system, chip")
+    if p > hw.chip.cores:
+        raise InputError("--chips", "", f"{p} cores asked of a chip of {hw.chip.cores}")
+    changes: dict[str, object] = {"chip.cores": 1}
+    if hw.chip.dram is DramSharing.SHARED and math.isfinite(hw.dram_bytes_per_cycle):
+        changes["dram.bytes_per_cycle"] = hw.dram_bytes_per_cycle / p
+    return vary(hw, changes), chip_network(vary(hw, {"chip.cores": p}))
 
 
 def defer_updates(step: TrainingStep) -> TrainingStep:
@@ -225,11 +250,11 @@ def scaling(model: Model, hw: Hardware, chips: Sequence[int], batch: int | None 
     return tuple(points)
 
 
-def chip_counts(text: str | None, hw: Hardware) -> tuple[int, ...]:
-    """``--chips 1,2,4,8`` (None: the config's ``[system] chips``); bad input names
-    ``--chips``."""
+def chip_counts(text: str | None, hw: Hardware, level: str = "system") -> tuple[int, ...]:
+    """``--chips 1,2,4,8`` (None: the config's ``[system] chips``, or its cores at the
+    ``chip`` level); bad input names ``--chips``."""
     if text is None:
-        return (hw.system.chips,)
+        return (hw.system.chips if level == "system" else hw.chip.cores,)
     try:
         counts = tuple(int(part) for part in text.split(","))
     except ValueError:
@@ -256,8 +281,9 @@ def run_cli(args, model: Model, hw: Hardware, optimizer: Optimizer) -> int:
     for flag in ("out", "plots"):
         if getattr(args, flag):
             raise InputError(f"--{flag}", "", "not with --parallel data (use --json)")
-    points = scaling(model, hw, chip_counts(args.chips, hw), args.batch,
-                     optimizer=optimizer, recompute=args.recompute)
+    level = args.level or "system"
+    points = scaling(model, hw, chip_counts(args.chips, hw, level), args.batch,
+                     optimizer=optimizer, recompute=args.recompute, level=level)
     rows = [{**p.step.to_dict(), "speedup": p.speedup, "efficiency": p.efficiency}
             for p in points]
     if args.json:
@@ -273,11 +299,16 @@ def summary_lines(points: Sequence[ScalingPoint]) -> list[str]:
     step = points[-1].step
     hw, system = step.hardware, step.hardware.system
     ms = 1e3 / (hw.clock_mhz * 1e6)
+    links = (f"a {system.topology.value} of {system.link_gbps:g} GB/s links"
+             if step.level == "system" else
+             f"the cores' on-chip ring ({hw.chip.noc_gbps:g} GB/s)")
+    unit = "chip" if step.level == "system" else "core"
     lines = [f"data-parallel training of {step.local.step.graph.model.name}: global batch "
              f"{step.batch}, {step.local.step.optimizer.value}, {hw.dtypes.input.value} "
              f"gradients ({step.reduced_bytes:,} bytes a step), {step.algorithm.value} "
-             f"all-reduce over a {system.topology.value} of {system.link_gbps:g} GB/s links",
-             f"{'chips':>5} {'batch/chip':>10} {'step ms':>9} {'samples/s':>10} "
+             f"all-reduce over {links}",
+             f"{unit + 's':>5} {'batch/' + unit:>10} "
+             f"{'step ms':>9} {'samples/s':>10} "
              f"{'compute ms':>10} {'comm ms':>9} {'exposed ms':>10} {'speedup':>7} "
              f"{'efficiency':>10}"]
     for p in points:
@@ -286,7 +317,7 @@ def summary_lines(points: Sequence[ScalingPoint]) -> list[str]:
                      f"{s.samples_per_s:>10,.0f} {s.compute_cycles * ms:>10.3f} "
                      f"{s.communication_cycles * ms:>9.3f} {s.exposed_cycles * ms:>10.3f} "
                      f"{p.speedup:>7.3f} {p.efficiency:>10.3f}")
-    lines.append("speedup = T(1 chip) / T(P chips) at the same global batch (strong "
+    lines.append(f"speedup = T(1 {unit}) / T(P {unit}s) at the same global batch (strong "
                  "scaling); efficiency = speedup / P; exposed = communication not hidden "
                  "behind the backward pass")
     return lines

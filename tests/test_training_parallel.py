@@ -62,6 +62,22 @@ def test_one_dense_layer_on_slow_links_is_compute_then_the_all_reduces_then_the_
     assert dp.reduced_bytes == (64 * 10 + 10) * 2
 
 
+def test_a_chips_cores_reduce_over_the_on_chip_ring_and_share_its_dram() -> None:
+    """edge_4core (one 8 GB/s DRAM channel shared, a 32 GB/s ring at 4 ns a hop): on 4 of
+    its cores each core's step has a quarter of the bandwidth, and every gradient's
+    all-reduce takes 2(p−1)·(α + ⌈n/p⌉·β) on the ring."""
+    hw = simaccel.load_hardware("edge_4core")
+    dp = simulate_data_parallel(DIGITS, hw, 4, batch=8, precision="bf16", level="chip")
+    local = dp.hardware
+    assert local.chip.cores == 1
+    assert local.dram_bytes_per_cycle == pytest.approx(hw.dram_bytes_per_cycle / 4)
+    beta = hw.chip.noc_gbps * 1e9 / (hw.clock_mhz * 1e6)
+    alpha = math.ceil(hw.chip.noc_latency_ns * hw.clock_mhz / 1000)
+    assert [r.end_cycle - r.start_cycle for r in dp.reduces] == [
+        _ring_all_reduce(r.nbytes, 4, beta, alpha) for r in dp.reduces]
+    assert dp.reduced_bytes == DIGITS_PARAMETERS * 2
+
+
 def test_one_chip_is_the_plain_step(x8) -> None:
     dp = simulate_data_parallel(DIGITS, x8, 1, "adam", batch=8)
     plain = simulate_step(DIGITS, x8, "adam", batch=8, trace=False)
@@ -131,6 +147,8 @@ def test_simulate_train_parallel_data_prints_a_row_per_chip_count(capsys) -> Non
     (["--train", "--parallel", "tensor"], "--parallel"),
     (["--train", "--chips", "2"], "--chips"),
     (["--parallel", "data"], "--parallel"),
+    (["--train", "--parallel", "data", "--level", "chip", "--chips", "4"], "--chips"),
+    (["--train", "--parallel", "data", "--level", "core"], "--level"),
 ])
 def test_bad_parallel_training_input_is_one_line(argv, field, capsys) -> None:
     assert main(["simulate", MNIST_PATH, "--hw", "tpu_v4_like_x8", *argv]) == 2
