@@ -97,6 +97,11 @@ class DataParallelStep:
         return sum(r.nbytes for r in self.reduces)
 
     @property
+    def energy_pj(self) -> float:
+        """Every worker's step energy (the links' energy is not modelled)."""
+        return self.chips * self.local.report.energy.total.total
+
+    @property
     def latency_s(self) -> float:
         return self.cycles / (self.hardware.clock_mhz * 1e6)
 
@@ -113,6 +118,7 @@ class DataParallelStep:
                 "compute_cycles": self.compute_cycles,
                 "communication_cycles": self.communication_cycles,
                 "exposed_cycles": self.exposed_cycles, "reduced_bytes": self.reduced_bytes,
+                "energy_pj": self.energy_pj,
                 "reduces": [vars(r) for r in self.reduces]}
 
 

@@ -83,6 +83,9 @@ def test_one_chip_is_the_plain_step(x8) -> None:
     plain = simulate_step(DIGITS, x8, "adam", batch=8, trace=False)
     assert dp.cycles == dp.compute_cycles == plain.report.results.total.cycles
     assert dp.reduces == () and dp.exposed_cycles == 0
+    assert dp.energy_pj == plain.report.energy.total.total
+    two = simulate_data_parallel(DIGITS, x8, 2, "adam", batch=8)
+    assert two.energy_pj == 2 * two.local.report.energy.total.total
 
 
 def test_more_chips_never_increase_a_chips_compute(x8) -> None:
