@@ -117,6 +117,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="run a sweep of more than 10,000 rows (points × workloads)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    lab = verbs.add_parser("lab", help="teaching labs", description="Teaching labs.")
+    lab_verbs = lab.add_subparsers(dest="lab_verb", required=True, metavar="ACTION")
+    student = lab_verbs.add_parser(
+        "student", help="write the student version of lab notebooks",
+        description="Write each lab's student version: solutions stripped, instructor cells "
+                    "removed, outputs cleared (docs/teaching.md).")
+    student.add_argument("notebooks", nargs="+", help="lab .ipynb files or folders of them")
+    student.add_argument("-o", "--out", metavar="DIR", required=True,
+                         help="folder to write the student versions to")
+
     hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
     hw_verbs = hw.add_subparsers(dest="hw_verb", required=True, metavar="ACTION")
     hw_verbs.add_parser("list", help="list the shipped hardware configs")
@@ -498,6 +508,17 @@ def _program(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _lab_student(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simaccel.student_version import write_student_versions
+
+    writable_folder(args.out)
+    written = write_student_versions([Path(p) for p in args.notebooks], Path(args.out))
+    print(f"wrote {len(written)} student notebook(s) to {args.out}")
+    return EXIT_OK
+
+
 def _hw_list(args: argparse.Namespace) -> int:
     from simaccel import display
     from simaccel.frontends.hardware_toml import load_hardware, shipped_configs
@@ -512,7 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
                "program": _program, "compare": _compare,
-               "sweep": _sweep, "hw": _hw_list}[args.verb]
+               "sweep": _sweep, "hw": _hw_list, "lab": _lab_student}[args.verb]
     try:
         return handler(args)
     except InputError as exc:
