@@ -156,3 +156,10 @@ def first_layer(model, hw) -> dict:
     without the numerics check (it does not change timing)."""
     import simaccel
     return simaccel.simulate(model, hw, check=False).to_dict()["layers"][0]
+
+
+def model_from_dict(doc: dict, name: str = "<lab>"):
+    """A ``Model`` from a ``simaccel-model/1`` document given as a dict (the contents of a
+    model.json, ``docs/formats.md``). Raises ``InputError`` naming ``name`` and the field."""
+    from simaccel.frontends.model_json import parse_model
+    return parse_model(doc, source=name)

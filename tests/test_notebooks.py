@@ -1,19 +1,41 @@
-"""The teaching notebooks run top to bottom, their exercise checks included.
+"""The teaching notebooks run top to bottom, their graded exercises included: as the
+instructor's version at the lab's own parameters and at other parameter sets (the prose's
+numbers and the solutions follow the parameters), and as the student version up to the first
+exercise a student must fill, where ``grade`` must say there is no answer yet.
 
 No speed is asserted here (a loaded machine must not fail the suite): the per-cell timeout
 only stops a hung kernel. Each lab is meant to run in under a minute on a laptop."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from simaccel.student_version import first_exercise, student_notebook
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 #: Seconds one cell may run before the kernel is taken as hung: a guard, not a budget.
 CELL_TIMEOUT_S = 600
+
+#: Other parameter sets each lab must run green at (the parameter cell's names). They are
+#: chosen to break what a hard-coded figure would: another array shape, another bandwidth.
+PARAMETER_SETS = {
+    "01_systolic_dataflows": [{"ROWS": 16, "COLS": 16}, {"ROWS": 4, "COLS": 8}],
+}
+
+
+def _by_stem(stem: str) -> Path:
+    return next(nb for nb in NOTEBOOKS if nb.stem == stem)
+
+
+def _execute(notebook, path: Path) -> None:
+    NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
 
 
 def test_every_lab_is_there() -> None:
@@ -27,7 +49,39 @@ def test_notebook_runs_top_to_bottom(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
         "notebooks are committed without outputs"
-    checks = [c for c in notebook.cells if c.cell_type == "code" and "check(" in c.source]
-    assert len(checks) >= 2, "each lab has exercises with checked answers"
-    NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    graded = [c for c in notebook.cells if c.cell_type == "code" and "grade(" in c.source]
+    assert len(graded) >= 2, "each lab has exercises with graded answers"
+    assert all("# BEGIN SOLUTION" in c.source for c in graded), "every graded cell has a solution"
+    _execute(notebook, path)
+
+
+def _with_parameters(notebook, values: dict):
+    """``notebook`` with a cell setting ``values`` right after its parameter cell."""
+    index = next(i for i, c in enumerate(notebook.cells)
+                 if "parameters" in c.metadata.get("tags", []))
+    names = set(compile(notebook.cells[index].source, "<parameters>", "exec").co_names)
+    assert set(values) <= names, f"{set(values) - names} are not parameters of this lab"
+    lines = "\n".join(f"{name} = {value!r}" for name, value in values.items())
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(lines))
+    return notebook
+
+
+@pytest.mark.parametrize(("stem", "values"),
+                         [(stem, v) for stem, sets in PARAMETER_SETS.items() for v in sets],
+                         ids=[f"{stem[:2]}-{'-'.join(map(str, v.values()))}"
+                              for stem, sets in PARAMETER_SETS.items() for v in sets])
+def test_lab_runs_at_other_parameters(stem: str, values: dict) -> None:
+    path = _by_stem(stem)
+    _execute(_with_parameters(nbformat.read(path, as_version=4), values), path)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_student_version_runs_to_its_first_exercise(path: Path) -> None:
+    student = student_notebook(json.loads(path.read_text()), str(path))
+    text = json.dumps(student)
+    assert "BEGIN SOLUTION" not in text and "Rubric (instructor)" not in text
+    stop = first_exercise(student)
+    student["cells"] = student["cells"][:stop + 1]
+    notebook = nbformat.from_dict(student)
+    with pytest.raises(CellExecutionError, match="no answer yet"):
+        _execute(notebook, path)
