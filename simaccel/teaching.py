@@ -163,3 +163,65 @@ def model_from_dict(doc: dict, name: str = "<lab>"):
     model.json, ``docs/formats.md``). Raises ``InputError`` naming ``name`` and the field."""
     from simaccel.frontends.model_json import parse_model
     return parse_model(doc, source=name)
+
+
+def tile_plan(model, hw):
+    """The ``TilePlan`` (``tm``, ``tk``, ``tn`` elements, loop ``order`` "mnk"/"nmk") the tiler
+    chooses on ``hw`` for the first GEMM of ``model``: what ``simulate`` runs.
+    Raises ``ValueError`` if the model has no GEMM."""
+    from simaccel.kernels import GemmKernel
+    from simaccel.pipeline import prepare
+    from simaccel.tiling import plan_gemm_tiles
+    gemm = next((k for k in prepare(model).kernels if isinstance(k, GemmKernel)), None)
+    if gemm is None:
+        raise ValueError(f"model {model.name!r} has no GEMM layer")
+    return plan_gemm_tiles(gemm, hw)
+
+
+def tile_budget(hw) -> dict[str, int]:
+    """Bytes one tile may use of each SRAM buffer (``"ifmap"``, ``"filter"``, ``"ofmap"``):
+    the buffer, or half of it when double-buffered."""
+    from simaccel.domain import Operand
+    from simaccel.tiling import buffer_bytes
+    return {op.value: buffer_bytes(hw, op) for op in Operand}
+
+
+def cycles_with_plan(model, hw, tm: int, tk: int, tn: int, order: str = "mnk") -> int:
+    """Cycles of ``model``'s single GEMM layer on ``hw`` when tiled ``tm × tk × tn`` (elements)
+    in loop ``order``, instead of the plan the tiler would choose: to time a plan it turned
+    down. Raises ``ValueError`` for a model that is not one GEMM layer."""
+    from simaccel import engine
+    from simaccel.kernels import GemmKernel
+    from simaccel.mapping import compile_program
+    from simaccel.pipeline import input_elements, prepare
+    from simaccel.schedule import LayerSchedule, Schedule, Unit, gemm_tiles
+    from simaccel.systolic import plan_folds
+    from simaccel.tiling import TilePlan
+    prepared = prepare(model)
+    if len(prepared.kernels) != 1 or not isinstance(prepared.kernels[0], GemmKernel):
+        raise ValueError(f"model {model.name!r} is not one GEMM layer")
+    kernel, plan = prepared.kernels[0], TilePlan(1, tm, tk, tn, order)
+    work = LayerSchedule(kernel=kernel, unit=Unit.ARRAY, plan=plan_folds(kernel, hw.array),
+                         tiles=gemm_tiles(kernel, plan, hw), tiling=plan)
+    program, _ = compile_program(Schedule(hw, (work,)), input_elements(prepared.graph),
+                                 [kernel.name])
+    return engine.run(program, trace=False).cycles
+
+
+def with_resident(hw, kib: float):
+    """``hw`` (split ``[sram]`` buffers) with the same streaming buffers plus ``kib`` KiB in
+    the input memory where activations may stay between layers (``[[memories]]`` in
+    docs/formats.md: a resident ``unified_buffer`` holding ifmap tiles, a ``weight_buffer``,
+    ``accumulators``). Raises ``InputError`` for a size the config refuses."""
+    from simaccel.frontends.hardware_toml import parse_hardware
+    config = hw.model_dump(mode="json", exclude_none=True)
+    config.update(
+        name=f"{hw.name} + {kib:g} KiB resident",
+        sram={"double_buffered": hw.sram.double_buffered},   # sizes come from the memories
+        memories=[
+            {"name": "unified_buffer", "kib": hw.sram.ifmap_kib + kib, "holds": ["ifmap"],
+             "resident": True, "stream_kib": hw.sram.ifmap_kib},
+            {"name": "weight_buffer", "kib": hw.sram.filter_kib, "holds": ["filter"]},
+            {"name": "accumulators", "kib": hw.sram.ofmap_kib, "holds": ["ofmap"]},
+        ])
+    return parse_hardware(config, "<teaching.with_resident>")

@@ -26,6 +26,7 @@ CELL_TIMEOUT_S = 600
 #: chosen to break what a hard-coded figure would: another array shape, another bandwidth.
 PARAMETER_SETS = {
     "01_systolic_dataflows": [{"ROWS": 16, "COLS": 16}, {"ROWS": 4, "COLS": 8}],
+    "02_memory_and_tiling": [{"BANDWIDTH": 8}, {"BANDWIDTH": 2, "BUFFERS_KIB": (16, 16, 8)}],
 }
 
 
