@@ -6,7 +6,9 @@ A lab notebook is written once, as the instructor's version, with two convention
   solution. The student version replaces them with one line, ``answer = ...`` at the marker's
   indentation, so the cell still runs and ``grade`` answers "no answer yet";
 * a cell (markdown or code) tagged ``instructor`` in its metadata (``metadata.tags``) — a "why"
-  question's rubric, a note on grading — is left out.
+  question's rubric, a note on grading — is left out, and so are the lines of a markdown cell
+  between ``<!-- BEGIN INSTRUCTOR -->`` and ``<!-- END INSTRUCTOR -->`` (a rubric inside a
+  cell that students keep).
 
 Notebooks are read and written as plain nbformat-4 JSON (no Jupyter dependency).
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from simaccel.errors import InputError
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+NOTE_BEGIN, NOTE_END = "<!-- BEGIN INSTRUCTOR -->", "<!-- END INSTRUCTOR -->"
 #: What a stripped solution becomes: the student fills it in.
 PLACEHOLDER = "answer = ...  # your answer here"
 INSTRUCTOR_TAG = "instructor"
@@ -30,25 +33,28 @@ def _source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
-def strip_solution(source: str, where: str) -> str:
-    """``source`` with each BEGIN…END SOLUTION block replaced by the placeholder line.
+def strip_solution(source: str, where: str, begin: str = BEGIN, end: str = END,
+                   placeholder: str | None = PLACEHOLDER) -> str:
+    """``source`` with each ``begin``…``end`` block (solution markers by default) replaced by
+    the ``placeholder`` line at the marker's indentation (nothing when it is ``None``).
     Raises ``InputError`` (``where`` names the cell) for an unclosed or stray marker."""
     out, inside = [], False
     for line in source.split("\n"):
         marker = line.strip()
-        if marker == BEGIN:
+        if marker == begin:
             if inside:
-                raise InputError(where, "source", f"{BEGIN} inside another solution block")
+                raise InputError(where, "source", f"{begin} inside another such block")
             inside = True
-            out.append(line[:len(line) - len(line.lstrip())] + PLACEHOLDER)
-        elif marker == END:
+            if placeholder is not None:
+                out.append(line[:len(line) - len(line.lstrip())] + placeholder)
+        elif marker == end:
             if not inside:
-                raise InputError(where, "source", f"{END} without {BEGIN}")
+                raise InputError(where, "source", f"{end} without {begin}")
             inside = False
         elif not inside:
             out.append(line)
     if inside:
-        raise InputError(where, "source", f"{BEGIN} is never closed by {END}")
+        raise InputError(where, "source", f"{begin} is never closed by {end}")
     return "\n".join(out)
 
 
@@ -66,9 +72,12 @@ def student_notebook(notebook: dict, source: str = "<notebook>") -> dict:
             raise InputError(source, f"cells[{index}]", "not a notebook cell")
         if INSTRUCTOR_TAG in cell.get("metadata", {}).get("tags", []):
             continue
+        where = f"{source}: cells[{index}]"
         if cell["cell_type"] == "code":
-            cell["source"] = strip_solution(_source(cell), f"{source}: cells[{index}]")
+            cell["source"] = strip_solution(_source(cell), where)
             cell["outputs"], cell["execution_count"] = [], None
+        elif cell["cell_type"] == "markdown":
+            cell["source"] = strip_solution(_source(cell), where, NOTE_BEGIN, NOTE_END, None)
         kept.append(cell)
     student["cells"] = kept
     return student

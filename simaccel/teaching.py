@@ -124,14 +124,14 @@ def gemm_model(m: int, k: int, n: int, *, bias: bool = False, name: str = "fc"):
 
 
 def conv_model(h: int, w: int, c_in: int, filters: int, kernel: int | list[int], *,
-               padding: str = "same", name: str = "conv"):
-    """A one-layer ``Model``: a stride-1 conv2d of ``filters`` filters of size ``kernel`` on an
-    ``h × w × c_in`` input (batch 1, NHWC). Its GEMM is M = output pixels, K = kh·kw·c_in,
-    N = filters. Raises ``InputError`` for a bad shape."""
+               padding: str = "same", name: str = "conv", batch: int = 1):
+    """A one-layer ``Model``: a stride-1 conv2d of ``filters`` filters of size ``kernel`` on a
+    ``batch × h × w × c_in`` input (NHWC). Its GEMM is M = batch · output pixels,
+    K = kh·kw·c_in, N = filters. Raises ``InputError`` for a bad shape."""
     from simaccel.frontends.model_json import parse_model
     return parse_model({
         "format": "simaccel-model/1", "name": name,
-        "inputs": [{"name": "x", "shape": [1, h, w, c_in]}],
+        "inputs": [{"name": "x", "shape": [batch, h, w, c_in]}],
         "layers": [{"name": name, "op": "conv2d", "inputs": ["x"], "filters": filters,
                     "kernel": kernel, "padding": padding}],
     }, source="<teaching.conv_model>")
@@ -158,11 +158,12 @@ def first_layer(model, hw) -> dict:
     return simaccel.simulate(model, hw, check=False).to_dict()["layers"][0]
 
 
-def model_from_dict(doc: dict, name: str = "<lab>"):
+def model_from_dict(doc: dict, name: str = "<lab>", base_dir=None):
     """A ``Model`` from a ``simaccel-model/1`` document given as a dict (the contents of a
-    model.json, ``docs/formats.md``). Raises ``InputError`` naming ``name`` and the field."""
+    model.json, ``docs/formats.md``); ``base_dir`` is the folder a relative ``weights`` path
+    is read from. Raises ``InputError`` naming ``name`` and the field."""
     from simaccel.frontends.model_json import parse_model
-    return parse_model(doc, source=name)
+    return parse_model(doc, source=name, base_dir=base_dir)
 
 
 def tile_plan(model, hw):

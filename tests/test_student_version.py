@@ -47,6 +47,14 @@ def test_solution_lines_become_one_placeholder() -> None:
     assert "BEGIN" in doc["cells"][2]["source"]            # the instructor's copy is untouched
 
 
+def test_instructor_notes_inside_a_markdown_cell_are_dropped() -> None:
+    doc = _notebook(_markdown("**Why?** Explain.\n<!-- BEGIN INSTRUCTOR -->\nRubric: fill/drain"
+                              "\n<!-- END INSTRUCTOR -->\nThen go on."))
+    assert student_notebook(doc)["cells"][0]["source"] == "**Why?** Explain.\nThen go on."
+    with pytest.raises(InputError, match="never closed"):
+        student_notebook(_notebook(_markdown("<!-- BEGIN INSTRUCTOR -->\nRubric")))
+
+
 def test_an_indented_solution_keeps_its_indentation() -> None:
     source = "if True:\n    # BEGIN SOLUTION\n    answer = 3\n    # END SOLUTION\n    print(answer)"
     assert strip(source) == f"if True:\n    {PLACEHOLDER}\n    print(answer)"
