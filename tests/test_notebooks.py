@@ -32,6 +32,8 @@ PARAMETER_SETS = {
     "03_quantization_and_pruning": [
         {"ARRAY": 8, "BANDWIDTH": 8, "FINE_TUNE_EPOCHS": 1, "BIG_WORKLOAD": "mnist_cnn"},
         {"ARRAY": 32, "BANDWIDTH": 32, "FINE_TUNE_EPOCHS": 1, "BIG_WORKLOAD": "mnist_cnn"}],
+    # lighter: the tiny grid (8 designs); another area budget
+    "04_design_space_sweep": [{"SIZE": "tiny"}, {"SIZE": "tiny", "AREA_BUDGET_MM2": 20.0}],
 }
 
 
