@@ -32,10 +32,9 @@ def test_lab02_spill_and_regimes() -> None:
     """24 KiB resident: the image (784 B) and conv1's output (21,632 B) fit; pool1's (5,408 B)
     does not fit beside conv1's while both are live (27,040 > 24,576), later ones do. The
     16384×64×64 GEMM: I = 16384·64·64 / (2·16384·64 + 64·64) ≈ 31.9 MACs/byte, above
-    teaching_8x8's ridge 64/4 = 16 and below scalesim_default's 102.4."""
+    gemmini's ridge 256/16 = 16 and below scalesim_default's 102.4."""
     assert lookup("02.8").expected(**LAB02) == ("pool1",)
-    assert lookup("02.6").expected(**LAB02) == ("compute", "bandwidth")
-    assert lookup("02.6").expected(bandwidth=2, buffers_kib=(8, 8, 4))[0] == "bandwidth"
+    assert lookup("02.6").expected() == ("compute", "bandwidth")
 
 
 def test_lab03_valid_padding_macs_and_pruning(capsys) -> None:

@@ -84,21 +84,21 @@ def scalesim_ridge() -> float:
 
 
 @exercise("02.6", hint="I = M·K·N / (M·K + K·N + M·N); compare with P / B of each machine")
-def tall_regimes(bandwidth: float, buffers_kib: Sequence[float]) -> tuple[str, str]:
-    """("compute" or "bandwidth") of the 16384×64×64 GEMM on the lab's hardware and on
+def tall_regimes() -> tuple[str, str]:
+    """("compute" or "bandwidth") of the 16384×64×64 GEMM on ``gemmini`` and on
     ``scalesim_default``, from the simulated intensity against each ridge."""
     tall = teaching.gemm_model(16384, 64, 64)
-    return (_regime(tall, lab_hardware(bandwidth, buffers_kib)),
+    return (_regime(tall, simaccel.load_hardware("gemmini")),
             _regime(tall, simaccel.load_hardware("scalesim_default")))
 
 
 @exercise("02.7", tolerance=Tolerance(rel=1e-3), hint="(M·K + K·N + M·N) bytes ÷ B")
 def skinny_floor(bandwidth: float, buffers_kib: Sequence[float]) -> float:
-    """Cycles the 1×4096×4096 GEMM's DRAM bytes take at the lab's bandwidth (64 KiB ifmap
+    """Cycles the 1×2048×4096 GEMM's DRAM bytes take at the lab's bandwidth (64 KiB ifmap
     and filter buffers): its bandwidth floor."""
     hw = simaccel.vary(lab_hardware(bandwidth, buffers_kib),
                        {"sram.ifmap_kib": 64, "sram.filter_kib": 64})
-    return _moved(teaching.first_layer(teaching.gemm_model(1, 4096, 4096), hw)) / bandwidth
+    return _moved(teaching.first_layer(teaching.gemm_model(1, 2048, 4096), hw)) / bandwidth
 
 
 def _mnist_totals(hw) -> dict:
