@@ -1,9 +1,9 @@
 """Helpers for the teaching labs (``notebooks/``): judging a student's answer against an
-expected figure without ever showing that figure.
+expected figure without ever showing that figure, and the building blocks the labs use.
 
 ``check(answer, expected)`` says *correct* or raises ``AssertionError`` saying how the answer
 is wrong: for a number, the direction (too high / too low) and a rough band of how far (within
-10%, 10–50%, up to 2×, 2–10×, more than 10×); for anything else, only that it is not right.
+10%, 10–50%, 50–100%, a factor of 2–10, more than 10); for anything else, only that it is not right.
 The expected value never appears in the message, so a lab's grader (``simaccel.grading``) can
 hand it to ``check`` without giving the answer away.
 
@@ -11,6 +11,10 @@ Answers are compared type-robustly: numpy scalars and 0-d arrays count as the Py
 they hold, strings compare case- and surrounding-space-insensitively (``"WS"`` is ``"ws"``),
 and any sequence (tuple, list, numpy array) compares element by element with the others, each
 element under the same rules.
+
+The building blocks (``gemm_model``, ``conv_model``, ``model_from_dict``, ``ideal_hardware``,
+``first_layer``, ``tile_plan``, ``tile_budget``, ``cycles_with_plan``, ``with_resident``) are
+public: students call them, and they keep the notebooks off the pipeline's internals.
 """
 
 from __future__ import annotations

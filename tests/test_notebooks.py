@@ -27,13 +27,17 @@ CELL_TIMEOUT_S = 600
 #: chosen to break what a hard-coded figure would: another array shape, another bandwidth.
 PARAMETER_SETS = {
     "01_systolic_dataflows": [{"ROWS": 16, "COLS": 16}, {"ROWS": 4, "COLS": 8}],
-    "02_memory_and_tiling": [{"BANDWIDTH": 8}, {"BANDWIDTH": 2, "BUFFERS_KIB": (16, 16, 8)}],
-    # lighter: a smaller second workload and one epoch of fine-tuning
+    "02_memory_and_tiling": [{"BANDWIDTH": 8, "SQUARE": 512},
+                             {"BANDWIDTH": 2, "BUFFERS_KIB": (16, 16, 8), "SQUARE": 512}],
+    # lighter: a smaller second workload, 150 held-out digits and no fine-tuning
     "03_quantization_and_pruning": [
-        {"ARRAY": 8, "BANDWIDTH": 8, "FINE_TUNE_EPOCHS": 1, "BIG_WORKLOAD": "mnist_cnn"},
-        {"ARRAY": 32, "BANDWIDTH": 32, "FINE_TUNE_EPOCHS": 1, "BIG_WORKLOAD": "mnist_cnn"}],
-    # lighter: the tiny grid (8 designs); another area budget
-    "04_design_space_sweep": [{"SIZE": "tiny"}, {"SIZE": "tiny", "AREA_BUDGET_MM2": 20.0}],
+        {"ARRAY": 8, "BANDWIDTH": 8, "FINE_TUNE_EPOCHS": 0, "BIG_WORKLOAD": "mnist_cnn",
+         "HELD_OUT": 150},
+        {"ARRAY": 32, "BANDWIDTH": 32, "FINE_TUNE_EPOCHS": 0, "BIG_WORKLOAD": "mnist_cnn",
+         "HELD_OUT": 150}],
+    # lighter: the tiny grid (8 designs) in-process; another area budget
+    "04_design_space_sweep": [{"SIZE": "tiny", "WORKERS": 1},
+                              {"SIZE": "tiny", "WORKERS": 1, "AREA_BUDGET_MM2": 20.0}],
 }
 
 

@@ -72,9 +72,9 @@ def fc1_bytes_ratio(model, hw) -> float:
 
 
 @exercise("03.4", hint="'valid' shrinks each side by kh − 1; M = batch · Ho · Wo")
-def conv2_valid_macs(hw) -> int:
-    """MACs of conv2 (3×3, 16 → 32) with 'valid' padding on 450 inputs of 4×4×16."""
-    model = teaching.conv_model(4, 4, 16, 32, 3, padding="valid", batch=450, name="conv2")
+def conv2_valid_macs(hw, batch: int) -> int:
+    """MACs of conv2 (3×3, 16 → 32) with 'valid' padding on ``batch`` inputs of 4×4×16."""
+    model = teaching.conv_model(4, 4, 16, 32, 3, padding="valid", batch=batch, name="conv2")
     return teaching.first_layer(model, hw)["macs"]
 
 
