@@ -1,5 +1,5 @@
 """The ``simaccel`` command line: ``simulate``, ``show``, ``import``, ``compare``, ``plot``,
-``sweep`` and ``hw list``.
+``sweep``, ``llm``, ``partition``, ``collective``, ``hw list``, ``prune`` and ``sparsity``.
 
 Bad input prints one line naming the file and the field and exits 2; a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="run the tiled schedule numerically and check every layer against "
                           "numpy (default: on for models up to 2 GMACs whose check fits in "
                           "1 GiB of memory); a failed check exits 3")
+    sim.add_argument("--exact", action="store_true",
+                     help="time every tile instead of fast-forwarding the steady state of "
+                          "long loops (slower; agrees within 0.5%% on the shipped workloads)")
 
     show = verbs.add_parser("show", help="list a model's layers, shapes, MACs and GEMMs",
                             description="Print every layer with its output shape, MACs and "
@@ -68,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_hw(prog)
     prog.add_argument("--layers", metavar="A:B", default=None,
                       help="only kernels A to B (indices, inclusive)")
+    prog.add_argument("--exact", action="store_true",
+                      help="list every tile (the default lists the steady state of long "
+                           "loops as `skip` instructions, as the engine times it)")
     _allow_unknown(prog)
     cmp = verbs.add_parser(
         "compare", help="run an ONNX model in onnxruntime and in simaccel (fp32), compare",
@@ -127,6 +133,19 @@ def _parser() -> argparse.ArgumentParser:
     student.add_argument("-o", "--out", metavar="DIR", required=True,
                          help="folder to write the student versions to")
 
+    from simaccel import cli_sparsity
+
+    cli_sparsity.add_weight_density(sim)
+    for verb in cli_sparsity.add_parsers(verbs):
+        _allow_unknown(verb)
+        if verb.prog.endswith("sparsity"):
+            _add_hw(verb)
+            cli_sparsity.add_weight_density(verb)
+
+    from simaccel import cli_parallel
+
+    cli_parallel.add_parsers(verbs)
+
     hw = verbs.add_parser("hw", help="hardware configs", description="Hardware configs.")
     hw_verbs = hw.add_subparsers(dest="hw_verb", required=True, metavar="ACTION")
     hw_verbs.add_parser("list", help="list the shipped hardware configs")
@@ -158,9 +177,11 @@ def _simulate(args: argparse.Namespace) -> int:
     timeline = _layer_range(args.layers)
     model = _load(args)
     hw = simaccel.load_hardware(args.hw)
+    model = _weight_density(model, args)
     inputs = _model_inputs(model, _read_inputs(args.input)) if args.input else None
     with display.progress(enabled=not args.quiet) as tell:
-        report = simaccel.simulate(model, hw, check=args.check, inputs=inputs, progress=tell)
+        report = simaccel.simulate(model, hw, check=args.check, inputs=inputs, progress=tell,
+                                   exact=args.exact)
     if args.json:
         sys.stdout.write(report.to_json())
     else:
@@ -211,6 +232,8 @@ def _load(args: argparse.Namespace):
 
 
 def _parse_dims(items: list[str]) -> dict[str, int]:
+    from simaccel.model import MAX_DIM
+
     dims = {}
     for item in items:
         name, _, value = item.partition("=")
@@ -221,6 +244,9 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
                              f"value, got {item!r}") from None
         if dims[name] <= 0:
             raise InputError("--dim", name, f"must be a positive integer, not {dims[name]}")
+        if dims[name] > MAX_DIM:  # checked before the graph is folded with it
+            raise InputError("--dim", name, f"{dims[name]} is above the largest dimension "
+                             f"a tensor may have, {MAX_DIM}")
     return dims
 
 
@@ -502,7 +528,8 @@ def _show(args: argparse.Namespace) -> int:
 def _program(args: argparse.Namespace) -> int:
     import simaccel
 
-    program = simaccel.compile(_load(args), simaccel.load_hardware(args.hw))
+    program = simaccel.compile(_load(args), simaccel.load_hardware(args.hw),
+                               exact=args.exact)
     first, last = _layer_range(args.layers)
     print(program.listing(first, None if last is None else last + 1))
     return EXIT_OK
@@ -519,6 +546,28 @@ def _lab_student(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _weight_density(model, args: argparse.Namespace):
+    from simaccel.cli_sparsity import apply_weight_density
+
+    return apply_weight_density(model, args.weight_density)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from simaccel.cli_sparsity import prune
+
+    print(prune(args, _load(args), writable_folder))
+    return EXIT_OK
+
+
+def _sparsity(args: argparse.Namespace) -> int:
+    import simaccel
+    from simaccel.cli_sparsity import sparsity_table
+
+    hw = simaccel.load_hardware(args.hw)
+    print(sparsity_table(_weight_density(_load(args), args), hw))
+    return EXIT_OK
+
+
 def _hw_list(args: argparse.Namespace) -> int:
     from simaccel import display
     from simaccel.frontends.hardware_toml import load_hardware, shipped_configs
@@ -528,12 +577,32 @@ def _hw_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _llm(args: argparse.Namespace) -> int:
+    from simaccel import cli_parallel
+
+    return cli_parallel.run_llm(args)
+
+
+def _collective(args: argparse.Namespace) -> int:
+    from simaccel import cli_parallel
+
+    return cli_parallel.run_collective(args)
+
+
+def _partition(args: argparse.Namespace) -> int:
+    from simaccel import cli_parallel
+
+    return cli_parallel.run_partition(args, _load(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 bad input)."""
     args = _parser().parse_args(argv)
     handler = {"simulate": _simulate, "show": _show, "plot": _plot, "import": _import,
                "program": _program, "compare": _compare,
-               "sweep": _sweep, "hw": _hw_list, "lab": _lab_student}[args.verb]
+               "sweep": _sweep, "hw": _hw_list, "prune": _prune,
+               "sparsity": _sparsity, "llm": _llm, "partition": _partition,
+               "collective": _collective, "lab": _lab_student}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

@@ -1,18 +1,22 @@
 """Terminal tables (rich) for the CLI: a report's layers and totals, a model's layers, the
-shipped hardware configs. Conversion to display units (ms, %, GB/s) happens only here."""
+shipped hardware configs. Conversion to display units (ms, %, GB/s) happens only here.
+rich is imported by the functions that draw, so a run that prints no table (``--json
+--quiet``) does not load it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from simaccel.graph import Graph
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel
 from simaccel.report import Report
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 
 def _n(value: int) -> str:
@@ -44,6 +48,8 @@ def _shape(kernel: dict) -> str:
 
 def report_table(report: Report) -> Table:
     """Per-layer rows and a totals row."""
+    from rich.table import Table
+
     data = report.to_dict()
     hw = report.hardware
     table = Table(title=f"{data['model']['name']} on {hw.name} ({hw.array.rows}×{hw.array.cols} "
@@ -103,6 +109,8 @@ def _peak_gbps(hw: Hardware) -> str:
 
 def model_table(graph: Graph, kernels: tuple[Kernel, ...]) -> Table:
     """Every layer with its output shape, MACs and the kernel it lowers to."""
+    from rich.table import Table
+
     owner = {}
     for kernel in kernels:
         owner[kernel.name] = kernel
@@ -133,6 +141,8 @@ def model_table(graph: Graph, kernels: tuple[Kernel, ...]) -> Table:
 
 def hardware_table(configs: dict[str, Hardware]) -> Table:
     """One row per shipped hardware config."""
+    from rich.table import Table
+
     table = Table(title="shipped hardware configs (use --hw NAME)", title_justify="left")
     for column in ("name", "array", "dataflow", "MHz", "SRAM i/f/o KiB", "DRAM GB/s",
                    "dtypes", "peak TOPS", "description"):
@@ -148,12 +158,22 @@ def hardware_table(configs: dict[str, Hardware]) -> Table:
     return table
 
 
+def _bar_console(enabled: bool) -> Console | None:
+    """rich's console on stderr when a progress bar is wanted and stderr is a terminal."""
+    if not enabled:
+        return None
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    return err if err.is_terminal else None
+
+
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
     """A progress bar on stderr for long runs: silent when stderr is not a terminal or when
     not ``enabled``. Yields the callback `simaccel.simulate` takes."""
-    err = Console(stderr=True)
-    if not (enabled and err.is_terminal):
+    err = _bar_console(enabled)
+    if err is None:
         yield lambda stage, done, total: None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -172,8 +192,8 @@ def progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
 @contextmanager
 def sweep_progress(enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
     """Points done, rate and time left of a sweep, on stderr when it is a terminal."""
-    err = Console(stderr=True)
-    if not (enabled and err.is_terminal):
+    err = _bar_console(enabled)
+    if err is None:
         yield lambda done, total: None
         return
     import time
@@ -202,6 +222,8 @@ def sweep_progress(enabled: bool = True) -> Iterator[Callable[[int, int], None]]
 
 def console(stderr: bool = False) -> Console:
     """A console sized for tables (wide when not a terminal, so pipes get whole rows)."""
+    from rich.console import Console
+
     out = Console(stderr=stderr)
     if not out.is_terminal:
         out = Console(stderr=stderr, width=200)

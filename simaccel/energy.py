@@ -1,7 +1,8 @@
 """Energy: Σ action count × energy per action (Accelergy's model), a pure function of the
 schedule's actions, the hardware's energy table and the run's cycles. Units: picojoules.
 
-Actions per kernel: useful MACs; bytes read and written in each on-chip memory (an access
+Actions per kernel: useful MACs (fewer on a sparse array: `simaccel.sparse_hw`); bytes
+read and written in each on-chip memory (an access
 costs what an access to that physical memory costs: a tile in TPU v1's 24 MiB Unified
 Buffer pays a 24 MiB SRAM's access energy, whatever share of it the tile uses); bytes to
 and from DRAM; vector-unit operations (standalone kernels and activations fused into a
@@ -19,9 +20,11 @@ from dataclasses import dataclass, fields
 from simaccel.domain import Operand
 from simaccel.errors import InputError
 from simaccel.hardware import MAX_ACTION_PJ, Hardware
-from simaccel.kernels import GemmKernel
+from simaccel.kernels import GemmKernel, Kernel
+from simaccel.numerics.outcome import Check
 from simaccel.results import Results
 from simaccel.schedule import LayerSchedule, Traffic
+from simaccel.sparse_hw import mac_energy_pj
 
 #: Leakage figures shared by both presets (see LEAKAGE_SOURCE).
 #: Aladdin's 40 nm library (Shao et al., ISCA 2014, as tabulated in Accelergy's
@@ -215,18 +218,29 @@ def vector_ops(work: LayerSchedule) -> int:
 
 
 def kernel_energy(work: LayerSchedule, traffic: Traffic, static: float,
-                  table: EnergyTable) -> Energy:
-    """Energy of one kernel (pJ), with ``static`` its share of the run's static energy."""
+                  table: EnergyTable, mac_pj: float | None = None) -> Energy:
+    """Energy of one kernel (pJ), with ``static`` its share of the run's static energy;
+    ``mac_pj`` its MAC energy when a sparse array spends less than MACs × pJ per MAC
+    (`simaccel.sparse_hw.mac_energy_pj`)."""
     sram = 0.0
     for operand in Operand:
         read, write = traffic.sram_bytes(operand)
         sram += (read + write) * table.operand_access_pj_per_byte(operand)
     return Energy(
-        mac=work.kernel.macs * table.mac_pj,
+        mac=work.kernel.macs * table.mac_pj if mac_pj is None else mac_pj,
         sram=sram,
         dram=(traffic.dram_read_bytes + traffic.dram_write_bytes) * table.dram_pj_per_byte,
         vector=vector_ops(work) * table.vector_pj_per_op,
         static=static)
+
+
+def _sparse_mac_pj(kernel: Kernel, check: Check, hw: Hardware,
+                   table: EnergyTable) -> float | None:
+    """A GEMM's MAC energy as its weights' sparsity and the config decide (pJ); None for a
+    vector kernel (no MACs)."""
+    if not isinstance(kernel, GemmKernel):
+        return None
+    return mac_energy_pj(kernel, hw, table.mac_pj, check.zero_activations)
 
 
 def static_pj(table: EnergyTable, cycles: int, hw: Hardware) -> float:
@@ -254,7 +268,8 @@ def estimate(results: Results, hw: Hardware) -> EnergyReport:
     run_static = static_pj(table, results.total.cycles, hw)
     windows = sum(r.cycles for r in results.layers)
     layers = tuple(kernel_energy(r.work, r.traffic,
-                                 run_static * r.cycles / windows if windows else 0.0, table)
+                                 run_static * r.cycles / windows if windows else 0.0, table,
+                                 _sparse_mac_pj(r.work.kernel, r.check, hw, table))
                    for r in results.layers)
     total = Energy()
     for energy in layers:

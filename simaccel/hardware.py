@@ -150,12 +150,49 @@ class MemoryConfig(BaseModel):
         return self.size_bytes - self.stream_bytes if self.resident else 0
 
 
+class DramSharing(StrEnum):
+    """How a chip's cores reach DRAM/HBM: one channel ``shared`` by every core (first come,
+    first served), or a channel of the configured bandwidth ``per_core``."""
+
+    SHARED = "shared"
+    PER_CORE = "per_core"
+
+
 class ChipConfig(BaseModel):
     """A chip of ``cores`` identical cores (each an array, a vector unit and the memories),
-    sharing the DRAM channel."""
+    sharing the DRAM channel or with one each (``dram``). The on-chip network joins the
+    cores in a ring: ``noc_gbps`` per hop and direction (GB/s), ``noc_latency_ns`` per hop;
+    collectives among a chip's cores run on it (`simaccel.collectives`). The defaults
+    (1000 GB/s, 10 ns) are assumptions, not published figures: set them per chip."""
 
     model_config = _FROZEN
     cores: Annotated[Int, Field(gt=0, le=1024)] = 1
+    dram: DramSharing = DramSharing.SHARED
+    noc_gbps: Annotated[Real, Field(ge=MIN_GBPS, le=MAX_GBPS)] = 1000.0
+    noc_latency_ns: Annotated[Real, Field(ge=0, le=1e6)] = 10.0
+
+
+class Topology(StrEnum):
+    """How a system's chips are linked: a bidirectional ``ring``, a 2-D ``mesh2d`` (the
+    most nearly square rows × columns grid, dimension-ordered routing), or a ``switch``
+    (every chip one link up to a non-blocking switch and one link down from it)."""
+
+    RING = "ring"
+    MESH2D = "mesh2d"
+    SWITCH = "switch"
+
+
+class SystemConfig(BaseModel):
+    """``chips`` identical chips joined by chip-to-chip links of ``link_gbps`` GB/s in each
+    direction and ``link_latency_ns`` per hop, in a ``topology``. One chip (the default)
+    has no links. Default link: 50 GB/s, one TPU v4 ICI link per direction (Jouppi et al.,
+    ISCA 2023, Table 1); 1 µs is an assumption (ICI latency is not published)."""
+
+    model_config = _FROZEN
+    chips: Annotated[Int, Field(gt=0, le=4096)] = 1
+    topology: Topology = Topology.RING
+    link_gbps: Annotated[Real, Field(ge=MIN_GBPS, le=MAX_GBPS)] = 50.0
+    link_latency_ns: Annotated[Real, Field(ge=0, le=1e6)] = 1000.0
 
 
 class DramConfig(BaseModel):
@@ -166,6 +203,8 @@ class DramConfig(BaseModel):
     bandwidth_gbps: Annotated[Real, Field(ge=MIN_GBPS, le=MAX_GBPS)] | None = None
     bytes_per_cycle: Annotated[RealOrInf, Field(ge=MIN_BYTES_PER_CYCLE)] | None = None
     latency_ns: Annotated[Real, Field(ge=0, le=1e6)] = 100.0
+    #: capacity of the chip's DRAM/HBM in GiB (None: not checked)
+    capacity_gib: Annotated[Real, Field(gt=0, le=1e6)] | None = None
 
     @model_validator(mode="after")
     def _one_bandwidth(self) -> DramConfig:
@@ -238,6 +277,58 @@ class AreaConfig(BaseModel):
     vector_lane_mm2: Annotated[Real, Field(gt=0, le=1e3)] | None = None
 
 
+#: Energy of an N:M array's operand mux per performed MAC (pJ): selecting one of M 8-bit
+#: activations is taken to cost what an 8-bit integer add does, 0.03 pJ at 45 nm (Horowitz,
+#: ISSCC 2014). An assumption of order of magnitude: NVIDIA publishes no figure for its
+#: sparse tensor cores' selection logic.
+NM_MUX_PJ = 0.03
+
+
+class SparsityConfig(BaseModel):
+    """What the hardware does with sparse weights and activations (docs/formats.md,
+    ``[sparsity]``; the model is `simaccel.sparse_hw`).
+
+    ``support``: ``none`` (a dense array: no time saved), ``nm`` (the array skips the pruned
+    weights of layers conforming to ``pattern``: K × n/m cycles, N:M metadata, a mux per
+    MAC costing ``mux_pj``), ``unstructured`` (with ``gating``: zero weights cost no MAC
+    energy; with ``skipping``: their MACs take no time either). ``activation_gating``: a
+    zero activation costs no MAC energy (the zero share measured by the numerics run).
+    ``weight_format``: how the weights not stored N:M sit in DRAM and SRAM (``auto``: the
+    smallest per layer); ``layer_formats`` sets it for named layers (a layer set so is not
+    stored N:M, so an N:M array runs it dense)."""
+
+    model_config = _FROZEN
+    support: Literal["none", "nm", "unstructured"] = "none"
+    pattern: Literal["1:2", "1:4", "2:4", "1:8", "2:8", "4:8"] = "2:4"
+    gating: Bool = False
+    skipping: Bool = False
+    activation_gating: Bool = False
+    weight_format: Literal["dense", "bitmap", "csr", "csc", "auto"] = "dense"
+    #: per layer (by name), a format set instead of ``weight_format`` (and of N:M)
+    layer_formats: dict[Annotated[Str, Field(min_length=1, max_length=256)],
+                        Literal["dense", "bitmap", "csr", "csc", "auto"]] = \
+        Field(default_factory=dict, max_length=100_000)
+    mux_pj: Annotated[Real, Field(ge=0, le=MAX_ACTION_PJ)] = NM_MUX_PJ
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SparsityConfig:
+        unstructured = self.support == "unstructured"
+        for key in ("gating", "skipping"):
+            if getattr(self, key) and not unstructured:
+                raise ValueError(f"sparsity.{key}: only an unstructured array gates or skips "
+                                 "(set support = \"unstructured\")")
+        if unstructured and not (self.gating or self.skipping):
+            raise ValueError("sparsity.support: an unstructured array must gate or skip "
+                             "(set gating and/or skipping to true)")
+        return self
+
+    @property
+    def nm(self) -> tuple[int, int]:
+        """The N:M pattern as (n, m)."""
+        n, m = self.pattern.split(":")
+        return int(n), int(m)
+
+
 class Hardware(BaseModel):
     """A whole accelerator configuration."""
 
@@ -250,10 +341,12 @@ class Hardware(BaseModel):
     memories: tuple[MemoryConfig, ...] | None = None  # before sram: its errors come first
     sram: SramConfig
     chip: ChipConfig = ChipConfig()
+    system: SystemConfig = SystemConfig()
     dram: DramConfig
     vector: VectorConfig
     energy: EnergyConfig = EnergyConfig()
     area: AreaConfig = AreaConfig()
+    sparsity: SparsityConfig = SparsityConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -341,6 +434,13 @@ class Hardware(BaseModel):
             return self.dram.bytes_per_cycle
         assert self.dram.bandwidth_gbps is not None
         return self.dram.bandwidth_gbps * 1e9 / (self.clock_mhz * 1e6)
+
+    @property
+    def dram_capacity_bytes(self) -> int | None:
+        """One chip's DRAM/HBM capacity in bytes, None when the config gives none."""
+        if self.dram.capacity_gib is None:
+            return None
+        return int(self.dram.capacity_gib * (1 << 30))
 
     @property
     def dram_latency_cycles(self) -> int:

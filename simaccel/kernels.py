@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simaccel.sparsity import WeightSparsity
 
 #: Vector-unit operations per output element, for each op that runs on the vector unit.
 #: Pointwise costs follow a LUT/piecewise implementation: sigmoid and tanh read a table and
@@ -40,7 +44,9 @@ class GemmKernel:
     what the layer reads, ``filter_elements`` its weights (or second operand, for matmul),
     ``ofmap_elements`` what it writes. ``fused`` names the layers merged into this kernel and
     ``fused_vector_ops`` counts their vector operations, done at line rate as outputs drain;
-    ``output`` is the tensor the kernel writes (the last fused layer's name).
+    ``output`` is the tensor the kernel writes (the last fused layer's name). ``sparsity``
+    is its weights' measured sparsity (`simaccel.sparsity`), None when it has no weights
+    to measure (dense).
     """
 
     name: str
@@ -57,6 +63,7 @@ class GemmKernel:
     fused_vector_ops: int = 0
     output: str = ""
     inputs: tuple[str, ...] = ()
+    sparsity: WeightSparsity | None = None
 
     def __post_init__(self) -> None:
         if not self.output:

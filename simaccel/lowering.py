@@ -6,6 +6,8 @@
    into the GEMM's weights and bias.
 3. `fuse_activations`: a pointwise activation right after a GEMM (its only consumer) runs in
    the array's output path, at line rate; an ``activation`` attribute is already fused.
+4. `simaccel.sparsity.measure_kernels`: each GEMM's weights' sparsity, measured from the
+   model's .npz (docs/architecture.md, "Sparsity").
 
 Each pass is a pure function from kernels to kernels; `check_macs` holds between passes.
 """
@@ -30,6 +32,7 @@ from simaccel.model import (
     Pool2d,
 )
 from simaccel.shapes import resolve_padding
+from simaccel.sparsity import measure_kernels
 
 POINTWISE = ("relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh")
 
@@ -205,5 +208,6 @@ def check_macs(kernels: tuple[Kernel, ...], expected: int) -> None:
 PASSES: tuple[Callable[[Graph, tuple[Kernel, ...]], tuple[Kernel, ...]], ...] = (
     fold_batchnorm,
     fuse_activations,
+    measure_kernels,
 )
 

@@ -20,11 +20,11 @@ from collections.abc import Mapping, Sequence
 
 from simaccel.domain import Operand
 from simaccel.hardware import Hardware
-from simaccel.kernels import GemmKernel, Kernel
+from simaccel.kernels import GemmKernel, Kernel, VectorKernel
 from simaccel.kernels import producers as kernel_producers
 from simaccel.program import Block, Instruction, Opcode, Placement, Program, Unit
 from simaccel.residency import is_alias, plan_residency
-from simaccel.schedule import LayerSchedule, Schedule, Tile, Traffic
+from simaccel.schedule import LayerSchedule, Rep, Schedule, Skip, Tile, Traffic
 
 
 def weights_name(kernel: Kernel) -> str:
@@ -111,14 +111,52 @@ class _Builder:
         single = work.tiling is not None and work.tiling.single
         slots = 1 if single else self.slots
         self.slot = {op: _partition_bytes(self.hw, op) // slots for op in Operand}
-        traffic = Traffic()
         last: tuple[int, ...] = ()
         state = _KernelState()
-        for tile in work.tiles:
-            tile_traffic, last = self._tile(index, kernel, tile, state)
-            traffic = traffic + tile_traffic
+        reps: dict[int, list[int]] = {}
+        for step in work.steps:
+            if isinstance(step, Tile):
+                last = self._tile(index, kernel, step, state)
+                state.tile = step.index
+            elif isinstance(step, Rep):
+                reps.setdefault(step.level, []).append(len(self.instructions))
+            else:
+                self._skip(index, step, reps.pop(step.level), state)
         self.written[kernel.output] = last
+        return self._traffic(kernel, work.traffic)
+
+    def _traffic(self, kernel: Kernel, traffic: Traffic) -> Traffic:
+        """The kernel's traffic as the Program moves it: no DRAM bytes for what it reads in
+        place from a resident tensor, on-chip writes instead of stores for a resident
+        output."""
+        for operand, (tensor, activation) in self._sources(kernel).items():
+            if not activation:
+                continue
+            names = tensor.split(",") if isinstance(kernel, VectorKernel) else [tensor]
+            kept = sum(1 for n in names if not self.resident(n))
+            loaded = traffic.sram_bytes(operand)[1]
+            saved = loaded - loaded * kept // len(names)
+            if saved:
+                traffic = traffic + _moved(operand, -saved, read=True)
+        if self.resident(kernel.output) and traffic.dram_write_bytes:
+            traffic = traffic + _moved(Operand.IFMAP, traffic.dram_write_bytes, read=False)
         return traffic
+
+    def _skip(self, index: int, step: Skip, reps: list[int], state: _KernelState) -> None:
+        """A fast-forward mark for ``step`` on the kernel's compute unit, after the last
+        listed iteration: the engine takes the period from the ends of the compute of the
+        last two listed iterations (``probes``) and moves everything of the kernel still to
+        happen ``count`` periods later."""
+        before, start = reps[-2], reps[-1]
+        last = self.instructions[start:]
+        compute = [i for i in last if i.op in (Opcode.MATMUL, Opcode.VECTOR, Opcode.SKIP)]
+        unit = compute[0].unit
+        probes = tuple(max(i.index for i in iteration if i.unit is unit)
+                       for iteration in (self.instructions[before:start], last))
+        self.emit(op=Opcode.SKIP, unit=unit, core=self.cores[index], kernel=index,
+                  tile=state.tile + 1, repeat=step.count, probes=probes,
+                  bytes=step.count * sum(i.bytes for i in last),
+                  cycles=step.count * sum(i.cycles for i in compute))
 
     def _sources(self, kernel: Kernel) -> dict[Operand, tuple[str, bool]]:
         """Each loaded operand's tensor and whether it is an activation."""
@@ -129,10 +167,10 @@ class _Builder:
         return {Operand.IFMAP: (",".join(kernel.inputs), True)}
 
     def _tile(self, index: int, kernel: Kernel, tile: Tile, state: _KernelState
-              ) -> tuple[Traffic, tuple[int, ...]]:
-        """One tile's loads, compute and store; returns its traffic as the Program moves it
-        and the instruction after which its output is written."""
-        traffic, loads, waits = self._loads(index, kernel, tile, state)
+              ) -> tuple[int, ...]:
+        """One tile's loads, compute and store; returns the instruction after which its
+        output is written."""
+        loads, waits = self._loads(index, kernel, tile, state)
         if tile.index == 0:  # whatever the loads do not wait for, the compute does
             waits += [d for name in kernel.inputs for d in self.written.get(name, ())]
         gemm = isinstance(kernel, GemmKernel)
@@ -150,23 +188,20 @@ class _Builder:
         if tile.opens_output:
             state.output = compute
         if not tile.store_bytes:
-            return traffic, (compute,)
-        stays = self.resident(kernel.output)
-        if stays:  # written into the resident memory instead of DRAM
-            traffic = traffic + _moved(Operand.IFMAP, tile.store_bytes, read=False)
+            return (compute,)
+        stays = self.resident(kernel.output)  # written into the resident memory, not DRAM
         store = self.emit(
             op=Opcode.MOVE if stays else Opcode.STORE,
             unit=Unit.DMA_OUT if gemm else Unit.DMA_VECTOR_OUT, core=self.cores[index],
             kernel=index, tile=tile.index, deps=(compute,), operand=Operand.OFMAP,
             tensor=kernel.output, block=_block(tile, "output"),
             bytes=0 if stays else tile.store_bytes, frees=(state.output,))
-        return traffic, (store,)
+        return (store,)
 
     def _loads(self, index: int, kernel: Kernel, tile: Tile, state: _KernelState
-               ) -> tuple[Traffic, list[int], list[int]]:
+               ) -> tuple[list[int], list[int]]:
         """The tile's loads, none for what is resident (the compute waits for its writer
-        instead): (traffic, load instructions, instructions the compute must wait for)."""
-        traffic = tile.traffic
+        instead): (load instructions, instructions the compute must wait for)."""
         gemm = isinstance(kernel, GemmKernel)
         loads, waits = [], []
         for load in tile.loads:
@@ -175,9 +210,6 @@ class _Builder:
             kept = [n for n in names if not (activation and self.resident(n))]
             if activation:
                 waits += [d for n in names if n not in kept for d in self.written.get(n, ())]
-            nbytes = load.bytes * len(kept) // len(names)
-            if nbytes != load.bytes:
-                traffic = traffic + _moved(load.operand, nbytes - load.bytes, read=True)
             if not kept:
                 state.source[load.operand] = -1
                 continue
@@ -187,9 +219,10 @@ class _Builder:
                 unit=Unit.DMA_IN if load.operand is Operand.IFMAP else Unit.DMA_WEIGHTS,
                 core=self.cores[index], kernel=index, tile=tile.index, deps=deps,
                 operand=load.operand, tensor=tensor, block=_block(tile, load.operand.value),
-                bytes=nbytes, partition=load.operand, takes=self.slot[load.operand])
+                bytes=load.bytes * len(kept) // len(names), partition=load.operand,
+                takes=self.slot[load.operand])
             loads.append(state.source[load.operand])
-        return traffic, loads, waits
+        return loads, waits
 
 
 class _KernelState:
@@ -199,6 +232,7 @@ class _KernelState:
     def __init__(self) -> None:
         self.source: dict[Operand, int] = {}
         self.output = -1
+        self.tile = -1  #: the index of the last tile listed
 
 
 def _moved(operand: Operand, nbytes: int, read: bool) -> Traffic:
@@ -218,8 +252,11 @@ def _block(tile: Tile, role: str) -> Block | None:
     if len(tile.span) == 1:
         return Block((0, 1), tile.span[0], (0, 1))
     g, m, k, n = tile.span
-    return {"ifmap": Block(g, m, k), "filter": Block(g, k, n), "compute": Block(g, m, n, k),
-            "output": Block(g, m, n)}[role]
+    if role == "ifmap":
+        return Block(g, m, k)
+    if role == "filter":
+        return Block(g, k, n)
+    return Block(g, m, n, k) if role == "compute" else Block(g, m, n)
 
 
 def compile_program(schedule: Schedule, input_elements: Mapping[str, int],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -63,9 +63,10 @@ def _padding(value: object) -> object:
 
 
 class _Layer(BaseModel):
-    """Fields every layer has."""
+    """Fields every layer has. A layer class builds its validator when first used
+    (``defer_build``), so a run pays only for the ops its model has (`LAYER_CLASSES`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, defer_build=True)
 
     name: Name
     inputs: tuple[Name, ...] = Field(min_length=1)
@@ -243,6 +244,11 @@ LayerSpec = Annotated[
     | OnnxOp,
     Field(discriminator="op"),
 ]
+
+#: The layer class of each op name (what the ``op`` discriminator of `LayerSpec` selects).
+LAYER_CLASSES: dict[str, type[_Layer]] = {
+    op: cls for cls in get_args(get_args(LayerSpec)[0])
+    for op in get_args(cls.model_fields["op"].annotation)}
 
 #: Every op name a layer may carry, in the order the docs list them.
 OPS: tuple[str, ...] = (

@@ -55,10 +55,13 @@ def input_elements(graph: Graph) -> dict[str, int]:
     return {t.name: int(np.prod(t.shape)) for t in graph.model.inputs}
 
 
-def compile(model: Model, hw: Hardware) -> Program:  # noqa: A001 - the public name
-    """The `Program` that ``model`` compiles to on ``hw`` (see docs/architecture.md)."""
+def compile(model: Model, hw: Hardware, exact: bool = False  # noqa: A001 - the public name
+            ) -> Program:
+    """The `Program` that ``model`` compiles to on ``hw`` (see docs/architecture.md), as the
+    engine times it: long loops' steady states as ``skip`` instructions, or with ``exact``
+    every tile (what the numerics execute)."""
     prepared = prepare(model)
-    schedule = build_schedule(prepared.kernels, hw)
+    schedule = build_schedule(prepared.kernels, hw, exact=exact)
     return map_and_time(schedule, prepared.graph)[0]
 
 
@@ -67,12 +70,19 @@ def map_and_time(schedule: Schedule, graph: Graph, trace: bool = True
     """Compile ``schedule`` and run it. On a chip of several cores two mappings are timed —
     kernels spread over the cores, and all on one core (spreading costs DRAM traffic where a
     tensor crosses cores and the channel is shared) — and the faster is kept, so more cores
-    never make a model slower."""
+    never make a model slower. A Program whose kernels run on several cores is timed tile by
+    tile: a fast-forward moves one kernel's events, and another core's kernel would find the
+    DRAM channel free where it shares it (docs/architecture.md, "Fast-forward")."""
     candidates = [True, False] if schedule.hardware.chip.cores > 1 else [True]
     best = None
     for spread in candidates:
         program, traffic = compile_program(schedule, input_elements(graph),
                                            graph.model.outputs, spread=spread)
+        if schedule.fast_forwarded and len(set(program.kernel_cores)) > 1:
+            exact = build_schedule(tuple(w.kernel for w in schedule.layers),
+                                   schedule.hardware, exact=True)
+            program, traffic = compile_program(exact, input_elements(graph),
+                                               graph.model.outputs, spread=spread)
         timed = engine.run(program, trace=trace)
         if best is None or timed.cycles < best[2].cycles:
             best = (program, traffic, timed)
@@ -82,29 +92,33 @@ def map_and_time(schedule: Schedule, graph: Graph, trace: bool = True
 
 def simulate(model: Model, hw: Hardware, check: bool | None = None,
              inputs: Mapping[str, np.ndarray] | None = None,
-             progress: Progress | None = None) -> Report:
+             progress: Progress | None = None, exact: bool = False) -> Report:
     """Simulate ``model`` on ``hw`` and return the `Report` (cycles, bytes, MACs, checks).
 
     ``check`` runs the tiled schedule numerically and checks every kernel (None: only when
     `check_by_default`); ``inputs`` are the model's input tensors (real arrays of each
     input's declared shape, by input name; checked by `checked_inputs`), drawn from the
     model's seed when not given. ``progress`` is
-    called as (stage, done, total) while the run advances.
+    called as (stage, done, total) while the run advances. ``exact`` times every tile
+    instead of fast-forwarding the steady state of long loops (docs/architecture.md,
+    "Fast-forward": the two agree within 0.5% on the shipped workloads).
     """
-    return run(prepare(model), hw, check=check, inputs=inputs, progress=progress)
+    return run(prepare(model), hw, check=check, inputs=inputs, progress=progress,
+               exact=exact)
 
 
 def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
         inputs: Mapping[str, np.ndarray] | None = None,
-        progress: Progress | None = None, trace: bool = True) -> Report:
+        progress: Progress | None = None, trace: bool = True, exact: bool = False) -> Report:
     """The hardware-dependent stages of `simulate` on a `prepare`d model; ``trace=False``
-    keeps no per-instruction trace (sweeps read only the figures)."""
+    keeps no per-instruction trace (sweeps read only the figures); ``exact``: no
+    fast-forward."""
     tell = progress or (lambda stage, done, total: None)
     graph, kernels = prepared.graph, prepared.kernels
     if inputs is not None:
         inputs = checked_inputs(graph, inputs)
     tell("tiling", 0, 1)
-    schedule = build_schedule(kernels, hw)
+    schedule = build_schedule(kernels, hw, exact=exact)
     tell("simulating", 0, 1)
     program, traffic, timed = map_and_time(schedule, graph, trace)
     tell("simulating", 1, 1)
@@ -130,6 +144,13 @@ def numerics_bytes(graph: Graph, kernels: tuple[Kernel, ...]) -> int:
     activations = sum(math.prod(shape) for shape in graph.shapes.values())
     largest = max((k.groups * k.m * (k.k + k.n) for k in gemms), default=0)
     return 8 * (3 * weights + 2 * activations + 2 * largest)
+
+
+def _compile(schedule: Schedule, graph: Graph, timed: Program) -> Program:
+    """``schedule``'s Program with the same choice of cores as ``timed`` (which kept every
+    kernel on core 0 unless spreading them was faster)."""
+    return compile_program(schedule, input_elements(graph), graph.model.outputs,
+                           spread=len(set(timed.kernel_cores)) > 1)[0]
 
 
 def check_by_default(graph: Graph, kernels: tuple[Kernel, ...]) -> bool:
@@ -177,6 +198,10 @@ def checked_inputs(graph: Graph, inputs: Mapping[str, object]) -> dict[str, np.n
 def _numerics(graph, schedule, program, inputs, tell: Progress):
     from simaccel.numerics import check, weights
 
+    if schedule.fast_forwarded:  # the numerics execute every tile: the exact Program
+        schedule = build_schedule(tuple(w.kernel for w in schedule.layers), schedule.hardware,
+                                  exact=True)
+        program = _compile(schedule, graph, program)
     params = weights.model_params(graph, graph.model.weights)
     data = dict(inputs) if inputs is not None else weights.input_tensors(graph)
     total = len(schedule.layers)

@@ -53,6 +53,7 @@ class Opcode(StrEnum):
     MOVE = "move"      #: accumulators → the resident memory, on chip (no DRAM bytes)
     MATMUL = "matmul"  #: one GEMM tile on the array
     VECTOR = "vector"  #: one vector tile (elementwise, pool, reduce, ...) on the vector unit
+    SKIP = "skip"      #: fast-forward: ``repeat`` more iterations like the last one listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,11 @@ class Instruction:
     index of the load that filled each operand's region, or ``-1`` for an operand read in
     place from a resident tensor. ``accumulate``: the matmul adds to the partial sums of its
     output block instead of starting from the bias.
+
+    A ``skip``, on a kernel's compute unit, stands for ``repeat`` iterations of a loop
+    elided from every queue (`simaccel.schedule`, "Fast-forward"): ``probes`` are the compute
+    instructions that end the last two listed iterations; ``bytes`` and ``cycles`` are what
+    the elided iterations move and compute.
     """
 
     index: int
@@ -102,6 +108,8 @@ class Instruction:
     frees: tuple[int, ...] = ()
     reads: tuple[int, ...] = ()
     accumulate: bool = False
+    repeat: int = 0
+    probes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +183,9 @@ def format_instruction(ins: Instruction) -> str:
     if ins.op is Opcode.MATMUL:
         what += " +=" if ins.accumulate else " ="
         what += " " + ",".join("resident" if r < 0 else f"#{r}" for r in ins.reads)
+    if ins.op is Opcode.SKIP:
+        what = (f"×{ins.repeat} iterations like the last (period: ends of "
+                f"#{ins.probes[0]} → #{ins.probes[1]})")
     cost = f"{ins.bytes} B" if ins.op in (Opcode.LOAD, Opcode.STORE) else f"{ins.cycles} cyc"
     extra = ""
     if ins.takes:

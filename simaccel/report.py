@@ -20,8 +20,9 @@ from simaccel.area import area
 from simaccel.energy import Energy, EnergyReport
 from simaccel.graph import Graph
 from simaccel.hardware import Hardware
-from simaccel.kernels import GemmKernel
+from simaccel.kernels import GemmKernel, Kernel
 from simaccel.results import LayerResult, Results, Totals
+from simaccel.sparse_hw import execution
 
 REPORT_SCHEMA = "simaccel-report/1"
 
@@ -103,11 +104,15 @@ class Report:
         for e in self.results.trace:
             # kernel −1: a model input loaded whole into the resident memory before anything
             layer = names[e.layer] if e.layer >= 0 else "model input"
-            events.append({
-                "ph": "X", "pid": 1, "tid": track[e.unit], "name": f"{layer} #{e.tile}",
-                "cat": e.unit, "ts": e.start * to_us, "dur": (e.end - e.start) * to_us,
-                "args": {"layer": layer, "tile": e.tile, "bytes": e.bytes,
-                         "cycles": e.end - e.start, "start_cycle": e.start}})
+            name = f"{layer} #{e.tile}"
+            args = {"layer": layer, "tile": e.tile, "bytes": e.bytes,
+                    "cycles": e.end - e.start, "start_cycle": e.start}
+            if e.repeat:  # a steady state the engine fast-forwarded
+                name += f" … {e.repeat} iterations fast-forwarded"
+                args["fast_forwarded_iterations"] = e.repeat
+            events.append({"ph": "X", "pid": 1, "tid": track[e.unit], "name": name,
+                           "cat": e.unit, "ts": e.start * to_us,
+                           "dur": (e.end - e.start) * to_us, "args": args})
         return {"traceEvents": events, "displayTimeUnit": "ns",
                 "otherData": {"schema": REPORT_SCHEMA, "clock_mhz": self.hardware.clock_mhz,
                               "cycles": self.results.total.cycles}}
@@ -276,13 +281,25 @@ def _layer_dict(r: LayerResult, hw: Hardware, energy: Energy) -> dict:
         **_common(r, hw),
         "start_cycle": r.start_cycle,
         "end_cycle": r.end_cycle,
-        "tiles": len(r.work.tiles),
+        "tiles": r.work.tile_count,
         "memory": {"resident": list(r.resident), "spilled_bytes": r.spilled_bytes},
         "energy_pj": _energy_dict(energy),
         "check": {"status": r.check.status, "max_abs_error": r.check.max_abs_error,
                   "dtype": r.check.dtype, "sqnr_db": _finite(r.check.sqnr_db),
                   "overflow": r.check.overflow, "note": r.check.note},
+        "sparsity": _sparsity_dict(kernel, r, hw),
     }
+
+
+def _sparsity_dict(kernel: Kernel, r: LayerResult, hw: Hardware) -> dict | None:
+    """A GEMM's weights as ``hw`` stores and runs them (docs/report.md); None for vector."""
+    if not isinstance(kernel, GemmKernel):
+        return None
+    run = execution(kernel, hw)
+    return {"weight_density": run.density, "format": run.format,
+            "weight_bytes": run.weight_bytes, "dense_weight_bytes": run.dense_weight_bytes,
+            "skips": run.skips, "k_ratio": float(run.k_ratio),
+            "mac_share": run.mac_share, "zero_activations": r.check.zero_activations}
 
 
 def _total_dict(t: Totals, hw: Hardware, graph: Graph, energy: Energy) -> dict:

@@ -6,18 +6,35 @@ A tile's ``loads`` happen before it can start (into a free buffer slot); after i
 ``frees`` names the operand blocks no later tile reuses; a tile that ``opens_output`` takes
 an ofmap slot, which its output's store gives back. Block reuse follows the tile order:
 consecutive tiles that read the same block load it once (see `simaccel.tiling`).
+
+**Fast-forward** (docs/architecture.md, "Fast-forward"). A kernel's tiles are nested loops
+(group blocks, the two outer loops, K), and the middle iterations of each loop are alike: the
+first iteration loads what the one before it did not, the last may be a shorter edge block,
+but every iteration in between does the same work on blocks of the same sizes. A kernel's
+``steps`` list its tiles with the middle of every loop of at least `FAST_FORWARD_MIN`
+iterations elided: iterations 0 to 3 explicit (a `Rep` mark before iterations 2 and 3),
+then a `Skip` standing for the next ``count`` iterations, then the last two iterations.
+The engine times iterations 2 and 3, takes the difference of their ends as the steady
+state's period and restarts every unit of the kernel ``count`` periods on, where the steady
+state would have it; the last middle iteration, listed, lets the last one (which may differ:
+an edge block, the kernel's end) follow it as in the full run (see `simaccel.engine`).
+Totals (cycles, traffic, tiles) count the elided iterations: a kernel's cycles are summed per
+iteration, its DRAM and buffer-write bytes follow from how often each operand block is
+loaded (`_loaded_bytes`), exactly as the full tile list adds them up. ``exact=True`` lists
+every tile (the numerics execute that list; a test holds the two within 0.5%).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields, replace
 
 from simaccel.domain import Dataflow, Operand
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
 from simaccel.program import Unit
+from simaccel.sparse_hw import SparseExecution, check_layer_formats, execution
 from simaccel.systolic import FoldPlan, plan_folds, preload_hidden_cycles, sram_accesses
 from simaccel.tiling import GemmBytes, TilePlan, gemm_bytes, plan_gemm_tiles, vector_chunks
 
@@ -38,6 +55,13 @@ class Traffic:
 
     def __add__(self, other: Traffic) -> Traffic:
         return Traffic(*(getattr(self, name) + getattr(other, name) for name in _TRAFFIC_FIELDS))
+
+    def __sub__(self, other: Traffic) -> Traffic:
+        return Traffic(*(getattr(self, name) - getattr(other, name) for name in _TRAFFIC_FIELDS))
+
+    def times(self, count: int) -> Traffic:
+        """This traffic ``count`` times over."""
+        return Traffic(*(getattr(self, name) * count for name in _TRAFFIC_FIELDS))
 
     @property
     def sram_read_bytes(self) -> int:
@@ -85,28 +109,65 @@ class Tile:
     output_bytes: int = 0
 
 
+#: A loop of at least this many iterations has its middle fast-forwarded: iterations 0 to 3
+#: and the last two are listed, and at 8 the shortest skip elides 2.
+FAST_FORWARD_MIN = 8
+
+
+@dataclass(frozen=True)
+class Rep:
+    """Marks the start of an iteration of loop ``level`` whose time the engine measures
+    (iterations 2 and 3 of a loop whose middle is fast-forwarded)."""
+
+    level: int
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Stands for ``count`` more iterations of loop ``level``, each alike the one just
+    listed (the one after the last `Rep` of that level)."""
+
+    level: int
+    count: int
+
+
+Step = Tile | Rep | Skip
+
+
 @dataclass(frozen=True)
 class LayerSchedule:
-    """A kernel, the unit it runs on, its fold plan and tiling (GEMMs only) and its tiles."""
+    """A kernel, the unit it runs on, its fold plan and tiling (GEMMs only) and its tiles:
+    ``steps`` the tiles in execution order with fast-forwarded stretches elided (`Skip`),
+    ``tiles`` the tiles listed there; ``tile_count``, ``compute_cycles`` (the unit's busy
+    cycles) and ``traffic`` are of all tiles, elided ones included. Built from ``tiles``
+    alone (a hand-made schedule), the steps are the tiles and the totals their sums."""
 
     kernel: Kernel
     unit: Unit
     plan: FoldPlan | None
-    tiles: tuple[Tile, ...]
+    tiles: tuple[Tile, ...] = ()
     tiling: TilePlan | None = None
+    steps: tuple[Step, ...] = ()
+    tile_count: int = -1
+    compute_cycles: int = -1
+    traffic: Traffic | None = None
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            object.__setattr__(self, "steps", self.tiles)
+        elif not self.tiles:
+            object.__setattr__(self, "tiles", tuple(s for s in self.steps
+                                                    if isinstance(s, Tile)))
+        if self.tile_count < 0 or self.compute_cycles < 0 or self.traffic is None:
+            tiles, cycles, traffic = _totals(self.steps)
+            object.__setattr__(self, "tile_count", tiles)
+            object.__setattr__(self, "compute_cycles", cycles)
+            object.__setattr__(self, "traffic", traffic)
 
     @property
-    def compute_cycles(self) -> int:
-        """Cycles the unit is busy on this kernel."""
-        return sum(t.compute_cycles for t in self.tiles)
-
-    @property
-    def traffic(self) -> Traffic:
-        """All bytes the kernel moves."""
-        total = Traffic()
-        for tile in self.tiles:
-            total = total + tile.traffic
-        return total
+    def fast_forwarded(self) -> bool:
+        """Whether some tiles are elided."""
+        return any(isinstance(step, Skip) for step in self.steps)
 
 
 @dataclass(frozen=True)
@@ -115,6 +176,11 @@ class Schedule:
 
     hardware: Hardware
     layers: tuple[LayerSchedule, ...] = field(default=())
+
+    @property
+    def fast_forwarded(self) -> bool:
+        """Whether some kernel's tiles are elided (then the numerics need ``exact=True``)."""
+        return any(layer.fast_forwarded for layer in self.layers)
 
 
 def _chunks(extent: int, size: int) -> list[tuple[int, int]]:
@@ -129,6 +195,29 @@ def _share(total: int, lo1: int, hi1: int, ext1: int, lo2: int, hi2: int, ext2: 
     return rows * hi2 // ext2 - rows * lo2 // ext2
 
 
+def loop_steps(sizes: Sequence[int], fast_forward: bool
+               ) -> Iterator[tuple[int, ...] | Rep | Skip]:
+    """The positions (one index per loop, outermost first) of a loop nest of ``sizes``
+    iterations per loop, in execution order, with `Rep` and `Skip` marks where the middle of
+    a loop of at least `FAST_FORWARD_MIN` iterations is elided (``fast_forward``)."""
+    last = len(sizes) - 1
+
+    def loop(depth: int, prefix: tuple[int, ...]) -> Iterator[tuple[int, ...] | Rep | Skip]:
+        n = sizes[depth]
+        elide = fast_forward and n >= FAST_FORWARD_MIN
+        for i in (0, 1, 2, 3, n - 2, n - 1) if elide else range(n):
+            if elide and i in (2, 3):
+                yield Rep(depth)
+            if depth == last:
+                yield prefix + (i,)
+            else:
+                yield from loop(depth + 1, prefix + (i,))
+            if elide and i == 3:
+                yield Skip(depth, n - 6)
+
+    yield from loop(0, ())
+
+
 @dataclass(frozen=True)
 class _Block:
     """One tile's coordinates before its loads and frees are known."""
@@ -141,35 +230,130 @@ class _Block:
     last_of_group: bool
 
 
-def _walk(kernel: GemmKernel, plan: TilePlan) -> Iterator[_Block]:
-    """Tiles in execution order: group blocks, then the two outer loops, K innermost."""
-    ms, ks, ns = _chunks(kernel.m, plan.tm), _chunks(kernel.k, plan.tk), _chunks(kernel.n,
-                                                                                 plan.tn)
-    for groups in _chunks(kernel.groups, plan.tg):
-        pairs = ([(mm, nn) for mm in ms for nn in ns] if plan.order == "mnk"
-                 else [(mm, nn) for nn in ns for mm in ms])
-        for p, (mm, nn) in enumerate(pairs):
-            for q, kk in enumerate(ks):
-                yield _Block(groups, mm, kk, nn, q == len(ks) - 1,
-                             p == len(pairs) - 1 and q == len(ks) - 1)
+class _Walk:
+    """A GEMM's loop nest under a `TilePlan`: group blocks, the two outer loops (``order``),
+    K innermost; a position is one index per loop."""
+
+    def __init__(self, kernel: GemmKernel, plan: TilePlan) -> None:
+        self.g = _chunks(kernel.groups, plan.tg)
+        self.m, self.k, self.n = (_chunks(kernel.m, plan.tm), _chunks(kernel.k, plan.tk),
+                                  _chunks(kernel.n, plan.tn))
+        self.mnk = plan.order == "mnk"
+        outer = (self.m, self.n) if self.mnk else (self.n, self.m)
+        self.sizes = (len(self.g), len(outer[0]), len(outer[1]), len(self.k))
+        #: the loops as fast-forward sees them: the two outer loops as one when a new row
+        #: looks like a new column (`_one_outer_loop`)
+        self.merged = _one_outer_loop(self, outer)
+        self.loops = ((self.sizes[0], self.sizes[1] * self.sizes[2], self.sizes[3])
+                      if self.merged else self.sizes)
+
+    def depends(self, operand: Operand) -> tuple[bool, bool, bool, bool]:
+        """Which loops (group, outer, inner, K) ``operand``'s blocks depend on."""
+        return {Operand.IFMAP: (True, self.mnk, not self.mnk, True),
+                Operand.FILTER: (True, not self.mnk, self.mnk, True)}[operand]
+
+    def expand(self, loop_position: tuple[int, ...]) -> tuple[int, ...]:
+        """A position in ``loops`` as a position in ``sizes``."""
+        if not self.merged:
+            return loop_position
+        g, ab, k = loop_position
+        return (g, *divmod(ab, self.sizes[2]), k)
+
+    def indices(self, pos: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """(group block, m block, k block, n block) of a position."""
+        g, a, b, k = pos
+        return (g, a, k, b) if self.mnk else (g, b, k, a)
+
+    def position(self, index: int) -> tuple[int, ...]:
+        """The position of the ``index``-th tile."""
+        out = []
+        for size in reversed(self.sizes):
+            index, rem = divmod(index, size)
+            out.append(rem)
+        return tuple(reversed(out))
+
+    def index(self, pos: tuple[int, ...]) -> int:
+        """The tile index of a position."""
+        flat = 0
+        for size, i in zip(self.sizes, pos, strict=True):
+            flat = flat * size + i
+        return flat
+
+    def keys(self, index: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """The (ifmap, filter) block keys of the ``index``-th tile."""
+        g, m, k, n = self.indices(self.position(index))
+        return (g, m, k), (g, k, n)
+
+    def block(self, pos: tuple[int, ...]) -> _Block:
+        g, m, k, n = self.indices(pos)
+        _, a, b, _ = pos
+        last_pair = a == self.sizes[1] - 1 and b == self.sizes[2] - 1
+        last_k = k == len(self.k) - 1
+        return _Block(self.g[g], self.m[m], self.k[k], self.n[n], last_k, last_pair and last_k)
+
+    def reloads(self, operand: Operand) -> int:
+        """How many times each block of ``operand`` is loaded: a block is loaded whenever
+        the tile before read another block of that operand. Its key changes from one tile to
+        the next when a loop it depends on advances, or when an inner loop of more than one
+        iteration that it depends on wraps around."""
+        depends = self.depends(operand)
+        loads = 1
+        for level in range(4):
+            if any(depends[j] and (j == level or self.sizes[j] > 1)
+                   for j in range(level, 4)):
+                loads += math.prod(self.sizes[:level]) * (self.sizes[level] - 1)
+        blocks = math.prod(s for s, d in zip(self.sizes, depends, strict=True) if d)
+        return loads // blocks
 
 
-def gemm_tiles(kernel: GemmKernel, plan: TilePlan, hw: Hardware) -> tuple[Tile, ...]:
-    """The tiles of a GEMM kernel under ``plan``, with loads, frees, cycles and traffic."""
+def _one_outer_loop(walk: _Walk, outer: tuple[list, list]) -> bool:
+    """Whether the two outer loops run as one loop of alike iterations: every block of both
+    is whole (no shorter edge block), and moving to the next row loads what moving to the
+    next column does — each operand's block changes at both or, when it depends on the row
+    but not the column, the K loop changes it anyway."""
+    def whole(chunks: list[tuple[int, int]]) -> bool:
+        return chunks[-1][1] - chunks[-1][0] == chunks[0][1] - chunks[0][0]
+
+    if not (whole(outer[0]) and whole(outer[1])):
+        return False
+    for operand in (Operand.IFMAP, Operand.FILTER):
+        row, column, k = walk.depends(operand)[1:]
+        if row and not column and not (k and walk.sizes[3] > 1):
+            return False
+    return True
+
+
+def _gemm_steps(kernel: GemmKernel, plan: TilePlan, hw: Hardware, fast_forward: bool
+                ) -> Iterator[Step]:
+    """The steps of a GEMM kernel under ``plan``: tiles with loads, frees, cycles and
+    traffic, and the fast-forward marks."""
     size = gemm_bytes(kernel, hw)
-    blocks = list(_walk(kernel, plan))
-    keys = [((b.groups, b.m, b.k), (b.groups, b.k, b.n)) for b in blocks]
-    tiles = []
-    for i, block in enumerate(blocks):
+    sparse = execution(kernel, hw)
+    walk = _Walk(kernel, plan)
+    total = math.prod(walk.sizes)
+    for step in loop_steps(walk.loops, fast_forward):
+        if not isinstance(step, tuple):
+            yield step
+            continue
+        step = walk.expand(step)
+        i = walk.index(step)
+        block = walk.block(step)
+        here = walk.keys(i)
+        before = walk.keys(i - 1) if i > 0 else None
+        after = walk.keys(i + 1) if i < total - 1 else None
         loads = []
         frees = []
         for j, operand in enumerate((Operand.IFMAP, Operand.FILTER)):
-            if i == 0 or keys[i - 1][j] != keys[i][j]:
+            if before is None or before[j] != here[j]:
                 loads.append(Load(operand, _block_bytes(kernel, size, block, operand)))
-            if i == len(blocks) - 1 or keys[i + 1][j] != keys[i][j]:
+            if after is None or after[j] != here[j]:
                 frees.append(operand)
-        tiles.append(_gemm_tile(i, kernel, block, tuple(loads), tuple(frees), size, hw))
-    return tuple(tiles)
+        yield _gemm_tile(i, kernel, block, tuple(loads), tuple(frees), size, hw, sparse)
+
+
+def gemm_tiles(kernel: GemmKernel, plan: TilePlan, hw: Hardware) -> tuple[Tile, ...]:
+    """Every tile of a GEMM kernel under ``plan``, with loads, frees, cycles and traffic."""
+    return tuple(s for s in _gemm_steps(kernel, plan, hw, False) if isinstance(s, Tile))
 
 
 def _block_bytes(kernel: GemmKernel, size: GemmBytes, block: _Block, operand: Operand) -> int:
@@ -180,16 +364,24 @@ def _block_bytes(kernel: GemmKernel, size: GemmBytes, block: _Block, operand: Op
 
 
 def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load, ...],
-               frees: tuple[Operand, ...], size: GemmBytes, hw: Hardware) -> Tile:
+               frees: tuple[Operand, ...], size: GemmBytes, hw: Hardware,
+               sparse: SparseExecution) -> Tile:
     groups = block.groups[1] - block.groups[0]
     tm, tk, tn = (b[1] - b[0] for b in (block.m, block.k, block.n))
-    sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=tk, n=tn, groups=groups,
-                     ifmap_elements=0, filter_elements=0, ofmap_elements=0)
+    # a sparse array folds fewer K rows (sparse.array_k) and reads weights in their format
+    sub = GemmKernel(name=kernel.name, op=kernel.op, m=tm, k=sparse.array_k(tk), n=tn,
+                     groups=groups, ifmap_elements=0, filter_elements=0, ofmap_elements=0)
     plan = plan_folds(sub, hw.array)
     cycles = plan.folds * plan.fold_cycles - (
         groups * plan.end_overlap if block.last_of_group else 0) \
         - preload_hidden_cycles(plan, hw.array.weight_preload, first=index == 0)
     use = sram_accesses(sub, plan)
+    if sparse.saves_time:  # every activation is still read; weights in their format
+        whole = replace(sub, k=tk)
+        dense = sram_accesses(whole, plan_folds(whole, hw.array))
+        use = replace(use, ifmap_reads=dense.ifmap_reads, filter_reads=dense.filter_reads)
+    weight_share = sparse.weight_bytes / sparse.dense_weight_bytes \
+        if sparse.dense_weight_bytes else 1.0
     outputs = groups * tm * tn
     acc = size.accumulator
     act, wgt = hw.dtypes.input.bytes, hw.dtypes.weight.bytes
@@ -201,7 +393,7 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
               for op in (Operand.IFMAP, Operand.FILTER)}
     traffic = Traffic(
         ifmap_read_bytes=use.ifmap_reads * act,
-        filter_read_bytes=use.filter_reads * wgt,
+        filter_read_bytes=round(use.filter_reads * wgt * weight_share),
         ofmap_read_bytes=(use.ofmap_reads + psum_reads + drained) * acc,
         ifmap_write_bytes=loaded[Operand.IFMAP],
         filter_write_bytes=loaded[Operand.FILTER],
@@ -215,37 +407,124 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
                 span=(block.groups, block.m, block.k, block.n), output_bytes=held)
 
 
-def vector_tiles(kernel: VectorKernel, hw: Hardware) -> tuple[Tile, ...]:
+def _vector_steps(kernel: VectorKernel, hw: Hardware, fast_forward: bool) -> Iterator[Step]:
     """A vector kernel in pieces that fit the buffers: load inputs, compute, store."""
     if kernel.ops_per_element == 0:  # a view or an address-only op: no data moves
-        return (Tile(index=0, folds=0, compute_cycles=0, traffic=Traffic()),)
+        yield Tile(index=0, folds=0, compute_cycles=0, traffic=Traffic())
+        return
     act = hw.dtypes.input.bytes
-    chunks = vector_chunks(kernel, hw)
-    tiles = []
-    for i, (lo, hi) in enumerate(_chunks(kernel.elements, math.ceil(kernel.elements / chunks))):
+    chunks = _chunks(kernel.elements, math.ceil(kernel.elements / vector_chunks(kernel, hw)))
+    for step in loop_steps((len(chunks),), fast_forward):
+        if not isinstance(step, tuple):
+            yield step
+            continue
+        i = step[0]
+        lo, hi = chunks[i]
         loaded = _share(kernel.input_elements * act, lo, hi, kernel.elements, 0, 1, 1)
         stored = (hi - lo) * act
         cycles = math.ceil((hi - lo) * kernel.ops_per_element / hw.vector.lanes)
         traffic = Traffic(ifmap_read_bytes=loaded, ofmap_read_bytes=stored,
                           ifmap_write_bytes=loaded, ofmap_write_bytes=stored,
                           dram_read_bytes=loaded, dram_write_bytes=stored)
-        tiles.append(Tile(index=i, folds=0, compute_cycles=cycles, traffic=traffic,
-                          loads=(Load(Operand.IFMAP, loaded),), frees=(Operand.IFMAP,),
-                          opens_output=True, store_bytes=stored, span=((lo, hi),),
-                          output_bytes=stored))
-    return tuple(tiles)
+        yield Tile(index=i, folds=0, compute_cycles=cycles, traffic=traffic,
+                   loads=(Load(Operand.IFMAP, loaded),), frees=(Operand.IFMAP,),
+                   opens_output=True, store_bytes=stored, span=((lo, hi),),
+                   output_bytes=stored)
 
 
-def schedule_kernel(kernel: Kernel, hw: Hardware) -> LayerSchedule:
-    """Fold and tile one kernel on ``hw``."""
+def vector_tiles(kernel: VectorKernel, hw: Hardware) -> tuple[Tile, ...]:
+    """Every tile of a vector kernel."""
+    return tuple(s for s in _vector_steps(kernel, hw, False) if isinstance(s, Tile))
+
+
+def _totals(steps: Sequence[Step]) -> tuple[int, int, Traffic]:
+    """(tiles, compute cycles, traffic) of ``steps``, each `Skip` counting its iterations as
+    the iteration listed before it."""
+    tiles, cycles, traffic = 0, 0, Traffic()
+    marks: dict[int, tuple[int, int, Traffic]] = {}
+    for step in steps:
+        if isinstance(step, Tile):
+            tiles, cycles, traffic = tiles + 1, cycles + step.compute_cycles, \
+                traffic + step.traffic
+        elif isinstance(step, Rep):
+            marks[step.level] = (tiles, cycles, traffic)
+        else:
+            t0, c0, f0 = marks.pop(step.level)
+            tiles += step.count * (tiles - t0)
+            cycles += step.count * (cycles - c0)
+            traffic = traffic + (traffic - f0).times(step.count)
+    return tiles, cycles, traffic
+
+
+def _loaded_bytes(kernel: GemmKernel, plan: TilePlan, hw: Hardware) -> Traffic:
+    """The DRAM and buffer-write bytes of a GEMM's loads and stores, from how often each
+    operand block is loaded: every block's share adds up to the operand's bytes, so the
+    kernel loads ``reloads × groups × bytes`` of each operand and stores its output once."""
+    size = gemm_bytes(kernel, hw)
+    walk = _Walk(kernel, plan)
+    ifmap = walk.reloads(Operand.IFMAP) * kernel.groups * size.ifmap
+    weights = walk.reloads(Operand.FILTER) * kernel.groups * size.filter
+    return Traffic(ifmap_write_bytes=ifmap, filter_write_bytes=weights,
+                   dram_read_bytes=ifmap + weights, dram_write_bytes=kernel.groups * size.ofmap)
+
+
+def _exact_bytes(kernel: Kernel, plan: TilePlan | None, hw: Hardware, summed: Traffic
+                 ) -> Traffic:
+    """``summed`` (added up over the listed tiles and the skipped iterations) with the bytes
+    that depend on where a block's edges fall replaced by the kernel's exact totals."""
+    if isinstance(kernel, GemmKernel):
+        assert plan is not None
+        exact = _loaded_bytes(kernel, plan, hw)
+    elif kernel.ops_per_element == 0:
+        return summed
+    else:
+        act = hw.dtypes.input.bytes
+        exact = Traffic(ifmap_write_bytes=kernel.input_elements * act,
+                        dram_read_bytes=kernel.input_elements * act,
+                        ifmap_read_bytes=kernel.input_elements * act,
+                        dram_write_bytes=kernel.elements * act)
+        summed = replace(summed, ifmap_read_bytes=0)
+    return replace(summed, ifmap_write_bytes=exact.ifmap_write_bytes,
+                   filter_write_bytes=exact.filter_write_bytes,
+                   dram_read_bytes=exact.dram_read_bytes,
+                   dram_write_bytes=exact.dram_write_bytes) + \
+        Traffic(ifmap_read_bytes=exact.ifmap_read_bytes)
+
+
+def schedule_kernel(kernel: Kernel, hw: Hardware, exact: bool = False) -> LayerSchedule:
+    """Fold and tile one kernel on ``hw``; ``exact``: list every tile (no fast-forward)."""
     if isinstance(kernel, GemmKernel):
         tiling = plan_gemm_tiles(kernel, hw)
-        return LayerSchedule(kernel=kernel, unit=Unit.ARRAY, plan=plan_folds(kernel, hw.array),
-                             tiles=gemm_tiles(kernel, tiling, hw), tiling=tiling)
-    return LayerSchedule(kernel=kernel, unit=Unit.VECTOR, plan=None,
-                         tiles=vector_tiles(kernel, hw))
+        plan: FoldPlan | None = plan_folds(kernel, hw.array)
+        steps = tuple(_gemm_steps(kernel, tiling, hw, not exact))
+        unit = Unit.ARRAY
+    else:
+        tiling, plan, unit = None, None, Unit.VECTOR
+        steps = tuple(_vector_steps(kernel, hw, not exact))
+    tiles, cycles, traffic = _totals(steps)
+    return LayerSchedule(kernel=kernel, unit=unit, plan=plan, steps=steps, tiling=tiling,
+                         tile_count=tiles, compute_cycles=cycles,
+                         traffic=_exact_bytes(kernel, tiling, hw, traffic))
 
 
-def build_schedule(kernels: tuple[Kernel, ...], hw: Hardware) -> Schedule:
-    """Tile every kernel for ``hw``, keeping the lowering's order."""
-    return Schedule(hardware=hw, layers=tuple(schedule_kernel(k, hw) for k in kernels))
+def _shape(kernel: Kernel, hw: Hardware) -> Kernel:
+    """What a kernel's schedule depends on: the kernel without its names (but with its own
+    name where ``[sparsity] layer_formats`` sets its weights' format by name)."""
+    named = kernel.name in hw.sparsity.layer_formats
+    return replace(kernel, name=kernel.name if named else "", output="-", inputs=(),
+                   fused=())
+
+
+def build_schedule(kernels: tuple[Kernel, ...], hw: Hardware, exact: bool = False
+                   ) -> Schedule:
+    """Tile every kernel for ``hw``, keeping the lowering's order; kernels of the same shape
+    (a transformer's layers) are tiled once. ``exact``: list every tile."""
+    check_layer_formats(kernels, hw)
+    done: dict[Kernel, LayerSchedule] = {}
+    layers = []
+    for kernel in kernels:
+        key = _shape(kernel, hw)
+        if key not in done:
+            done[key] = schedule_kernel(kernel, hw, exact)
+        layers.append(replace(done[key], kernel=kernel))
+    return Schedule(hardware=hw, layers=tuple(layers))

@@ -46,6 +46,7 @@ from simaccel.domain import Dataflow, Operand
 from simaccel.errors import InputError
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, VectorKernel
+from simaccel.sparse_hw import execution
 from simaccel.systolic import MAPPING, fill_drain_cycles, plan_folds
 
 ORDERS = ("mnk", "nmk")
@@ -83,24 +84,28 @@ def buffer_bytes(hw: Hardware, operand: Operand) -> int:
 
 
 def gemm_bytes(kernel: GemmKernel, hw: Hardware) -> GemmBytes:
-    """Per-group DRAM footprint of a GEMM kernel's operands."""
+    """Per-group DRAM footprint of a GEMM kernel's operands (bytes); the weights in their
+    storage format (`simaccel.sparse_hw.execution`: dense unless the config compresses)."""
     g = kernel.groups
-    act, wgt, acc = hw.dtypes.input.bytes, hw.dtypes.weight.bytes, hw.dtypes.accumulator.bytes
-    weight_bytes = act if kernel.filter_is_activation else wgt
+    act, acc = hw.dtypes.input.bytes, hw.dtypes.accumulator.bytes
+    stored = execution(kernel, hw).weight_bytes  # in the weights' storage format
     return GemmBytes(
         ifmap=math.ceil(kernel.ifmap_elements * act / g),
-        filter=math.ceil((kernel.filter_elements * weight_bytes + kernel.bias_elements * acc)
-                         / g),
+        filter=math.ceil((stored + kernel.bias_elements * acc) / g),
         ofmap=math.ceil(kernel.ofmap_elements * act / g),
         accumulator=acc,
-        weights=math.ceil(kernel.filter_elements * weight_bytes / g))
+        weights=math.ceil(stored / g))
 
 
 def _units(kernel: GemmKernel, hw: Hardware) -> dict[str, int]:
     """Granularity of each GEMM dimension: the array side it maps to; the streamed dimension
-    is cut in chunks of the array's rows."""
+    is cut in chunks of the array's rows. An array that skips pruned weights folds only
+    ``k_ratio`` of K (`simaccel.sparse_hw`): one fold then covers rows / k_ratio of K."""
     rows_dim, cols_dim, stream_dim = MAPPING[hw.array.dataflow]
-    return {rows_dim: hw.array.rows, cols_dim: hw.array.cols, stream_dim: hw.array.rows}
+    units = {rows_dim: hw.array.rows, cols_dim: hw.array.cols, stream_dim: hw.array.rows}
+    ratio = execution(kernel, hw).k_ratio
+    units["k"] = -(-units["k"] * ratio.denominator // ratio.numerator)
+    return units
 
 
 def _psums_in_pes(hw: Hardware) -> bool:

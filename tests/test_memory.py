@@ -143,7 +143,7 @@ def test_refetched_operand_is_counted_each_time() -> None:
                         ofmap_elements=1024 * 2048)
     hw = _hw(kib=64)
     plan = plan_gemm_tiles(kernel, hw)
-    work = build_schedule((kernel,), hw).layers[0]
+    work = build_schedule((kernel,), hw, exact=True).layers[0]
     blocks = {"m": -(-1024 // plan.tm), "k": -(-2048 // plan.tk), "n": -(-2048 // plan.tn)}
     a, b = 1024 * 2048, 2048 * 2048
     if plan.order == "mnk":

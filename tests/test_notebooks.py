@@ -53,7 +53,8 @@ def _execute(notebook, path: Path) -> None:
 def test_every_lab_is_there() -> None:
     names = [nb.stem for nb in NOTEBOOKS]
     assert names == ["01_systolic_dataflows", "02_memory_and_tiling",
-                     "03_quantization_and_pruning", "04_design_space_sweep"]
+                     "03_quantization_and_pruning", "04_design_space_sweep",
+                     "05_model_parallelism"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
@@ -61,7 +62,10 @@ def test_notebook_runs_top_to_bottom(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
         "notebooks are committed without outputs"
-    graded = [c for c in notebook.cells if c.cell_type == "code" and "grade(" in c.source]
+    # grade(...) hides the expected answer in simaccel.grading; labs 05 and lab 03's section 6
+    # still compare with check(answer, expected) in the cell (to move to graders).
+    graded = [c for c in notebook.cells if c.cell_type == "code"
+              and ("grade(" in c.source or "check(" in c.source)]
     assert len(graded) >= 2, "each lab has exercises with graded answers"
     assert all("# BEGIN SOLUTION" in c.source for c in graded), "every graded cell has a solution"
     _execute(notebook, path)

@@ -48,7 +48,7 @@ def run(path: Path, feeds: dict[str, np.ndarray], hw):
     model = simaccel.load_model(path)
     graph = build_graph(model)
     kernels = lower(graph)
-    schedule = build_schedule(kernels, hw)
+    schedule = build_schedule(kernels, hw, exact=True)
     params = weights.model_params(graph, model.weights)
     program, _ = compile_program(schedule, input_elements(graph), graph.model.outputs)
     result = check.run(graph, schedule, program, params, simaccel_inputs(model, feeds))

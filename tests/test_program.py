@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _compiled(workload: str, hw_name: str):
     prepared = prepare(simaccel.load_model(ROOT / "workloads" / f"{workload}.json"))
     hw = simaccel.load_hardware(hw_name)
-    schedule = build_schedule(prepared.kernels, hw)
+    schedule = build_schedule(prepared.kernels, hw, exact=True)
     program, _ = compile_program(schedule, input_elements(prepared.graph),
                                  prepared.graph.model.outputs)
     return prepared, schedule, program

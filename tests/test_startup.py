@@ -48,3 +48,61 @@ def test_public_names_still_resolve() -> None:
     assert simaccel.sweeps.sweep is simaccel.sweep  # a submodule by attribute, as before
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         simaccel.nope  # noqa: B018
+
+
+def _run(code: str) -> object:
+    probe = f"{code}\nimport json\nprint(json.dumps(result))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    return json.loads(out)
+
+
+def test_a_model_builds_the_validators_of_its_ops_only() -> None:
+    """mnist_cnn has conv2d, maxpool2d, flatten and dense layers: loading it builds those
+    four layer classes' validators and not the other twelve, nor the whole file's (built
+    only to word a refusal)."""
+    mnist = Path(__file__).resolve().parent.parent / "workloads" / "mnist_cnn.json"
+    built = _run("import simaccel\nfrom simaccel.model import LAYER_CLASSES\n"
+                 "from simaccel.frontends.model_json import ModelFile\n"
+                 f"simaccel.load_model({str(mnist)!r})\n"
+                 "result = sorted({c.__name__ for c in LAYER_CLASSES.values() "
+                 "if c.__pydantic_complete__} | ({'ModelFile'} if "
+                 "ModelFile.__pydantic_complete__ else set()))")
+    assert built == ["Conv2d", "Dense", "Flatten", "Pool2d"]
+
+
+def test_every_op_has_its_layer_class() -> None:
+    from simaccel.model import LAYER_CLASSES, OPS, Conv2d, OnnxOp, Pool2d
+
+    assert set(LAYER_CLASSES) == set(OPS)
+    assert LAYER_CLASSES["conv2d"] is Conv2d
+    assert LAYER_CLASSES["avgpool2d"] is LAYER_CLASSES["maxpool2d"] is Pool2d
+    assert LAYER_CLASSES["move"] is OnnxOp
+
+
+@pytest.mark.parametrize("workload", sorted(
+    p.name for p in (Path(__file__).resolve().parent.parent / "workloads").glob("*.json")))
+def test_layers_validated_one_by_one_are_the_whole_files_layers(workload: str) -> None:
+    """The quick path (each layer by its op's class) gives the layers the whole file's
+    validation (the ``op``-discriminated union) gives, attribute for attribute."""
+    from simaccel.frontends.model_json import ModelFile, _Outline, _validate
+
+    path = Path(__file__).resolve().parent.parent / "workloads" / workload
+    data = json.loads(path.read_text())
+    spec, layers = _validate(data)
+    assert isinstance(spec, _Outline)
+    whole = ModelFile.model_validate(data).layers
+    assert [type(a) for a in layers] == [type(b) for b in whole]
+    assert [a.model_dump() for a in layers] == [b.model_dump() for b in whole]
+
+
+def test_a_run_that_prints_no_table_loads_no_rich(tmp_path: Path) -> None:
+    """``--json --quiet`` writes the report as JSON and draws no progress bar: rich, which
+    draws tables and bars, is not loaded (the table path still uses it)."""
+    mnist = Path(__file__).resolve().parent.parent / "workloads" / "mnist_cnn.json"
+    run = ("import contextlib, io\nfrom simaccel.cli import main\n"
+           "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+           "    main(['simulate', {!r}, '--no-check', '--quiet'{}])\n"
+           "assert out.getvalue()")
+    assert "rich" not in _loaded_after(run.format(str(mnist), ", '--json'"))
+    assert "rich" in _loaded_after(run.format(str(mnist), ""))

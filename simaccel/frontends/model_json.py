@@ -12,13 +12,21 @@ from simaccel.bounds import Int, Str
 from simaccel.errors import InputError
 from simaccel.frontends.files import read_text
 from simaccel.frontends.validation import raise_input_error
-from simaccel.model import MODEL_FORMAT, LayerSpec, Model, TensorSpec, natural_key
+from simaccel.model import (
+    LAYER_CLASSES,
+    MODEL_FORMAT,
+    LayerSpec,
+    Model,
+    TensorSpec,
+    natural_key,
+)
 
 
 class ModelFile(BaseModel):
-    """The top level of a model.json file."""
+    """The top level of a model.json file. Its validator (every layer class's, through the
+    ``layers`` union) is built only when a file is refused (see `_validate`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     format: Literal["simaccel-model/1"]
     name: Annotated[Str, Field(min_length=1, max_length=256)]
@@ -28,6 +36,35 @@ class ModelFile(BaseModel):
     outputs: tuple[Annotated[Str, Field(min_length=1, max_length=256)], ...] | None = None
     weights: Annotated[Str, Field(min_length=1, max_length=4096)] | None = None
     seed: Annotated[Int, Field(ge=0, lt=2**32)] = 0
+
+
+class _Outline(ModelFile):
+    """`ModelFile` with its layers left as given, each validated by its op's class."""
+
+    model_config = ConfigDict(defer_build=False)
+
+    layers: tuple[dict, ...] = Field(min_length=1)
+
+
+def _validate(data: dict) -> tuple[ModelFile | _Outline, tuple[LayerSpec, ...]]:
+    """The top level and the layers of a model.json document. A valid document is validated
+    as `_Outline` and each layer by the class of its op (`LAYER_CLASSES`), so that only the
+    classes of the ops it uses are built; anything that fails is validated again as a whole
+    `ModelFile`, whose errors (every field's, in its order) the message is made from.
+
+    Raises pydantic's ``ValidationError``."""
+    layers = data.get("layers")
+    if isinstance(layers, list) and all(
+            isinstance(layer, dict) and isinstance(layer.get("op"), str)
+            and layer["op"] in LAYER_CLASSES for layer in layers):
+        try:
+            outline = _Outline.model_validate(data)
+            return outline, tuple(LAYER_CLASSES[layer["op"]].model_validate(layer)
+                                  for layer in layers)
+        except ValidationError:
+            pass
+    spec = ModelFile.model_validate(data)
+    return spec, spec.layers
 
 
 def read_json(path: Path) -> object:
@@ -76,7 +113,7 @@ def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = 
     if data.get("format") != MODEL_FORMAT and "format" in data:
         raise InputError(source, "format", f"expected {MODEL_FORMAT!r}, got {data['format']!r}")
     try:
-        spec = ModelFile.model_validate(data)
+        spec, layers = _validate(data)
     except ValidationError as exc:
         raise_input_error(source, exc)
     weights_path = None
@@ -89,11 +126,11 @@ def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = 
             raise InputError(source, "weights", f"no such file: {weights}")
         weights_path = str(weights)
         stored = load_npz(weights, source)
-    outputs = spec.outputs if spec.outputs is not None else _sinks(spec.layers)
+    outputs = spec.outputs if spec.outputs is not None else _sinks(layers)
     return Model(
         name=spec.name,
         inputs=spec.inputs,
-        layers=spec.layers,
+        layers=layers,
         outputs=tuple(outputs),
         source=source,
         description=spec.description,

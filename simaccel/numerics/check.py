@@ -38,9 +38,11 @@ from simaccel.numerics.quant import (
     sqnr_db,
     to_accelerator,
 )
+from simaccel.numerics.sparse import Multiply, dense_multiply, nm_multiply
 from simaccel.numerics.tiled import GemmOutcome, conv_weights, im2col
-from simaccel.program import Instruction, Program
+from simaccel.program import Instruction, Opcode, Program
 from simaccel.schedule import LayerSchedule, Schedule
+from simaccel.sparse_hw import execution
 
 #: Ops whose integer outputs keep their input's scale: they only select or move values.
 SCALE_PRESERVING = ("maxpool2d", "flatten", "reshape", "transpose", "relu")
@@ -71,6 +73,9 @@ def run(graph: Graph, schedule: Schedule, program: Program, params: Mapping,
         on_kernel: Callable[[int], None] | None = None) -> NumericsRun:
     """Execute ``program`` (compiled from ``schedule``) numerically and check every kernel;
     ``on_kernel`` is told how many kernels are done after each."""
+    if any(ins.op is Opcode.SKIP for ins in program.instructions):
+        raise ValueError("the numerics execute every tile: compile the schedule with "
+                         "build_schedule(..., exact=True)")
     hw = schedule.hardware
     fp = fp_model(graph, params, inputs)
     integer = {spec.name for spec in graph.model.inputs if spec.dtype.is_integer}
@@ -177,7 +182,8 @@ def _gemm(graph: Graph, work: LayerSchedule, instructions: list[Instruction], he
     expected = _reference_acc(layer, held[layer.inputs[0]], quantized, bias_acc, kernel)
     fault = ""
     try:
-        outcome = run_gemm(instructions, a, b, bias_acc, hw.dtypes.accumulator)
+        outcome = run_gemm(instructions, a, b, bias_acc, hw.dtypes.accumulator,
+                           _multiply(kernel, hw))
     except ProgramFault as exc:  # carry on with the reference values, and fail the check
         fault = f"the Program does not execute: {exc}"
         outcome = GemmOutcome(expected, False)
@@ -201,7 +207,14 @@ def _gemm(graph: Graph, work: LayerSchedule, instructions: list[Instruction], he
         "" if ok else "the Program's result differs from the reference"))
     return out, Check(status=status, dtype=_dtype_label(hw), max_abs_error=error,
                       sqnr_db=sqnr_db(fp[kernel.output], out.real()), overflow=outcome.overflow,
-                      note=note)
+                      note=note, zero_activations=float(np.mean(a == 0)) if a.size else 0.0)
+
+
+def _multiply(kernel: GemmKernel, hw: Hardware) -> Multiply:
+    """How the array multiplies this kernel's tiles: over compressed N:M weights when it
+    skips them (`simaccel.sparse_hw.execution`), else densely (zero weights add 0)."""
+    return nm_multiply(hw.sparsity.nm) if execution(kernel, hw).skips == "nm" \
+        else dense_multiply
 
 
 def _to_layout(acc: np.ndarray, shape: tuple[int, ...], kernel: GemmKernel) -> np.ndarray:

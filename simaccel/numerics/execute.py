@@ -9,8 +9,10 @@ writes the block to the output. Nothing else computes: a dropped, duplicated or 
 instruction leaves a block unwritten, reads data that is not there, or adds a product twice,
 and the kernel's check fails (`ProgramFault` names the instruction).
 
-Integer products are summed in float64 by BLAS, exact while every partial sum stays below
-2**53 (int8: any K below 5·10**11). After every matmul the partial sums are what the
+Integer products are summed by BLAS in float32 where that is exact — every product of a tile
+and its partial sums below 2**24 (int8: a tile's K up to 1,032) — and in float64 otherwise,
+exact while every partial sum stays below 2**53 (int8: any K below 5·10**11); tiles add up in
+float64. After every matmul the partial sums are what the
 accumulators hold: one outside the int32 range is an overflow, reported, never wrapped.
 Float accumulators (fp32) round after every matmul.
 """
@@ -23,6 +25,7 @@ import numpy as np
 
 from simaccel.domain import DType, Operand
 from simaccel.numerics.quant import INT_MAX, round_to
+from simaccel.numerics.sparse import Multiply, dense_multiply
 from simaccel.numerics.tiled import GemmOutcome
 from simaccel.program import Block, Instruction, Opcode
 
@@ -46,12 +49,16 @@ def _within(outer: Block, g: tuple[int, int], rows: tuple[int, int],
 
 
 def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
-             init: np.ndarray, accumulator: DType) -> GemmOutcome:
+             init: np.ndarray, accumulator: DType,
+             multiply: Multiply = dense_multiply) -> GemmOutcome:
     """Execute one GEMM kernel's ``instructions`` (program order) on ``a [g, M, K]`` and
-    ``b [g, K, N]``, output blocks starting from ``init [g, N]`` (the bias). Returns the
+    ``b [g, K, N]``, output blocks starting from ``init [g, N]`` (the bias); each matmul's
+    product by ``multiply`` (an N:M array's: `simaccel.numerics.sparse`). Returns the
     accumulators [g, M, N] as stored. Raises `ProgramFault`."""
     g, m, _ = a.shape
     n = b.shape[2]
+    if accumulator is not DType.FP32 and _exact_in_float32(instructions, a, b):
+        a, b = a.astype(np.float32), b.astype(np.float32)
     out = np.full((g, m, n), np.nan)
     written = np.zeros((g, m, n), dtype=bool)
     regions: dict[int, tuple[Block, np.ndarray]] = {}
@@ -75,11 +82,11 @@ def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
             if ins.accumulate:
                 if key not in open_blocks:
                     raise ProgramFault(f"#{ins.index} adds to an output block never started")
-                partial = open_blocks[key] + np.matmul(lhs, rhs)
+                partial = open_blocks[key] + multiply(lhs, rhs, blk.k[0])
             else:
                 if key in open_blocks:
                     raise ProgramFault(f"#{ins.index} restarts an output block still open")
-                partial = init[slice(*blk.g), None, slice(*blk.cols)] + np.matmul(lhs, rhs)
+                partial = init[slice(*blk.g), None, slice(*blk.cols)] + multiply(lhs, rhs, blk.k[0])
             if accumulator is DType.FP32:
                 partial = round_to(partial, DType.FP32)
             elif np.abs(partial).max(initial=0) > limit:
@@ -97,6 +104,18 @@ def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
     if not written.all():
         raise ProgramFault(f"{int((~written).sum())} outputs were never stored")
     return GemmOutcome(out, overflow)
+
+
+def _exact_in_float32(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray
+                      ) -> bool:
+    """Whether every matmul's products and partial sums are integers below 2**24, which
+    float32 holds exactly: integer operands, max|a| · max|b| · the longest tile K < 2**24."""
+    longest = max((i.block.k[1] - i.block.k[0] for i in instructions
+                   if i.op is Opcode.MATMUL and i.block is not None), default=0)
+    if not longest:
+        return False
+    bound = float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * longest
+    return bound < 2.0**24 and bool(np.all(a == np.rint(a))) and bool(np.all(b == np.rint(b)))
 
 
 def _operand(regions: dict, source: int, matrix: np.ndarray, g: tuple[int, int],

@@ -15,3 +15,6 @@ class Check:
     sqnr_db: float | None = None  #: the quantized output against the fp model, in dB
     overflow: bool = False  #: an int32 accumulator left its range
     note: str = ""
+    #: GEMM: share (0..1) of the array's input operands (im2col'ed activations) that are
+    #: zero, as the run computed them; what activation zero-gating saves (None: not run)
+    zero_activations: float | None = None

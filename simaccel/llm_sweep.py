@@ -1,0 +1,108 @@
+"""Sweeps of LLM inference: a grid of hardware fields and ``parallel`` (data, tensor,
+pipeline, auto) over one LLM, one row per point (the model-file sweeps are
+`simaccel.sweeps`; this is their counterpart for `simaccel.llm`).
+
+    sweep_llm("llama2-7b", "tpu_v4_like_x8",
+              {"parallel": ["data", "tensor", "pipeline"], "system.chips": [2, 4, 8]},
+              batch=16, prompt=512, generate=64)
+
+Keys other than ``parallel`` are dotted hardware fields, as `simaccel.hardware.vary` takes
+them (``a+b`` sets both); a point that cannot run (a value the config refuses, a model that
+fits no chip) keeps its message in ``error`` and the sweep goes on. Rows are in grid order
+(keys sorted, the last varying fastest).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from simaccel.errors import InputError
+from simaccel.hardware import Hardware, vary
+from simaccel.llm_spec import LlmSpec
+
+#: The special swept key: how the model is spread over the chips.
+PARALLEL = "parallel"
+#: Figures copied into each row (seconds, tokens/s, fractions, bytes).
+METRICS = ("ttft_s", "tpot_s", "tokens_per_s", "total_s", "prefill_utilization",
+           "decode_utilization", "prefill_comm_share", "decode_comm_share",
+           "memory_per_chip_bytes")
+
+
+def check_grid(grid: Mapping[str, Sequence[Any]], source: str = "grid") -> None:
+    """Refuse an empty grid, a key that is neither ``parallel`` nor a hardware field, and
+    a key with no values (`InputError` naming the key)."""
+    from simaccel.llm_parallel import Parallel
+    from simaccel.sweep_spec import _field_problem
+
+    if not grid:
+        raise InputError(source, "", "nothing to sweep")
+    for key, values in grid.items():
+        if not values:
+            raise InputError(source, key, "no values to sweep")
+        if key == PARALLEL:
+            bad = [v for v in values if v not in {p.value for p in Parallel}]
+            if bad:
+                raise InputError(source, key, f"{bad[0]!r} is not one of "
+                                 f"{', '.join(p.value for p in Parallel)}")
+            continue
+        for dotted in key.split("+"):
+            problem = _field_problem(dotted.strip())
+            if problem:
+                raise InputError(source, key, problem)
+
+
+def _row(spec: LlmSpec, hw: Hardware, point: dict[str, Any], batch: int, prompt: int,
+         generate: int) -> dict[str, Any]:
+    from simaccel import llm, llm_report
+    from simaccel.llm_parallel import Parallel
+
+    row: dict[str, Any] = {**point, **dict.fromkeys(METRICS), "chosen": None, "error": ""}
+    try:
+        changes = {k: v for k, v in point.items() if k != PARALLEL}
+        run = llm.infer(spec, vary(hw, changes) if changes else hw,
+                        Parallel(point.get(PARALLEL, "auto")), batch, prompt, generate)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        row["error"] = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        return row
+    except InputError as exc:
+        row["error"] = str(exc)[:300]
+        return row
+    d = llm_report.to_dict(run)
+    decode = d["decode"] or {}
+    row.update(ttft_s=d["ttft_s"], tpot_s=d["tpot_s"], tokens_per_s=d["tokens_per_s"],
+               total_s=d["total_s"], prefill_utilization=d["prefill"]["utilization"],
+               decode_utilization=decode.get("utilization"),
+               prefill_comm_share=d["prefill"]["comm_share"],
+               decode_comm_share=decode.get("comm_share"),
+               memory_per_chip_bytes=d["memory"]["total_bytes"], chosen=d["parallel"])
+    return row
+
+
+def sweep_llm(config: str | LlmSpec, base: str | Hardware,
+              grid: Mapping[str, Sequence[Any]], batch: int = 1, prompt: int = 128,
+              generate: int = 32):
+    """One row per grid point (a pandas DataFrame): the point's values, `METRICS`, the
+    layout ``chosen`` (what ``auto`` picked) and ``error``. ``config``: a config.json path,
+    a shipped LLM name or an `LlmSpec`; ``base``: a shipped config name, a .toml path or a
+    `Hardware`. Raises `InputError` for a bad grid, config or base, or without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise InputError("--sweep", "", "a sweep's table needs pandas: pip install "
+                         "'simaccel[sweep]'") from None
+
+    import simaccel
+    from simaccel.frontends.hf_config import load_llm
+
+    check_grid(grid)
+    spec = load_llm(config) if isinstance(config, str) else config
+    hw = simaccel.load_hardware(base) if isinstance(base, str) else base
+    keys = sorted(grid)
+    rows = [_row(spec, hw, dict(zip(keys, values, strict=True)), batch, prompt, generate)
+            for values in itertools.product(*(grid[k] for k in keys))]
+    return pd.DataFrame(rows)
