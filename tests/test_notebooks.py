@@ -1,7 +1,11 @@
-"""The teaching notebooks run top to bottom, their graded exercises included: as the
-instructor's version at the lab's own parameters and at other parameter sets (the prose's
-numbers and the solutions follow the parameters), and as the student version up to the first
-exercise a student must fill, where ``grade`` must say there is no answer yet.
+"""The teaching notebooks run top to bottom, their graded exercises included: as the student
+version up to the first exercise a student must fill (where ``grade`` must say there is no
+answer yet), then as the instructor's version at the lab's own parameters, then at other
+parameter sets (the prose's numbers and the solutions follow the parameters).
+
+The runs of one lab share one kernel, the student's first (from a fresh kernel, so the handout
+runs on its own); each later run executes every cell again from the top, so no figure comes
+from an earlier run. Sharing saves a kernel start and the imports per run.
 
 No speed is asserted here (a loaded machine must not fail the suite): the per-cell timeout
 only stops a hung kernel. Each lab is meant to run in under a minute on a laptop."""
@@ -41,34 +45,11 @@ PARAMETER_SETS = {
 }
 
 
-def _by_stem(stem: str) -> Path:
-    return next(nb for nb in NOTEBOOKS if nb.stem == stem)
-
-
-def _execute(notebook, path: Path) -> None:
-    NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-
-
 def test_every_lab_is_there() -> None:
     names = [nb.stem for nb in NOTEBOOKS]
     assert names == ["01_systolic_dataflows", "02_memory_and_tiling",
                      "03_quantization_and_pruning", "04_design_space_sweep",
                      "05_model_parallelism"]
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path: Path) -> None:
-    notebook = nbformat.read(path, as_version=4)
-    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
-        "notebooks are committed without outputs"
-    # grade(...) hides the expected answer in simaccel.grading; labs 05 and lab 03's section 6
-    # still compare with check(answer, expected) in the cell (to move to graders).
-    graded = [c for c in notebook.cells if c.cell_type == "code"
-              and ("grade(" in c.source or "check(" in c.source)]
-    assert len(graded) >= 2, "each lab has exercises with graded answers"
-    assert all("# BEGIN SOLUTION" in c.source for c in graded), "every graded cell has a solution"
-    _execute(notebook, path)
 
 
 def _with_parameters(notebook, values: dict):
@@ -83,22 +64,37 @@ def _with_parameters(notebook, values: dict):
     return notebook
 
 
-@pytest.mark.parametrize(("stem", "values"),
-                         [(stem, v) for stem, sets in PARAMETER_SETS.items() for v in sets],
-                         ids=[f"{stem[:2]}-{'-'.join(map(str, v.values()))}"
-                              for stem, sets in PARAMETER_SETS.items() for v in sets])
-def test_lab_runs_at_other_parameters(stem: str, values: dict) -> None:
-    path = _by_stem(stem)
-    _execute(_with_parameters(nbformat.read(path, as_version=4), values), path)
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
-def test_student_version_runs_to_its_first_exercise(path: Path) -> None:
+def _student_prefix(path: Path):
+    """The student version of ``path`` up to and including its first exercise to fill."""
     student = student_notebook(json.loads(path.read_text()), str(path))
     text = json.dumps(student)
     assert "BEGIN SOLUTION" not in text and "Rubric (instructor)" not in text
-    stop = first_exercise(student)
-    student["cells"] = student["cells"][:stop + 1]
-    notebook = nbformat.from_dict(student)
-    with pytest.raises(CellExecutionError, match="no answer yet"):
-        _execute(notebook, path)
+    student["cells"] = student["cells"][:first_exercise(student) + 1]
+    return nbformat.from_dict(student)
+
+
+def _run(client: NotebookClient, notebook) -> None:
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            client.execute_cell(cell, index)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_lab_runs_as_handed_out_and_at_every_parameter_set(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
+        "notebooks are committed without outputs"
+    # grade(...) hides the expected answer in simaccel.grading; lab 05 and lab 03's section 6
+    # still compare with check(answer, expected) in the cell (to move to graders).
+    graded = [c for c in notebook.cells if c.cell_type == "code"
+              and ("grade(" in c.source or "check(" in c.source)]
+    assert len(graded) >= 2, "each lab has exercises with graded answers"
+    assert all("# BEGIN SOLUTION" in c.source for c in graded), "every graded cell has a solution"
+    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    with client.setup_kernel():
+        with pytest.raises(CellExecutionError, match="no answer yet"):
+            _run(client, _student_prefix(path))
+        _run(client, notebook)
+        for values in PARAMETER_SETS.get(path.stem, []):
+            _run(client, _with_parameters(nbformat.read(path, as_version=4), values))
