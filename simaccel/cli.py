@@ -129,6 +129,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="run a sweep of more than 10,000 rows (points × workloads)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    lab = verbs.add_parser("lab", help="teaching labs", description="Teaching labs.")
+    lab_verbs = lab.add_subparsers(dest="lab_verb", required=True, metavar="ACTION")
+    student = lab_verbs.add_parser(
+        "student", help="write the student version of lab notebooks",
+        description="Write each lab's student version: solutions stripped, instructor cells "
+                    "removed, outputs cleared (docs/teaching.md).")
+    student.add_argument("notebooks", nargs="+", help="lab .ipynb files or folders of them")
+    student.add_argument("-o", "--out", metavar="DIR", required=True,
+                         help="folder to write the student versions to")
+
     from simaccel import cli_sparsity
 
     cli_sparsity.add_weight_density(sim)
@@ -542,6 +552,17 @@ def _program(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _lab_student(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simaccel.student_version import write_student_versions
+
+    writable_folder(args.out)
+    written = write_student_versions([Path(p) for p in args.notebooks], Path(args.out))
+    print(f"wrote {len(written)} student notebook(s) to {args.out}")
+    return EXIT_OK
+
+
 def _weight_density(model, args: argparse.Namespace):
     from simaccel.cli_sparsity import apply_weight_density
 
@@ -603,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                "program": _program, "compare": _compare,
                "sweep": _sweep, "hw": _hw_list, "prune": _prune,
                "sparsity": _sparsity, "llm": _llm, "partition": _partition,
-               "collective": _collective, "train": _train}[args.verb]
+               "collective": _collective, "train": _train, "lab": _lab_student}[args.verb]
     try:
         return handler(args)
     except InputError as exc:

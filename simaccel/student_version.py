@@ -1,0 +1,127 @@
+"""The student version of a lab: solutions stripped, instructor notes removed, outputs cleared.
+
+A lab notebook is written once, as the instructor's version, with two conventions:
+
+* in a code cell, the lines between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` are the worked
+  solution. The student version replaces them with one line, ``answer = ...`` at the marker's
+  indentation, so the cell still runs and ``grade`` answers "no answer yet";
+* a cell (markdown or code) tagged ``instructor`` in its metadata (``metadata.tags``) — a "why"
+  question's rubric, a note on grading — is left out, and so are the lines of a markdown cell
+  between ``<!-- BEGIN INSTRUCTOR -->`` and ``<!-- END INSTRUCTOR -->`` (a rubric inside a
+  cell that students keep).
+
+Notebooks are read and written as plain nbformat-4 JSON (no Jupyter dependency).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from simaccel.errors import InputError
+
+BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+NOTE_BEGIN, NOTE_END = "<!-- BEGIN INSTRUCTOR -->", "<!-- END INSTRUCTOR -->"
+#: What a stripped solution becomes: the student fills it in.
+PLACEHOLDER = "answer = ...  # your answer here"
+INSTRUCTOR_TAG = "instructor"
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def strip_solution(source: str, where: str, begin: str = BEGIN, end: str = END,
+                   placeholder: str | None = PLACEHOLDER) -> str:
+    """``source`` with each ``begin``…``end`` block (solution markers by default) replaced by
+    the ``placeholder`` line at the marker's indentation (nothing when it is ``None``).
+    Raises ``InputError`` (``where`` names the cell) for an unclosed or stray marker."""
+    out, inside = [], False
+    for line in source.split("\n"):
+        marker = line.strip()
+        if marker == begin:
+            if inside:
+                raise InputError(where, "source", f"{begin} inside another such block")
+            inside = True
+            if placeholder is not None:
+                out.append(line[:len(line) - len(line.lstrip())] + placeholder)
+        elif marker == end:
+            if not inside:
+                raise InputError(where, "source", f"{end} without {begin}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise InputError(where, "source", f"{begin} is never closed by {end}")
+    return "\n".join(out)
+
+
+def student_notebook(notebook: dict, source: str = "<notebook>") -> dict:
+    """The student version of ``notebook`` (nbformat-4 JSON as a dict), a new dict. Raises
+    ``InputError`` naming ``source`` and the cell for a document that is not a notebook or a
+    malformed solution block."""
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list) or notebook.get("nbformat") != 4:
+        raise InputError(source, "cells", "not an nbformat-4 notebook")
+    student = copy.deepcopy(notebook)
+    kept = []
+    for index, cell in enumerate(student["cells"]):
+        if not isinstance(cell, dict) or "cell_type" not in cell:
+            raise InputError(source, f"cells[{index}]", "not a notebook cell")
+        if INSTRUCTOR_TAG in cell.get("metadata", {}).get("tags", []):
+            continue
+        where = f"{source}: cells[{index}]"
+        if cell["cell_type"] == "code":
+            cell["source"] = strip_solution(_source(cell), where)
+            cell["outputs"], cell["execution_count"] = [], None
+        elif cell["cell_type"] == "markdown":
+            cell["source"] = strip_solution(_source(cell), where, NOTE_BEGIN, NOTE_END, None)
+        kept.append(cell)
+    student["cells"] = kept
+    return student
+
+
+def first_exercise(notebook: dict) -> int:
+    """Index of the first code cell a student must fill (it holds the placeholder line) in a
+    student notebook. Raises ``ValueError`` if there is none."""
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "code" and PLACEHOLDER in _source(cell):
+            return index
+    raise ValueError("the notebook has no exercise to fill")
+
+
+def write_student_versions(paths: list[Path], out: Path) -> list[Path]:
+    """Write the student version of every notebook in ``paths`` (files, or folders whose
+    ``*.ipynb`` are taken) into folder ``out`` under the same names; returns the files written.
+    Every notebook is read and stripped before anything is written, so bad input (unreadable
+    file, not a notebook, malformed marker) raises ``InputError`` and writes nothing."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.ipynb")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(str(path), "", "no such file or folder")
+    if not files:
+        raise InputError(", ".join(map(str, paths)), "", "no .ipynb notebooks found")
+    for file in files:
+        if file.resolve().parent == out.resolve():
+            raise InputError(str(out), "", f"is the folder of {file.name}: the student version "
+                             "would overwrite the instructor's")
+    stripped = {}
+    for file in files:
+        try:
+            doc = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(str(file), "", f"cannot read the notebook: {exc}") from None
+        stripped[file.name] = student_notebook(doc, str(file))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, doc in stripped.items():
+        target = out / name
+        target.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(target)
+    return written

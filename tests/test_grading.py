@@ -1,0 +1,84 @@
+"""The labs' graders compute the expected answers the labs' exercises describe: hand-derived
+figures for small cases, so a grader that drifts from its exercise fails here, not in class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simaccel.grading import EXERCISES, grade, lookup
+from simaccel.grading.lab03 import magnitude_prune
+
+LAB02 = {"bandwidth": 4, "buffers_kib": (8, 8, 4)}
+
+
+def test_every_lab_registers_its_exercises() -> None:
+    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6}.items():
+        lookup(f"{lab}.1")
+        assert sorted(k for k in EXERCISES if k.startswith(lab + ".")) == [
+            f"{lab}.{i}" for i in range(1, count + 1)]
+
+
+def test_lab02_bias_and_ridge_by_hand(capsys) -> None:
+    """64×256×128 with bias, one tile: 64·256 + 256·128 int8 bytes + 128·4 bias bytes =
+    49,664. scalesim_default: 32·32 PEs over 10 bytes/cycle = 102.4 MACs/byte."""
+    grade("02.3", 49_664, **LAB02)
+    grade("02.5", 102.4)
+    assert capsys.readouterr().out.count("correct") == 2
+
+
+def test_lab02_spill_and_regimes() -> None:
+    """24 KiB resident: the image (784 B) and conv1's output (21,632 B) fit; pool1's (5,408 B)
+    does not fit beside conv1's while both are live (27,040 > 24,576), later ones do. The
+    16384×64×64 GEMM: I = 16384·64·64 / (2·16384·64 + 64·64) ≈ 31.9 MACs/byte, above
+    gemmini's ridge 256/16 = 16 and below scalesim_default's 102.4."""
+    assert lookup("02.8").expected(**LAB02) == ("pool1",)
+    assert lookup("02.6").expected() == ("compute", "bandwidth")
+
+
+def test_lab03_valid_padding_macs_and_pruning(capsys) -> None:
+    """conv2 valid on 450 × 4×4×16: M = 450·2·2 = 1800, K = 3·3·16 = 144, N = 32:
+    8,294,400 MACs. Magnitude pruning zeroes round(p·size) smallest entries."""
+    from simaccel import load_hardware
+    grade("03.4", 8_294_400, hw=load_hardware("gemmini"), batch=450)
+    assert capsys.readouterr().out.count("correct") == 1
+    w = np.array([[0.5, -0.1], [0.3, -0.05]])
+    assert np.array_equal(magnitude_prune(w, 0.5), [[0.5, 0.0], [0.3, 0.0]])
+
+
+def _frame() -> pd.DataFrame:
+    """A hand-made sweep result: ResNet-18 at two bandwidths, MobileNetV2 at one."""
+    side, sram, bw = ("array.rows+array.cols", "sram.ifmap_kib+sram.filter_kib+sram.ofmap_kib",
+                      "dram.bandwidth_gbps")
+    rows = [  # workload, side, KiB, GB/s, latency, energy, DRAM energy, array, area, error
+        ("resnet18", 16, 64, 8, 3.0, 10.0, 6.0, 0.3, 1.2, ""),
+        ("resnet18", 64, 64, 8, 1.0, 12.0, 6.0, 5.0, 5.9, ""),
+        ("resnet18", 64, 256, 8, 1.0, 13.0, 5.0, 5.0, 8.1, ""),    # dominated by the one above
+        ("resnet18", 16, 64, 128, 2.0, 9.0, 2.0, 0.3, 1.2, ""),
+        ("resnet18", 8, 64, 8, float("nan"), float("nan"), float("nan"), 0.1, 0.5, "too small"),
+        ("mobilenet_v2", 16, 64, 8, 2.0, 5.0, 1.0, 0.3, 1.2, ""),
+        ("mobilenet_v2", 16, 64, 128, 2.0, 5.0, 1.0, 0.3, 1.2, ""),  # tie: lower bandwidth wins
+        ("mobilenet_v2", 64, 64, 8, 1.0, 6.0, 1.0, 5.0, 5.9, ""),    # over half of 10 mm²
+    ]
+    return pd.DataFrame(rows, columns=["workload", side, sram, bw, "latency_s", "energy_pj",
+                                       "energy_dram_pj", "array_mm2", "area_mm2", "error"])
+
+
+def test_lab04_answers_from_a_hand_made_sweep(capsys) -> None:
+    frame = _frame()
+    grade("04.2", 2, frame=frame)                       # 8 GB/s: (16, 64) and (64, 64)
+    grade("04.3", [5.0, 5.9], frame=frame)
+    grade("04.4", (16, 64, 8), frame=frame, budget_mm2=10.0)
+    grade("04.6", 2 / 9, frame=frame)    # smallest that ran: 1.2 mm², the faster (2.0 s): 2/9
+    assert capsys.readouterr().out.count("correct") == 4
+
+
+def test_lab04_compute_bound() -> None:
+    """ResNet-18's 1,814,073,344 MACs on 16×16 PEs at 1 GHz: 7.0862 ms."""
+    from pathlib import Path
+
+    from simaccel import load_hardware, load_model
+    model = load_model(Path(__file__).resolve().parent.parent / "workloads" / "resnet18.json")
+    bound = lookup("04.1").expected(model=model, base=load_hardware("scalesim_default"), side=16)
+    assert bound == pytest.approx(1_814_073_344 / 256e9 * 1e3, rel=1e-12)
