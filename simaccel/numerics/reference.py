@@ -73,15 +73,23 @@ def windows(x: np.ndarray, window: tuple[int, int], stride: tuple[int, int],
 
 
 def conv2d(x: np.ndarray, kernel: np.ndarray, layer: Conv2d) -> np.ndarray:
-    """Direct grouped convolution, NHWC × HWIO → NHWC (no bias)."""
-    stride = layer.stride
-    pads = resolve_padding(layer.padding, x.shape[1:3], layer.kernel, stride, layer.dilation)
-    win = windows(x, layer.kernel, stride, layer.dilation, pads)
+    """Direct grouped convolution, NHWC × HWIO → NHWC (no bias): over the kernel's positions,
+    the input shifted to that position (strided, dilated, padded) times its weights, summed
+    (one BLAS product per position, in float64: exact for integer values below 2**53)."""
+    pads = resolve_padding(layer.padding, x.shape[1:3], layer.kernel, layer.stride,
+                           layer.dilation)
+    win = windows(x, layer.kernel, layer.stride, layer.dilation, pads)
     g = layer.groups
     n, ho, wo, c = win.shape[:4]
-    win = win.reshape(n, ho, wo, g, c // g, *layer.kernel)
     k = kernel.reshape(*layer.kernel, c // g, g, layer.filters // g)
-    out = np.einsum("nhwgcij,ijcgf->nhwgf", win, k, optimize=True)
+    out = np.zeros((n * ho * wo, g, layer.filters // g))
+    for i in range(layer.kernel[0]):
+        for j in range(layer.kernel[1]):
+            shifted = win[..., i, j].reshape(-1, g, c // g)
+            if g == 1:
+                out[:, 0] += shifted[:, 0] @ k[i, j, :, 0]
+            else:
+                out += np.einsum("pgc,cgf->pgf", shifted, k[i, j])
     return out.reshape(n, ho, wo, layer.filters)
 
 
