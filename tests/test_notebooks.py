@@ -42,6 +42,8 @@ PARAMETER_SETS = {
     # lighter: the tiny grid (8 designs) in-process; another area budget
     "04_design_space_sweep": [{"SIZE": "tiny", "WORKERS": 1},
                               {"SIZE": "tiny", "WORKERS": 1, "AREA_BUDGET_MM2": 20.0}],
+    # another array; a smaller array on a layer with more input channels (deeper K)
+    "07_mapping_and_energy": [{"ARRAY": 16}, {"ARRAY": 4, "LAYER": (8, 8, 32, 16, 3)}],
 }
 
 
@@ -49,7 +51,8 @@ def test_every_lab_is_there() -> None:
     names = [nb.stem for nb in NOTEBOOKS]
     assert names == ["01_systolic_dataflows", "02_memory_and_tiling",
                      "03_quantization_and_pruning", "04_design_space_sweep",
-                     "05_model_parallelism", "06_training_on_the_accelerator"]
+                     "05_model_parallelism", "06_training_on_the_accelerator",
+                     "07_mapping_and_energy"]
 
 
 def _with_parameters(notebook, values: dict):
