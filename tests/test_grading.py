@@ -14,7 +14,7 @@ LAB02 = {"bandwidth": 4, "buffers_kib": (8, 8, 4)}
 
 
 def test_every_lab_registers_its_exercises() -> None:
-    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6}.items():
+    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6, "07": 6}.items():
         lookup(f"{lab}.1")
         assert sorted(k for k in EXERCISES if k.startswith(lab + ".")) == [
             f"{lab}.{i}" for i in range(1, count + 1)]
@@ -82,3 +82,32 @@ def test_lab04_compute_bound() -> None:
     model = load_model(Path(__file__).resolve().parent.parent / "workloads" / "resnet18.json")
     bound = lookup("04.1").expected(model=model, base=load_hardware("scalesim_default"), side=16)
     assert bound == pytest.approx(1_814_073_344 / 256e9 * 1e3, rel=1e-12)
+
+
+LAB07 = {"layer": (16, 16, 16, 32, 3), "array": 8, "buffers_kib": (64, 64, 128)}
+
+
+def test_lab07_reuse_reads_and_partial_sums_by_hand(capsys) -> None:
+    """16×16×16 input, 32 filters of 3×3: M = 256, K = 144, N = 32, 1,179,648 MACs. On 8×8:
+    a weight serves 256 pixels, an interior input 3·3·32 = 288 MACs, an output 144. OS reads
+    the filter buffer once per row fold: ⌈256/8⌉·144·32 = 147,456 bytes (the ifmap the same,
+    ⌈32/8⌉·256·144); forwarded: 2·1,179,648 − 2·147,456 = 2,064,384. WS writes and reads back
+    ⌈144/8⌉ = 18 partial sums per output where OS writes and drains one: 18× the ofmap energy.
+    On 16×16: ⌈32/16⌉·256·144 + ⌈256/16⌉·144·32 = 147,456."""
+    grade("07.1", (256, 288, 144), **LAB07)
+    grade("07.2", 147_456, **LAB07)
+    grade("07.3", 2_064_384, **LAB07)
+    grade("07.4", 18, **LAB07)
+    grade("07.5", "OS", **LAB07)
+    grade("07.6", 147_456, **LAB07)
+    # 20 filters do not fill the last column fold: the weights' reads, not the inputs'
+    # (⌈20/8⌉·256·144 = 110,592), are ⌈256/8⌉·144·20 = 92,160
+    grade("07.2", 92_160, **(LAB07 | {"layer": (16, 16, 16, 20, 3)}))
+    assert capsys.readouterr().out.count("correct") == 7
+
+
+def test_lab07_wrong_answers_say_which_way() -> None:
+    with pytest.raises(AssertionError, match="too low"):
+        grade("07.4", 1, **LAB07)        # as if WS kept its partial sums in the PEs
+    with pytest.raises(AssertionError, match="not right"):
+        grade("07.5", "ws", **LAB07)
