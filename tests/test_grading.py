@@ -14,7 +14,7 @@ LAB02 = {"bandwidth": 4, "buffers_kib": (8, 8, 4)}
 
 
 def test_every_lab_registers_its_exercises() -> None:
-    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6, "07": 6}.items():
+    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6, "05": 6, "07": 6}.items():
         lookup(f"{lab}.1")
         assert sorted(k for k in EXERCISES if k.startswith(lab + ".")) == [
             f"{lab}.{i}" for i in range(1, count + 1)]
@@ -111,3 +111,23 @@ def test_lab07_wrong_answers_say_which_way() -> None:
         grade("07.4", 1, **LAB07)        # as if WS kept its partial sums in the PEs
     with pytest.raises(AssertionError, match="not right"):
         grade("07.5", "ws", **LAB07)
+
+
+def test_lab05_collectives_bubble_and_chips_by_hand(capsys) -> None:
+    """tpu_v4_like_x8: 8 chips on a ring, 50 GB/s links at 1050 MHz (47.62 bytes a cycle),
+    1050 cycles a hop. Ring all-reduce of 8 MiB: 14 steps of 1050 + ⌈1,048,576 / 47.62⌉ =
+    22,021 cycles: 322,994. 1 KiB: both algorithms pay 14 latencies on the ring (the tree's
+    partners are 1, 2, 4 hops away) and the ring sends less; behind a switch the tree pays 6.
+    ResNet-18 in 8 stages, 32 micro-batches: bubble 7/39. Llama 2 70B's 138 GB of bf16
+    weights need more than 4 chips of 32 GiB."""
+    from pathlib import Path
+
+    from simaccel import load_model
+    grade("05.1", 322_994, vector_bytes=8 << 20)
+    grade("05.2", ("ring", "tree"), vector_bytes=1 << 10)
+    resnet = load_model(Path(__file__).resolve().parent.parent / "workloads" / "resnet18.json")
+    grade("05.3", 7 / 39, model=resnet, micro_batches=32)
+    grade("05.6", 5, sequences=8, context=1024)
+    assert capsys.readouterr().out.count("correct") == 4
+    with pytest.raises(AssertionError, match="too low"):
+        grade("05.1", 14 * 22_021, vector_bytes=8 << 20)     # the hop latencies forgotten

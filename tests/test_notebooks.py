@@ -42,6 +42,9 @@ PARAMETER_SETS = {
     # lighter: the tiny grid (8 designs) in-process; another area budget
     "04_design_space_sweep": [{"SIZE": "tiny", "WORKERS": 1},
                               {"SIZE": "tiny", "WORKERS": 1, "AREA_BUDGET_MM2": 20.0}],
+    "05_model_parallelism": [
+        {"VECTOR_MIB": 3, "MICRO_BATCHES": 12, "LLM_BATCH": 8, "PROMPT": 128},
+        {"VECTOR_MIB": 32, "MICRO_BATCHES": 64, "SEQUENCES_70B": 32, "CONTEXT_70B": 512}],
     # another array; a smaller array on a layer with more input channels (deeper K)
     "07_mapping_and_energy": [{"ARRAY": 16}, {"ARRAY": 4, "LAYER": (8, 8, 32, 16, 3)}],
 }
