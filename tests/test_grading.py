@@ -14,7 +14,7 @@ LAB02 = {"bandwidth": 4, "buffers_kib": (8, 8, 4)}
 
 
 def test_every_lab_registers_its_exercises() -> None:
-    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6, "05": 6, "07": 6}.items():
+    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6, "05": 6, "06": 3, "07": 6}.items():
         lookup(f"{lab}.1")
         assert sorted(k for k in EXERCISES if k.startswith(lab + ".")) == [
             f"{lab}.{i}" for i in range(1, count + 1)]
@@ -131,3 +131,22 @@ def test_lab05_collectives_bubble_and_chips_by_hand(capsys) -> None:
     assert capsys.readouterr().out.count("correct") == 4
     with pytest.raises(AssertionError, match="too low"):
         grade("05.1", 14 * 22_021, vector_bytes=8 << 20)     # the hop latencies forgotten
+
+
+def test_lab06_state_macs_and_gradient_reduce_by_hand(capsys) -> None:
+    """The digits CNN: fc1 (128 → 64 with bias) keeps (8,192 + 64) · 3 fp32 tensors = 99,072
+    bytes under Adam; at batch 32 its forward is 2,936,832 MACs and a step 3× that less
+    conv1's dX (32·8·8·16·9 = 294,912): 8,515,584. The MNIST CNN's fc1 gradient (1,600·64
+    bf16 = 204,800 bytes) on 4 chips: 6 ring steps of 1,050 + ⌈51,200 / 47.62⌉ = 1,076 cycles:
+    12,756."""
+    from pathlib import Path
+
+    from simaccel import load_model
+    workloads = Path(__file__).resolve().parent.parent / "workloads"
+    digits, mnist = (load_model(workloads / f"{name}.json") for name in ("digits_cnn", "mnist_cnn"))
+    grade("06.1", 99_072, model=digits, layer="fc1")
+    grade("06.2", 8_515_584, model=digits, batch=32)
+    grade("06.3", 12_756, model=mnist, chips=4, batch=64)
+    assert capsys.readouterr().out.count("correct") == 3
+    with pytest.raises(AssertionError, match="too high"):
+        grade("06.2", 3 * 2_936_832, model=digits, batch=32)   # conv1's dX counted
