@@ -14,7 +14,7 @@ LAB02 = {"bandwidth": 4, "buffers_kib": (8, 8, 4)}
 
 
 def test_every_lab_registers_its_exercises() -> None:
-    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6, "05": 6, "06": 3, "07": 6}.items():
+    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6, "05": 7, "06": 3, "07": 6}.items():
         lookup(f"{lab}.1")
         assert sorted(k for k in EXERCISES if k.startswith(lab + ".")) == [
             f"{lab}.{i}" for i in range(1, count + 1)]
@@ -128,7 +128,9 @@ def test_lab05_collectives_bubble_and_chips_by_hand(capsys) -> None:
     resnet = load_model(Path(__file__).resolve().parent.parent / "workloads" / "resnet18.json")
     grade("05.3", 7 / 39, model=resnet, micro_batches=32)
     grade("05.6", 5, sequences=8, context=1024)
-    assert capsys.readouterr().out.count("correct") == 4
+    # links twice as fast: 95.24 bytes a cycle, chunks of ⌈1,048,576 / 95.24⌉ = 11,011 cycles
+    grade("05.7", 14 * (1050 + 11_011), vector_bytes=8 << 20, link_factor=2)
+    assert capsys.readouterr().out.count("correct") == 5
     with pytest.raises(AssertionError, match="too low"):
         grade("05.1", 14 * 22_021, vector_bytes=8 << 20)     # the hop latencies forgotten
 

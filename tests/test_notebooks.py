@@ -43,7 +43,7 @@ PARAMETER_SETS = {
     "04_design_space_sweep": [{"SIZE": "tiny", "WORKERS": 1},
                               {"SIZE": "tiny", "WORKERS": 1, "AREA_BUDGET_MM2": 20.0}],
     "05_model_parallelism": [
-        {"VECTOR_MIB": 3, "MICRO_BATCHES": 12, "LLM_BATCH": 8, "PROMPT": 128},
+        {"VECTOR_MIB": 3, "MICRO_BATCHES": 12, "LLM_BATCH": 8, "PROMPT": 128, "LINK_FACTOR": 4},
         {"VECTOR_MIB": 32, "MICRO_BATCHES": 64, "SEQUENCES_70B": 32, "CONTEXT_70B": 512}],
     # lighter: 64 digits for one epoch; another batch, other chip counts
     "06_training_on_the_accelerator": [

@@ -117,3 +117,16 @@ def fewest_chips_70b(sequences: int, context: int) -> int:
         if footprint(spec, hw, lay, prompt=context, generate=context).fits:
             return chips
     raise ValueError(f"Llama 2 70B does not fit on 64 chips for {sequences} sequences")
+
+
+@exercise("05.7", hint="only the β term of each step scales with the link's speed; α does not")
+def faster_links_all_reduce_cycles(vector_bytes: int, link_factor: float) -> int:
+    """Cycles of a ring all-reduce of ``vector_bytes`` with every link ``link_factor`` times
+    as fast (``system.link_gbps``)."""
+    from simaccel.collectives import Algorithm
+    from simaccel.hardware import vary
+    from simaccel.network import system_network
+    system = _system()
+    faster = vary(system, {"system.link_gbps": system.system.link_gbps * link_factor})
+    return _all_reduce_cycles(system_network(faster), Algorithm.RING, system.system.chips,
+                              vector_bytes)
