@@ -50,3 +50,15 @@ def weight_gradient_reduce_cycles(model, chips: int, batch: int,
                                   optimizer="adam")
     reduce = next(r for r in step.reduces if r.tensor == tensor)
     return reduce.end_cycle - reduce.start_cycle
+
+
+@exercise("06.4", hint="which of a chip's compute and its all-reduces grows with the batch?")
+def efficiency_with_double_batch(model, batch: int, chips: int = 8) -> str:
+    """"rises" or "falls": the data-parallel scaling efficiency of ``model`` on ``chips``
+    chips when the global batch doubles from ``batch``."""
+    from simaccel import load_hardware
+    from simaccel.training_parallel import scaling
+    system = load_hardware(SYSTEM)
+    efficiency = [scaling(model, system, (chips,), batch=b, optimizer="adam")[-1].efficiency
+                  for b in (batch, 2 * batch)]
+    return "rises" if efficiency[1] > efficiency[0] else "falls"
