@@ -13,8 +13,9 @@ and any sequence (tuple, list, numpy array) compares element by element with the
 element under the same rules.
 
 The building blocks (``gemm_model``, ``conv_model``, ``model_from_dict``, ``ideal_hardware``,
-``first_layer``, ``tile_plan``, ``tile_budget``, ``cycles_with_plan``, ``with_resident``) are
-public: students call them, and they keep the notebooks off the pipeline's internals.
+``first_layer``, ``tile_plan``, ``tile_budget``, ``cycles_with_plan``, ``with_resident``,
+``memory_traffic``) are public: students call them, and they keep the notebooks off the
+pipeline's internals.
 """
 
 from __future__ import annotations
@@ -160,6 +161,22 @@ def first_layer(model, hw) -> dict:
     without the numerics check (it does not change timing)."""
     import simaccel
     return simaccel.simulate(model, hw, check=False).to_dict()["layers"][0]
+
+
+def memory_traffic(model, hw) -> dict[str, dict[str, int]]:
+    """Bytes the first layer of ``model`` moves at each level of ``hw``'s memory, by operand:
+    ``{"ifmap": {"read": …, "write": …}, "filter": …, "ofmap": …, "dram": …}``. An operand's
+    ``read`` is what the array reads from the on-chip memory holding it (the ofmap's: partial
+    sums read back and outputs drained), its ``write`` what is written there (DMA fills;
+    partial sums and outputs); ``dram`` is the layer's DRAM reads and writes. These are the
+    byte counts the energy model prices (``energy_pj.sram`` = Σ bytes × pJ/byte)."""
+    import simaccel
+    from simaccel.domain import Operand
+    traffic = simaccel.simulate(model, hw, check=False).results.layers[0].traffic
+    levels = {op.value: dict(zip(("read", "write"), traffic.sram_bytes(op), strict=True))
+              for op in Operand}
+    levels["dram"] = {"read": traffic.dram_read_bytes, "write": traffic.dram_write_bytes}
+    return levels
 
 
 def model_from_dict(doc: dict, name: str = "<lab>", base_dir=None):

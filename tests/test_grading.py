@@ -14,7 +14,7 @@ LAB02 = {"bandwidth": 4, "buffers_kib": (8, 8, 4)}
 
 
 def test_every_lab_registers_its_exercises() -> None:
-    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6}.items():
+    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6, "05": 7, "06": 4, "07": 6}.items():
         lookup(f"{lab}.1")
         assert sorted(k for k in EXERCISES if k.startswith(lab + ".")) == [
             f"{lab}.{i}" for i in range(1, count + 1)]
@@ -82,3 +82,75 @@ def test_lab04_compute_bound() -> None:
     model = load_model(Path(__file__).resolve().parent.parent / "workloads" / "resnet18.json")
     bound = lookup("04.1").expected(model=model, base=load_hardware("scalesim_default"), side=16)
     assert bound == pytest.approx(1_814_073_344 / 256e9 * 1e3, rel=1e-12)
+
+
+LAB07 = {"layer": (16, 16, 16, 32, 3), "array": 8, "buffers_kib": (64, 64, 128)}
+
+
+def test_lab07_reuse_reads_and_partial_sums_by_hand(capsys) -> None:
+    """16×16×16 input, 32 filters of 3×3: M = 256, K = 144, N = 32, 1,179,648 MACs. On 8×8:
+    a weight serves 256 pixels, an interior input 3·3·32 = 288 MACs, an output 144. OS reads
+    the filter buffer once per row fold: ⌈256/8⌉·144·32 = 147,456 bytes (the ifmap the same,
+    ⌈32/8⌉·256·144); forwarded: 2·1,179,648 − 2·147,456 = 2,064,384. WS writes and reads back
+    ⌈144/8⌉ = 18 partial sums per output where OS writes and drains one: 18× the ofmap energy.
+    On 16×16: ⌈32/16⌉·256·144 + ⌈256/16⌉·144·32 = 147,456."""
+    grade("07.1", (256, 288, 144), **LAB07)
+    grade("07.2", 147_456, **LAB07)
+    grade("07.3", 2_064_384, **LAB07)
+    grade("07.4", 18, **LAB07)
+    grade("07.5", "OS", **LAB07)
+    grade("07.6", 147_456, **LAB07)
+    # 20 filters do not fill the last column fold: the weights' reads, not the inputs'
+    # (⌈20/8⌉·256·144 = 110,592), are ⌈256/8⌉·144·20 = 92,160
+    grade("07.2", 92_160, **(LAB07 | {"layer": (16, 16, 16, 20, 3)}))
+    assert capsys.readouterr().out.count("correct") == 7
+
+
+def test_lab07_wrong_answers_say_which_way() -> None:
+    with pytest.raises(AssertionError, match="too low"):
+        grade("07.4", 1, **LAB07)        # as if WS kept its partial sums in the PEs
+    with pytest.raises(AssertionError, match="not right"):
+        grade("07.5", "ws", **LAB07)
+
+
+def test_lab05_collectives_bubble_and_chips_by_hand(capsys) -> None:
+    """tpu_v4_like_x8: 8 chips on a ring, 50 GB/s links at 1050 MHz (47.62 bytes a cycle),
+    1050 cycles a hop. Ring all-reduce of 8 MiB: 14 steps of 1050 + ⌈1,048,576 / 47.62⌉ =
+    22,021 cycles: 322,994. 1 KiB: both algorithms pay 14 latencies on the ring (the tree's
+    partners are 1, 2, 4 hops away) and the ring sends less; behind a switch the tree pays 6.
+    ResNet-18 in 8 stages, 32 micro-batches: bubble 7/39. Llama 2 70B's 138 GB of bf16
+    weights need more than 4 chips of 32 GiB."""
+    from pathlib import Path
+
+    from simaccel import load_model
+    grade("05.1", 322_994, vector_bytes=8 << 20)
+    grade("05.2", ("ring", "tree"), vector_bytes=1 << 10)
+    resnet = load_model(Path(__file__).resolve().parent.parent / "workloads" / "resnet18.json")
+    grade("05.3", 7 / 39, model=resnet, micro_batches=32)
+    grade("05.6", 5, sequences=8, context=1024)
+    # links twice as fast: 95.24 bytes a cycle, chunks of ⌈1,048,576 / 95.24⌉ = 11,011 cycles
+    grade("05.7", 14 * (1050 + 11_011), vector_bytes=8 << 20, link_factor=2)
+    assert capsys.readouterr().out.count("correct") == 5
+    with pytest.raises(AssertionError, match="too low"):
+        grade("05.1", 14 * 22_021, vector_bytes=8 << 20)     # the hop latencies forgotten
+
+
+def test_lab06_state_macs_and_gradient_reduce_by_hand(capsys) -> None:
+    """The digits CNN: fc1 (128 → 64 with bias) keeps (8,192 + 64) · 3 fp32 tensors = 99,072
+    bytes under Adam; at batch 32 its forward is 2,936,832 MACs and a step 3× that less
+    conv1's dX (32·8·8·16·9 = 294,912): 8,515,584. The MNIST CNN's fc1 gradient (1,600·64
+    bf16 = 204,800 bytes) on 4 chips: 6 ring steps of 1,050 + ⌈51,200 / 47.62⌉ = 1,076 cycles:
+    12,756."""
+    from pathlib import Path
+
+    from simaccel import load_model
+    workloads = Path(__file__).resolve().parent.parent / "workloads"
+    digits, mnist = (load_model(workloads / f"{name}.json") for name in ("digits_cnn", "mnist_cnn"))
+    grade("06.1", 99_072, model=digits, layer="fc1")
+    grade("06.2", 8_515_584, model=digits, batch=32)
+    grade("06.3", 12_756, model=mnist, chips=4, batch=64)
+    # the same gradient all-reduces behind twice the compute per chip
+    grade("06.4", "rises", model=mnist, batch=64)
+    assert capsys.readouterr().out.count("correct") == 4
+    with pytest.raises(AssertionError, match="too high"):
+        grade("06.2", 3 * 2_936_832, model=digits, batch=32)   # conv1's dX counted

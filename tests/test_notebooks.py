@@ -42,6 +42,16 @@ PARAMETER_SETS = {
     # lighter: the tiny grid (8 designs) in-process; another area budget
     "04_design_space_sweep": [{"SIZE": "tiny", "WORKERS": 1},
                               {"SIZE": "tiny", "WORKERS": 1, "AREA_BUDGET_MM2": 20.0}],
+    "05_model_parallelism": [
+        {"VECTOR_MIB": 3, "MICRO_BATCHES": 12, "LLM_BATCH": 8, "PROMPT": 128, "LINK_FACTOR": 4},
+        {"VECTOR_MIB": 32, "MICRO_BATCHES": 64, "SEQUENCES_70B": 32, "CONTEXT_70B": 512}],
+    # lighter: 64 digits for one epoch; another batch, other chip counts
+    "06_training_on_the_accelerator": [
+        {"BATCH": 16, "TRAIN_DIGITS": 64, "TEST_DIGITS": 32, "EPOCHS": 1, "CHIPS": 2,
+         "SCALING_BATCH": 32},
+        {"BATCH": 8, "TRAIN_DIGITS": 64, "TEST_DIGITS": 32, "EPOCHS": 1, "CHIPS": 8}],
+    # another array; a smaller array on a layer with more input channels (deeper K)
+    "07_mapping_and_energy": [{"ARRAY": 16}, {"ARRAY": 4, "LAYER": (8, 8, 32, 16, 3)}],
 }
 
 
@@ -49,7 +59,8 @@ def test_every_lab_is_there() -> None:
     names = [nb.stem for nb in NOTEBOOKS]
     assert names == ["01_systolic_dataflows", "02_memory_and_tiling",
                      "03_quantization_and_pruning", "04_design_space_sweep",
-                     "05_model_parallelism", "06_training_on_the_accelerator"]
+                     "05_model_parallelism", "06_training_on_the_accelerator",
+                     "07_mapping_and_energy"]
 
 
 def _with_parameters(notebook, values: dict):
@@ -84,8 +95,8 @@ def test_lab_runs_as_handed_out_and_at_every_parameter_set(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
         "notebooks are committed without outputs"
-    # grade(...) hides the expected answer in simaccel.grading; lab 05 and lab 03's section 6
-    # still compare with check(answer, expected) in the cell (to move to graders).
+    # grade(...) hides the expected answer in simaccel.grading; lab 03's section 6 still
+    # compares with check(answer, expected) in the cell (to move to a grader).
     graded = [c for c in notebook.cells if c.cell_type == "code"
               and ("grade(" in c.source or "check(" in c.source)]
     assert len(graded) >= 2, "each lab has exercises with graded answers"

@@ -87,3 +87,20 @@ def test_unknown_exercise_names_the_known_ones() -> None:
         lookup("01.99")
     with pytest.raises(KeyError, match="no lab"):
         lookup("99.1")
+
+
+def test_memory_traffic_per_level_by_hand() -> None:
+    """A 16×16×16 conv with 32 3×3 filters on an 8×8 OS array whose buffers hold it: the array
+    reads ⌈32/8⌉·256·144 = 147,456 input bytes and ⌈256/8⌉·144·32 = 147,456 weight bytes;
+    256·32 int32 outputs are written once and read once to drain (32,768 bytes each); DRAM
+    writes the 256·32 int8 outputs once (8,192) and reads at least the input, the weights and
+    the int32 bias once (4,096 + 4,608 + 32·4 = 8,832)."""
+    import simaccel
+    from simaccel.teaching import conv_model, memory_traffic
+    hw = simaccel.vary(simaccel.load_hardware("teaching_8x8"), {
+        "sram.ifmap_kib": 64, "sram.filter_kib": 64, "sram.ofmap_kib": 128})
+    levels = memory_traffic(conv_model(16, 16, 16, 32, 3), hw)
+    assert levels["ifmap"]["read"] == levels["filter"]["read"] == 147_456
+    assert levels["ofmap"] == {"read": 32_768, "write": 32_768}
+    assert levels["dram"]["write"] == 8_192
+    assert levels["dram"]["read"] >= 8_832

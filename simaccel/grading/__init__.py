@@ -21,7 +21,9 @@ from simaccel.teaching import Tolerance, check
 
 #: Lab number -> the module that registers its exercises.
 _LABS = {"01": "simaccel.grading.lab01", "02": "simaccel.grading.lab02",
-         "03": "simaccel.grading.lab03", "04": "simaccel.grading.lab04"}
+         "03": "simaccel.grading.lab03", "04": "simaccel.grading.lab04",
+         "05": "simaccel.grading.lab05", "06": "simaccel.grading.lab06",
+         "07": "simaccel.grading.lab07"}
 
 
 @dataclass(frozen=True)
