@@ -3,6 +3,8 @@ figures for small cases, so a grader that drifts from its exercise fails here, n
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ LAB02 = {"bandwidth": 4, "buffers_kib": (8, 8, 4)}
 
 
 def test_every_lab_registers_its_exercises() -> None:
-    for lab, count in {"01": 6, "02": 8, "03": 6, "04": 6, "05": 7, "06": 4, "07": 6}.items():
+    for lab, count in {"01": 6, "02": 8, "03": 8, "04": 6, "05": 7, "06": 4, "07": 6}.items():
         lookup(f"{lab}.1")
         assert sorted(k for k in EXERCISES if k.startswith(lab + ".")) == [
             f"{lab}.{i}" for i in range(1, count + 1)]
@@ -154,3 +156,24 @@ def test_lab06_state_macs_and_gradient_reduce_by_hand(capsys) -> None:
     assert capsys.readouterr().out.count("correct") == 4
     with pytest.raises(AssertionError, match="too high"):
         grade("06.2", 3 * 2_936_832, model=digits, batch=32)   # conv1's dX counted
+
+
+def test_lab03_nm_storage_by_hand(capsys) -> None:
+    """conv2 of the digits CNN, 2:4-pruned, on an N:M array: 3·3·16·32 = 4,608 weights, half
+    kept as int8 (2,304 B) plus a 2-bit index for each kept value (576 B) = 2,880 B."""
+    import dataclasses
+
+    import simaccel
+    from simaccel.graph import build_graph
+    from simaccel.pruning import Pruning, prune_params
+
+    model = simaccel.load_model(Path(__file__).resolve().parent.parent / "workloads"
+                                / "digits_cnn.json")
+    pruned = dataclasses.replace(model, weights=prune_params(build_graph(model),
+                                                             Pruning("nm", pattern=(2, 4))))
+    hw = simaccel.vary(simaccel.load_hardware("gemmini"),
+                       {"sparsity.support": "nm", "sparsity.pattern": "2:4"})
+    grade("03.7", 2_880, model=pruned, hw=hw)
+    assert capsys.readouterr().out.count("correct") == 1
+    with pytest.raises(AssertionError, match="too high"):
+        grade("03.7", 4_608, model=pruned, hw=hw)  # the dense bytes

@@ -95,10 +95,9 @@ def test_lab_runs_as_handed_out_and_at_every_parameter_set(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), \
         "notebooks are committed without outputs"
-    # grade(...) hides the expected answer in simaccel.grading; lab 03's section 6 still
-    # compares with check(answer, expected) in the cell (to move to a grader).
-    graded = [c for c in notebook.cells if c.cell_type == "code"
-              and ("grade(" in c.source or "check(" in c.source)]
+    # grade(...) hides the expected answer in simaccel.grading: no lab compares in the cell
+    assert not any("check(" in c.source for c in notebook.cells if c.cell_type == "code")
+    graded = [c for c in notebook.cells if c.cell_type == "code" and "grade(" in c.source]
     assert len(graded) >= 2, "each lab has exercises with graded answers"
     assert all("# BEGIN SOLUTION" in c.source for c in graded), "every graded cell has a solution"
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",

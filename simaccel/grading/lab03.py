@@ -95,3 +95,22 @@ def ideal_macs_at_80(weights: Mapping[str, np.ndarray], model, hw) -> float:
 def conv2_bf16_mac_energy(model, hw) -> float:
     """MAC energy (pJ) of conv2 for the batch in bf16 on ``hw``."""
     return _layers(model, _with_dtype(hw, "bf16"))["conv2"]["energy_pj"]["mac"]
+
+
+@exercise("03.7", tolerance=Tolerance(rel=0.0), hint="half the values, plus 2 bits for each")
+def conv2_nm_weight_bytes(model, hw) -> int:
+    """Bytes of conv2's 2:4-pruned int8 weights as the N:M array stores them (kept values
+    and their indices), from simaccel's storage model (`sparse_hw.execution`)."""
+    from simaccel.pipeline import prepare
+    from simaccel.sparse_hw import execution
+
+    kernel = next(k for k in prepare(model).kernels if k.name == "conv2")
+    return execution(kernel, hw).weight_bytes
+
+
+@exercise("03.8", tolerance=Tolerance(rel=1e-9), hint="half the MACs, each a MAC plus the mux")
+def conv2_nm_mac_energy(model, hw, inputs: Mapping[str, np.ndarray]) -> float:
+    """MAC energy (pJ) of conv2 of the 2:4-pruned model on the N:M array for ``inputs``."""
+    report = simaccel.simulate(model, hw, check=False, inputs=inputs)
+    row = next(i for i, r in enumerate(report.results.layers) if r.work.kernel.name == "conv2")
+    return report.energy.layers[row].mac
