@@ -204,6 +204,8 @@ def _simulate(args: argparse.Namespace) -> int:
     else:
         out = display.console()
         out.print(display.report_table(report))
+        if (cores := display.cores_table(report)) is not None:
+            out.print(cores)
         for line in display.summary_lines(report):
             out.print(line, highlight=False)
     if args.out:

@@ -73,6 +73,29 @@ def report_table(report: Report) -> Table:
     return table
 
 
+def cores_table(report: Report) -> Table | None:
+    """Per core: busy cycles and their share of the run, utilization, DRAM bytes and the
+    kernels it ran; None on a one-core chip."""
+    from rich.table import Table
+
+    data = report.to_dict()
+    if len(data["cores"]) < 2:
+        return None
+    table = Table(title=f"per core ({len(data['cores'])} cores)", title_justify="left")
+    for column in ("core", "busy cycles", "busy %", "util %", "MACs", "DRAM read B",
+                   "DRAM written B", "kernels"):
+        table.add_column(column, justify="left" if column == "kernels" else "right",
+                         overflow="fold")
+    for c in data["cores"]:
+        shown = ", ".join(c["kernels"][:4]) + (f" … (+{len(c['kernels']) - 4})"
+                                              if len(c["kernels"]) > 4 else "")
+        table.add_row(str(c["core"]), _n(c["compute_cycles"]), _pct(c["busy_share"]),
+                      _pct(c["utilization"]), _n(c["macs"]), _n(c["dram_read_bytes"]),
+                      _n(c["dram_write_bytes"]), f"{len(c['kernels'])}: {shown}"
+                      if c["kernels"] else "0")
+    return table
+
+
 def summary_lines(report: Report) -> list[str]:
     """Totals in display units: latency, throughput, achieved and peak TOPS."""
     t = report.to_dict()["total"]

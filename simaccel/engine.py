@@ -81,6 +81,8 @@ class EngineResult:
     cycles: int
     trace: tuple[TraceEvent, ...]
     busy_cycles: int = 0  #: cycles in which at least one compute unit was busy
+    #: per core, cycles in which its array or its vector unit (or both) was busy
+    core_busy_cycles: tuple[int, ...] = ()
     #: kernels whose fast-forward ran beside another kernel's work (`contended`)
     contended: tuple[int, ...] = ()
 
@@ -116,6 +118,7 @@ class _Run:
         self.compute_start = [-1] * n
         self.compute_end = [-1] * n
         self.busy: list[tuple[int, int]] = []
+        self.core_busy: list[list[tuple[int, int]]] = [[] for _ in range(hw.chip.cores)]
         self.keep_trace = trace
         self.trace: list[TraceEvent] = []
         self.watched = {p for ins in program.instructions if ins.op is Opcode.SKIP
@@ -177,7 +180,7 @@ class _Run:
             self.skips.append((ins.kernel, self.ended[ins.probes[0]] - period,
                                self.ended[ins.probes[1]], start, start + shift))
             self._warp(ins.kernel, shift)
-            self.busy.append((start, start + min(ins.cycles, shift)))
+            self._busy(ins.core, start, start + min(ins.cycles, shift))
             if self.keep_trace:
                 unit = _COMPUTE_TRACK[ins.unit]
                 self.trace.append(TraceEvent(unit if ins.core == 0 else f"c{ins.core}.{unit}",
@@ -185,6 +188,10 @@ class _Run:
                                              ins.bytes, ins.repeat))
             yield self._timeout(shift, ins.kernel)
         self.done[ins.index].succeed()
+
+    def _busy(self, core: int, start: int, end: int) -> None:
+        self.busy.append((start, end))
+        self.core_busy[core].append((start, end))
 
     def _warp(self, kernel: int, shift: int) -> None:
         """Move every scheduled event of ``kernel`` ``shift`` cycles later (simpy keeps
@@ -233,7 +240,7 @@ class _Run:
                 self.activity.setdefault(where, []).append((int(start), busy_end, ins.kernel))
         if ins.op in (Opcode.MATMUL, Opcode.VECTOR):
             if end > start:
-                self.busy.append((int(start), end))
+                self._busy(ins.core, int(start), end)
             k = ins.kernel
             if self.compute_start[k] < 0:
                 self.compute_start[k] = int(start)
@@ -261,6 +268,7 @@ class _Run:
         self.trace.sort(key=lambda e: (e.start, e.end, e.unit, e.layer, e.tile))
         return EngineResult(spans=spans, cycles=end, trace=tuple(self.trace),
                             busy_cycles=covered_cycles(self.busy),
+                            core_busy_cycles=tuple(map(covered_cycles, self.core_busy)),
                             contended=contended(self.skips, self.activity or {}))
 
 

@@ -65,6 +65,7 @@ class Report:
                       "energy_sram_pj_by_memory": dict(self.energy.sram_by_memory)},
             "layers": [_layer_dict(r, self.hardware, e)
                        for r, e in zip(self.results.layers, self.energy.layers, strict=True)],
+            "cores": _cores_list(self.results, self.hardware),
         })
 
     def to_json(self) -> str:
@@ -288,7 +289,25 @@ def _layer_dict(r: LayerResult, hw: Hardware, energy: Energy) -> dict:
                   "dtype": r.check.dtype, "sqnr_db": _finite(r.check.sqnr_db),
                   "overflow": r.check.overflow, "note": r.check.note},
         "sparsity": _sparsity_dict(kernel, r, hw),
+        "core": r.core,
     }
+
+
+def _cores_list(results: Results, hw: Hardware) -> list[dict]:
+    """Per core of the chip: its busy cycles and their share of the run, its MACs'
+    utilization of its own array over the run, its kernels' bytes, and their names."""
+    cycles = results.total.cycles
+    names = [r.work.kernel.name for r in results.layers]
+    return [{"core": c.core, "compute_cycles": c.compute_cycles,
+             "busy_share": c.compute_cycles / cycles if cycles else 0.0,
+             "macs": c.macs,
+             "utilization": c.macs / (hw.array.pes * cycles) if cycles else 0.0,
+             "dram_read_bytes": c.traffic.dram_read_bytes,
+             "dram_write_bytes": c.traffic.dram_write_bytes,
+             "sram_read_bytes": c.traffic.sram_read_bytes,
+             "sram_write_bytes": c.traffic.sram_write_bytes,
+             "kernels": [names[i] for i in c.kernels]}
+            for c in results.cores]
 
 
 def _sparsity_dict(kernel: Kernel, r: LayerResult, hw: Hardware) -> dict | None:

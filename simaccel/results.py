@@ -32,6 +32,7 @@ class LayerResult:
     check: Check
     resident: tuple[str, ...] = ()
     spilled_bytes: int = 0
+    core: int = 0  #: the core whose array or vector unit ran it
 
     @property
     def cycles(self) -> int:
@@ -63,12 +64,26 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class CoreResult:
+    """One core of the chip over the whole run. ``compute_cycles``: cycles in which its
+    array or its vector unit was busy (the two side by side count once); ``kernels``: the
+    indices, in execution order, of the kernels it ran; ``traffic``: theirs, summed."""
+
+    core: int
+    compute_cycles: int
+    macs: int
+    kernels: tuple[int, ...]
+    traffic: Traffic
+
+
+@dataclass(frozen=True)
 class Results:
-    """Per-kernel results in execution order, and totals."""
+    """Per-kernel results in execution order, totals, and per core its share of the run."""
 
     layers: tuple[LayerResult, ...]
     total: Totals
     trace: tuple[TraceEvent, ...] = ()
+    cores: tuple[CoreResult, ...] = ()
 
 
 def collect(schedule: Schedule, program: Program, traffic: tuple[Traffic, ...],
@@ -77,14 +92,33 @@ def collect(schedule: Schedule, program: Program, traffic: tuple[Traffic, ...],
     the numerics checks into `Results`."""
     hw = schedule.hardware
     placed = {p.tensor: p for p in program.placements}
+    kernel_cores = program.kernel_cores or (0,) * len(schedule.layers)
     layers = tuple(
         replace(_layer(work, span.start, span.end, check, hw, moved),
                 resident=tuple(t for t in (*work.kernel.inputs, work.kernel.output)
                                if t in placed and placed[t].resident),
-                spilled_bytes=_spilled(work, placed, moved))
-        for work, span, check, moved in zip(schedule.layers, engine.spans, checks, traffic,
-                                            strict=True))
-    return Results(layers=layers, total=_totals(layers, engine, hw), trace=engine.trace)
+                spilled_bytes=_spilled(work, placed, moved), core=core)
+        for work, span, check, moved, core in zip(schedule.layers, engine.spans, checks,
+                                                  traffic, kernel_cores, strict=True))
+    return Results(layers=layers, total=_totals(layers, engine, hw), trace=engine.trace,
+                   cores=_cores(layers, engine, hw.chip.cores))
+
+
+def _cores(layers: tuple[LayerResult, ...], engine: EngineResult, count: int
+           ) -> tuple[CoreResult, ...]:
+    """Each core's busy cycles (from the engine) and its kernels' MACs and traffic: a
+    kernel that computes nothing (a view) counts on the core the mapping gave it."""
+    busy = engine.core_busy_cycles or (engine.busy_cycles,) + (0,) * (count - 1)
+    out = []
+    for core in range(count):
+        mine = tuple(i for i, r in enumerate(layers) if r.core == core)
+        traffic = Traffic()
+        for i in mine:
+            traffic = traffic + layers[i].traffic
+        out.append(CoreResult(core=core, compute_cycles=busy[core],
+                              macs=sum(layers[i].macs for i in mine), kernels=mine,
+                              traffic=traffic))
+    return tuple(out)
 
 
 def _spilled(work: LayerSchedule, placed: dict[str, Placement], traffic: Traffic) -> int:

@@ -37,7 +37,7 @@ def test_json_prints_only_the_report(capsys: pytest.CaptureFixture[str]) -> None
     report = strict_json(captured.out)
     assert captured.err == ""
     assert report["schema"] == "simaccel-report/1"
-    assert set(report) == {"schema", "model", "hardware", "total", "layers"}
+    assert set(report) == {"schema", "model", "hardware", "total", "layers", "cores"}
     assert report["hardware"]["name"] == "scalesim_default"  # the documented default
     assert set(report["total"]) >= TOTAL_FIELDS
     for layer in report["layers"]:
