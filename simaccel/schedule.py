@@ -413,7 +413,11 @@ def _vector_steps(kernel: VectorKernel, hw: Hardware, fast_forward: bool) -> Ite
         yield Tile(index=0, folds=0, compute_cycles=0, traffic=Traffic())
         return
     act = hw.dtypes.input.bytes
-    chunks = _chunks(kernel.elements, math.ceil(kernel.elements / vector_chunks(kernel, hw)))
+    pieces = vector_chunks(kernel, hw)
+    if pieces > kernel.elements:
+        yield from _reduction_steps(kernel, hw, pieces, fast_forward)
+        return
+    chunks = _chunks(kernel.elements, math.ceil(kernel.elements / pieces))
     for step in loop_steps((len(chunks),), fast_forward):
         if not isinstance(step, tuple):
             yield step
@@ -430,6 +434,33 @@ def _vector_steps(kernel: VectorKernel, hw: Hardware, fast_forward: bool) -> Ite
                    loads=(Load(Operand.IFMAP, loaded),), frees=(Operand.IFMAP,),
                    opens_output=True, store_bytes=stored, span=((lo, hi),),
                    output_bytes=stored)
+
+
+def _reduction_steps(kernel: VectorKernel, hw: Hardware, pieces: int, fast_forward: bool
+                     ) -> Iterator[Step]:
+    """A reduction cut along its input: each piece loads its share of the input and adds it
+    to the partial sums, which the first piece opens in the ofmap buffer and the last stores
+    (every output element, once)."""
+    act = hw.dtypes.input.bytes
+    parts = _chunks(kernel.input_elements, math.ceil(kernel.input_elements / pieces))
+    lanes = hw.vector.lanes
+    for step in loop_steps((len(parts),), fast_forward):
+        if not isinstance(step, tuple):
+            yield step
+            continue
+        i = step[0]
+        lo, hi = parts[i]
+        loaded = (hi - lo) * act
+        last = i == len(parts) - 1
+        stored = kernel.elements * act if last else 0
+        cycles = -(-kernel.vector_ops * (hi - lo) // (kernel.input_elements * lanes))
+        traffic = Traffic(ifmap_read_bytes=loaded, ofmap_read_bytes=stored,
+                          ifmap_write_bytes=loaded, ofmap_write_bytes=stored,
+                          dram_read_bytes=loaded, dram_write_bytes=stored)
+        yield Tile(index=i, folds=0, compute_cycles=cycles, traffic=traffic,
+                   loads=(Load(Operand.IFMAP, loaded),), frees=(Operand.IFMAP,),
+                   opens_output=i == 0, store_bytes=stored, span=((0, kernel.elements),),
+                   output_bytes=kernel.elements * act)
 
 
 def vector_tiles(kernel: VectorKernel, hw: Hardware) -> tuple[Tile, ...]:

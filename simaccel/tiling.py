@@ -369,7 +369,9 @@ def _group_block(kernel: GemmKernel, size: GemmBytes, cap: dict[Operand, int],
 def vector_chunks(kernel: VectorKernel, hw: Hardware) -> int:
     """How many pieces a vector kernel is cut into: enough that each piece's input fits the
     ifmap buffer and its output the ofmap buffer, and as many more (powers of two) as the
-    pipeline estimate says pay off."""
+    pipeline estimate says pay off. A reduction whose input for one output does not fit (a
+    bias gradient summing a whole batch) is cut along its input instead: more pieces than
+    outputs, its partial sums kept in the ofmap buffer (`simaccel.schedule`)."""
     act = hw.dtypes.input.bytes
     need_in = kernel.input_elements * act
     need_out = kernel.elements * act
@@ -381,9 +383,12 @@ def vector_chunks(kernel: VectorKernel, hw: Hardware) -> int:
             raise InputError(*hw.where(key), f"{cap} bytes cannot hold one element of layer "
                              f"{kernel.name!r}")
     least = max(1, math.ceil(need_in / cap_in), math.ceil(need_out / cap_out))
-    if least > kernel.elements:
-        raise InputError(*hw.where("sram.ifmap_kib"),
-                         f"too small for one output element of layer {kernel.name!r}")
+    if least > kernel.elements:  # a reduction: its input streams in pieces, sums stay on chip
+        if need_out > cap_out:
+            raise InputError(*hw.where("sram.ofmap_kib"),
+                             f"{cap_out} bytes cannot hold the {kernel.elements} partial sums "
+                             f"of layer {kernel.name!r}")
+        return max(least, math.ceil(need_in / cap_in))
     counts = [least]  # the same options for every buffer size above the least one
     while counts[-1] * 2 <= min(kernel.elements, max(least, MAX_VECTOR_CHUNKS)):
         counts.append(counts[-1] * 2)

@@ -340,3 +340,20 @@ def test_bigger_buffers_do_not_slow_resnet18_on_a_small_array() -> None:
         "sram.ifmap_kib+sram.filter_kib+sram.ofmap_kib": kib}))["cycles"]
         for kib in (64, 256, 1024)]
     assert cycles[1] <= 1.003 * cycles[0] and cycles[2] <= 1.003 * cycles[1]
+
+
+def test_a_reduction_larger_than_the_buffer_streams_its_input() -> None:
+    """A bias gradient: 16 sums over 1,000,000 inputs each (int8, one op an input) on 64 KiB
+    buffers. Its input (16 MB) streams through the ifmap buffer's 32 KiB halves in
+    ⌈16,000,000 / 32,768⌉ = 489 pieces; the 16 sums stay on chip and are stored once."""
+    from simaccel.kernels import VectorKernel
+
+    hw = _hw(kib=64)
+    kernel = VectorKernel(name="db", op="reduce_sum", elements=16, ops_per_element=1_000_000,
+                          input_elements=16_000_000, inputs=("g",))
+    fast, full = (build_schedule((kernel,), hw, exact=e).layers[0] for e in (False, True))
+    assert len(full.tiles) == fast.tile_count == 489
+    assert sum(t.store_bytes for t in full.tiles) == 16 == full.tiles[-1].store_bytes
+    assert fast.traffic.dram_read_bytes == 16_000_000 and fast.traffic.dram_write_bytes == 16
+    assert fast.compute_cycles == full.compute_cycles >= 16_000_000 // 32
+    assert run_schedule(build_schedule((kernel,), hw, exact=True)).cycles >= 16_000_000 // 10
