@@ -10,16 +10,27 @@ a short message and exits 1 (with ``--debug``, the traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from simaccel.errors import InputError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_CHECK_FAILED = 0, 1, 2, 3
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad flag or value refused in one line (exit 2), as every other bad
+    input is; ``--help`` is unchanged."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"simaccel: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_INPUT)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="simaccel",
         description="Cycle-approximate simulator of TPU-style accelerators: cycles, stalls, "
                     "utilization and memory traffic per layer.")
@@ -637,6 +648,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("simaccel: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped reading (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if args.debug:
             raise

@@ -101,6 +101,11 @@ def prune(args: argparse.Namespace, model: Model, check_folder) -> str:
     if out.suffix.lower() != ".json" or out.is_dir():
         raise InputError(args.output, "", "give the model.json file to write (.json)")
     check_folder(str(out.parent))
+    source = Path(args.model).resolve()
+    if out.resolve() in (source, source.with_suffix(".npz")) or out.with_suffix(".npz").resolve() \
+            in (source, source.with_suffix(".npz")):
+        raise InputError(args.output, "", f"would overwrite the model it prunes ({args.model}) "
+                         "or its weights: write elsewhere")
     pruned = with_weight_density(model, build_graph(model), how)
     weights = out.with_suffix(".npz")
     try:

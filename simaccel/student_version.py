@@ -28,9 +28,36 @@ PLACEHOLDER = "answer = ...  # your answer here"
 INSTRUCTOR_TAG = "instructor"
 
 
-def _source(cell: dict) -> str:
+def _source(cell: dict, where: str = "<cell>") -> str:
+    """A cell's text (nbformat keeps it as a string or a list of strings)."""
     source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return "".join(source)
+    if not isinstance(source, str):
+        raise InputError(where, "source", "not text (a string or a list of strings)")
+    return source
+
+
+def _tags(cell: dict, where: str) -> list[str]:
+    metadata = cell.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise InputError(where, "metadata", "not an object")
+    tags = metadata.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InputError(where, "metadata.tags", "not a list of strings")
+    return tags
+
+
+def _near_misses(source: str, where: str, markers: tuple[str, ...]) -> None:
+    """Refuse a line that looks like a marker but is not one exactly (``#BEGIN SOLUTION``,
+    ``# begin solution``): its solution would reach the handout."""
+    exact = {m.strip() for m in markers}
+    squeeze = {m.replace(" ", "").lower() for m in markers}
+    for line in source.split("\n"):
+        text = line.strip()
+        if text not in exact and text.replace(" ", "").lower() in squeeze:
+            raise InputError(where, "source", f"{text!r} is not a marker: write one of "
+                             + ", ".join(repr(m) for m in markers))
 
 
 def strip_solution(source: str, where: str, begin: str = BEGIN, end: str = END,
@@ -70,14 +97,19 @@ def student_notebook(notebook: dict, source: str = "<notebook>") -> dict:
     for index, cell in enumerate(student["cells"]):
         if not isinstance(cell, dict) or "cell_type" not in cell:
             raise InputError(source, f"cells[{index}]", "not a notebook cell")
-        if INSTRUCTOR_TAG in cell.get("metadata", {}).get("tags", []):
-            continue
         where = f"{source}: cells[{index}]"
+        if INSTRUCTOR_TAG in _tags(cell, where):
+            continue
+        text = _source(cell, where)
+        _near_misses(text, where, (BEGIN, END, NOTE_BEGIN, NOTE_END))
         if cell["cell_type"] == "code":
-            cell["source"] = strip_solution(_source(cell), where)
+            cell["source"] = strip_solution(text, where)
             cell["outputs"], cell["execution_count"] = [], None
         elif cell["cell_type"] == "markdown":
-            cell["source"] = strip_solution(_source(cell), where, NOTE_BEGIN, NOTE_END, None)
+            cell["source"] = strip_solution(text, where, NOTE_BEGIN, NOTE_END, None)
+        elif any(m in text for m in (BEGIN, END, NOTE_BEGIN, NOTE_END)):
+            raise InputError(where, "source", f"a {cell['cell_type']} cell holds a solution or "
+                             "instructor marker, which only code and markdown cells may")
         kept.append(cell)
     student["cells"] = kept
     return student
@@ -111,6 +143,11 @@ def write_student_versions(paths: list[Path], out: Path) -> list[Path]:
         if file.resolve().parent == out.resolve():
             raise InputError(str(out), "", f"is the folder of {file.name}: the student version "
                              "would overwrite the instructor's")
+    names = [file.name for file in files]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise InputError(", ".join(map(str, paths)), "", f"two notebooks named {clash[0]}: the "
+                         "student versions would overwrite each other")
     stripped = {}
     for file in files:
         try:

@@ -11,6 +11,7 @@ import numpy as np
 
 from simaccel.datasets import Dataset, check_fits
 from simaccel.domain import DType
+from simaccel.errors import InputError
 from simaccel.hardware import Hardware
 from simaccel.model import Model
 from simaccel.numerics.quant import round_to
@@ -83,6 +84,9 @@ def train(model: Model, hw: Hardware, config: TrainConfig, data: Dataset,
 
 def _train(model: Model, hw: Hardware, config: TrainConfig, data: Dataset,
            say: Callable[[str], None], reference: bool) -> TrainingRun:
+    if config.batch > len(data.x_train):  # not one full batch an epoch: nothing would train
+        raise InputError("--batch", str(config.batch),
+                         f"larger than the {len(data.x_train)} training samples of {data.name}")
     step = build_step(with_batch(model, config.batch), hw, config.optimizer)
     check_fits(model, data.name, step.graph.shapes[model.outputs[0]])
     program, cycles, energy_pj = step_cost(step, hw)

@@ -129,3 +129,43 @@ def test_unlimited_bandwidth_reports_are_standard_json(tmp_path: Path) -> None:
     assert "inf" not in (out / "layers.csv").read_text().lower()
     with pytest.raises(ValueError, match="Infinity"):
         strict_json('{"x": Infinity}')
+
+
+def test_a_bad_flag_value_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse's own refusals (a choice, a type) are one line and exit 2, as every bad input."""
+    for argv in (["simulate", MNIST, "--train", "--precision", "int8"],
+                 ["simulate", MNIST, "--hw"], ["simulate", MNIST, "--no-such-flag"]):
+        with pytest.raises(SystemExit) as done:
+            main(argv)
+        err = capsys.readouterr()
+        assert done.value.code == 2 and err.out == "" and err.err.count("\n") == 1, argv
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    """`simaccel program … | head -1`: the closed pipe ends the command quietly."""
+    done = subprocess.run(f"{sys.executable} -m simaccel.cli program "
+                          f"{ROOT / 'workloads' / 'resnet18.json'} | head -1",
+                          shell=True, capture_output=True, text=True, check=False)
+    assert done.stdout.startswith("; kernel 0") and "error" not in done.stderr
+
+
+def test_prune_never_overwrites_the_model_it_prunes(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    for name in ("digits_cnn.json", "digits_cnn.npz"):
+        shutil.copy(ROOT / "workloads" / name, tmp_path / name)
+    before = (tmp_path / "digits_cnn.npz").read_bytes()
+    model = str(tmp_path / "digits_cnn.json")
+    assert main(["prune", model, "--method", "nm", "--nm", "2:4", "-o", model]) == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert (tmp_path / "digits_cnn.npz").read_bytes() == before
+
+
+def test_train_refuses_a_batch_larger_than_the_training_set(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    digits = str(ROOT / "workloads" / "digits_cnn.json")
+    assert main(["train", digits, "--data", "digits", "--hw", "tpu_v1", "--precision", "bf16",
+                 "--epochs", "1", "--batch", "2000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--batch" in err and "1347" in err

@@ -107,3 +107,31 @@ def test_refuses_to_overwrite_the_instructor_notebooks(tmp_path: Path, capsys) -
     assert main(["lab", "student", str(tmp_path), "-o", str(tmp_path)]) == 2
     assert "overwrite" in capsys.readouterr().err
     assert "BEGIN SOLUTION" in (tmp_path / "a.ipynb").read_text()
+
+
+@pytest.mark.parametrize("cell, field", [
+    ({"cell_type": "code", "source": "x = 1", "metadata": []}, "metadata"),
+    ({"cell_type": "code", "source": ["x = 1", 5], "metadata": {}}, "source"),
+    ({"cell_type": "code", "source": 7, "metadata": {}}, "source"),
+    ({"cell_type": "code", "source": "x = 1", "metadata": {"tags": "not-for-instructor"}},
+     "metadata.tags"),
+    ({"cell_type": "code", "source": "#BEGIN SOLUTION\nanswer = 42\n#END SOLUTION",
+      "metadata": {}}, "source"),
+    ({"cell_type": "raw", "source": "# BEGIN SOLUTION\nanswer = 42\n# END SOLUTION",
+      "metadata": {}}, "source"),
+])
+def test_a_malformed_or_leaky_cell_is_bad_input_naming_it(cell: dict, field: str) -> None:
+    """Found by a newcomer: these crashed, or copied a solution into the handout, or dropped
+    a cell whose tags were a string."""
+    with pytest.raises(InputError, match=rf"cells\[0\].*{field}"):
+        student_notebook(_notebook(cell), "lab.ipynb")
+
+
+def test_two_notebooks_of_one_name_are_refused(tmp_path: Path, capsys) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "lab.ipynb").write_text(json.dumps(_notebook(_code(SOLVED))))
+    out = tmp_path / "out"
+    assert main(["lab", "student", str(tmp_path / "a"), str(tmp_path / "b"),
+                 "-o", str(out)]) == 2
+    assert "two notebooks named lab.ipynb" in capsys.readouterr().err and not out.exists()
