@@ -273,3 +273,16 @@ def test_one_head_on_two_cores_splits_rows_keeping_the_macs(batch: int, tokens: 
     program = simaccel.compile(layer(2), hw)
     kernels = [k.name for k in program.kernels]
     assert {program.kernel_cores[kernels.index(f"c{i}.q")] for i in (0, 1)} == {0, 1}
+
+
+def test_a_config_with_a_duplicate_key_is_bad_input(tmp_path, capsys) -> None:
+    """Found by a newcomer: json.loads keeps the last of two keys; model and hardware files
+    refuse them, and so does an LLM config."""
+    from simaccel.cli import main
+
+    path = tmp_path / "config.json"
+    path.write_text('{"model_type": "gpt2", "n_embd": 768, "n_embd": 64, "n_layer": 2, '
+                    '"n_head": 2, "n_positions": 64, "vocab_size": 100}')
+    assert main(["llm", str(path), "--prompt", "8", "--generate", "2", "--hw", "tpu_v1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "duplicate key 'n_embd'" in err

@@ -9,13 +9,11 @@ and ``opt`` (``ffn_dim``). Key names are transformers' own (``configuration_*.py
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from simaccel.errors import InputError
-from simaccel.frontends.files import read_text
 from simaccel.llm_spec import Ffn, LlmSpec
 
 #: Shipped configs, by name, as their config.json says (published key names and values):
@@ -154,9 +152,6 @@ def load_llm(path_or_name: str) -> LlmSpec:
     if not path.exists():
         raise InputError(path_or_name, "", "no such file and no shipped LLM of that name; "
                          f"shipped: {', '.join(sorted(SHIPPED))}")
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(path_or_name, "", f"not JSON: {exc.msg} at line {exc.lineno}"
-                         ) from None
-    return parse_hf_config(data, path_or_name, path.stem)
+    from simaccel.frontends.model_json import read_json  # duplicate keys, NaN: refused
+
+    return parse_hf_config(read_json(path), path_or_name, path.stem)
