@@ -328,10 +328,12 @@ def test_buffer_sizes_of_a_shared_memory_cannot_disagree() -> None:
 
 
 def test_a_too_small_streaming_share_is_named_as_the_user_wrote_it(tmp_path, capsys) -> None:
+    """A share of half a byte holds nothing: refused, naming the field as written (a share of
+    2 bytes runs: a pooling or a reduction streams its input through it)."""
     from simaccel.cli import main
 
     text = (ROOT / "hw_configs" / "gemmini.toml").read_text().replace(
-        "stream_kib = 128", "stream_kib = 0.002")
+        "stream_kib = 128", "stream_kib = 0.0005")
     (tmp_path / "g.toml").write_text(text)
     assert main(["simulate", str(ROOT / "workloads" / "mnist_cnn.json"), "--hw",
                  str(tmp_path / "g.toml"), "--no-check"]) == 2
