@@ -46,6 +46,11 @@ def parse_pattern(text: str) -> tuple[int, int]:
     return pattern  # type: ignore[return-value]
 
 
+#: The smallest density `--weight-density` takes: below it not one weight of a billion
+#: stays, and a subnormal density would reach the arithmetic.
+MIN_DENSITY = 1e-9
+
+
 def parse_density(text: str) -> Pruning:
     """``--weight-density``: a density in (0, 1] (magnitude pruning to it) or an N:M
     pattern (``"2:4"``). Raises ValueError saying what is wrong."""
@@ -58,6 +63,9 @@ def parse_density(text: str) -> Pruning:
                          "such as 2:4") from None
     if not 0 < density <= 1:
         raise ValueError(f"density {text} is outside (0, 1]")
+    if density < MIN_DENSITY:
+        raise ValueError(f"density {text} leaves no weight of any layer: give at least "
+                         f"{MIN_DENSITY:g}")
     return Pruning("magnitude", sparsity=1.0 - density)
 
 

@@ -269,6 +269,9 @@ def chip_counts(text: str | None, hw: Hardware, level: str = "system") -> tuple[
     bad = [c for c in counts if not 1 <= c <= MAX_CHIPS]
     if bad:
         raise InputError("--chips", "", f"{bad[0]} is outside 1..{MAX_CHIPS}")
+    twice = [c for c in counts if counts.count(c) > 1]
+    if twice:
+        raise InputError("--chips", "", f"{twice[0]} is given twice")
     return counts
 
 

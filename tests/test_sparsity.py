@@ -314,3 +314,12 @@ def test_a_bad_weight_density_is_one_line_and_exit_2(capsys) -> None:
     assert main(["simulate", DIGITS, "--weight-density", "1.5"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("simaccel: --weight-density") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text", ["1e-320", "1e-12"])
+def test_a_density_that_leaves_no_weight_is_refused(text: str) -> None:
+    """Found by a newcomer: a subnormal --weight-density was accepted."""
+    from simaccel.pruning import parse_density
+
+    with pytest.raises(ValueError, match="leaves no weight"):
+        parse_density(text)

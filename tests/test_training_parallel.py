@@ -157,3 +157,13 @@ def test_bad_parallel_training_input_is_one_line(argv, field, capsys) -> None:
     assert main(["simulate", MNIST_PATH, "--hw", "tpu_v4_like_x8", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("simaccel: ") and field in err
+
+
+def test_a_chip_count_given_twice_is_bad_input() -> None:
+    """Found by a newcomer: --chips 2,2 printed the same row twice."""
+    import simaccel
+    from simaccel.errors import InputError
+    from simaccel.training_parallel import chip_counts
+
+    with pytest.raises(InputError, match="2 is given twice"):
+        chip_counts("2,2", simaccel.load_hardware("tpu_v4_like_x8"))
