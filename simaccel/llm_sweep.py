@@ -34,7 +34,7 @@ METRICS = ("ttft_s", "tpot_s", "tokens_per_s", "total_s", "prefill_utilization",
 
 def check_grid(grid: Mapping[str, Sequence[Any]], source: str = "grid") -> None:
     """Refuse an empty grid, a key that is neither ``parallel`` nor a hardware field, and
-    a key with no values (`InputError` naming the key)."""
+    a key with no values or a value given twice (`InputError` naming the key)."""
     from simaccel.llm_parallel import Parallel
     from simaccel.sweep_spec import _field_problem
 
@@ -43,6 +43,9 @@ def check_grid(grid: Mapping[str, Sequence[Any]], source: str = "grid") -> None:
     for key, values in grid.items():
         if not values:
             raise InputError(source, key, "no values to sweep")
+        twice = [v for i, v in enumerate(values) if v in values[:i]]
+        if twice:  # as the sweep spec refuses: the same point twice is a typo
+            raise InputError(source, key, f"{twice[0]!r} is given twice")
         if key == PARALLEL:
             bad = [v for v in values if v not in {p.value for p in Parallel}]
             if bad:

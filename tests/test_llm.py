@@ -286,3 +286,16 @@ def test_a_config_with_a_duplicate_key_is_bad_input(tmp_path, capsys) -> None:
     assert main(["llm", str(path), "--prompt", "8", "--generate", "2", "--hw", "tpu_v1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "duplicate key 'n_embd'" in err
+
+
+def test_a_sweep_value_given_twice_is_bad_input() -> None:
+    """Found by a newcomer: --sweep system.chips=2,2 printed the same row twice; the sweep
+    spec refuses repeated values, and so does the LLM sweep."""
+    import pytest
+
+    from simaccel.errors import InputError
+    from simaccel.llm_sweep import check_grid
+
+    with pytest.raises(InputError, match="2 is given twice"):
+        check_grid({"system.chips": [2, 2]})
+    check_grid({"system.chips": [2, 4]})
