@@ -158,11 +158,15 @@ def _pool(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
                              grad_name(f"{layer.name}.x"), n, work))
 
 
-def _global_pool(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
-    x = layer.inputs[0]
-    n = _size(b, x)
-    b.contribute(x, b.vector(f"{layer.name}.grad", layer.name, "gap_grad", (gy,),
-                             grad_name(f"{layer.name}.x"), n, n))
+def _one_op_per_input(op: str):
+    """The backward of a layer whose input gradient costs one vector op per input element,
+    read from dY alone: a global average pool (dY / area, spread) or a transpose."""
+    def emit(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
+        x = layer.inputs[0]
+        n = _size(b, x)
+        b.contribute(x, b.vector(f"{layer.name}.grad", layer.name, op, (gy,),
+                                 grad_name(f"{layer.name}.x"), n, n))
+    return emit
 
 
 def _add(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
@@ -195,13 +199,6 @@ def _concat(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
 def _view(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
     """Flatten and reshape: the gradient is dY in the input's shape (a relabelling)."""
     b.contribute(layer.inputs[0], gy)
-
-
-def _transpose(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
-    x = layer.inputs[0]
-    n = _size(b, x)
-    b.contribute(x, b.vector(f"{layer.name}.grad", layer.name, "transpose_grad", (gy,),
-                             grad_name(f"{layer.name}.x"), n, n))
 
 
 def _norm(b: StepBuilder, layer: LayerSpec, gy: str) -> None:
@@ -239,8 +236,9 @@ Emitter = Callable[[StepBuilder, LayerSpec, str], None]
 #: The backward of each layer type: one entry per type, nothing else decides.
 BACKWARD: dict[type, Emitter] = {
     Conv2d: _gemm_layer, Dense: _gemm_layer, MatMul: _matmul, Pool2d: _pool,
-    GlobalAvgPool: _global_pool, Add: _add, Concat: _concat, Flatten: _view,
-    Reshape: _view, Transpose: _transpose, BatchNorm: _norm, LayerNorm: _norm,
+    GlobalAvgPool: _one_op_per_input("gap_grad"), Add: _add, Concat: _concat, Flatten: _view,
+    Reshape: _view, Transpose: _one_op_per_input("transpose_grad"), BatchNorm: _norm,
+    LayerNorm: _norm,
     Elementwise: _pointwise_act, Softmax: _softmax,
 }
 

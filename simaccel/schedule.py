@@ -502,24 +502,19 @@ def _loaded_bytes(kernel: GemmKernel, plan: TilePlan, hw: Hardware) -> Traffic:
 def _exact_bytes(kernel: Kernel, plan: TilePlan | None, hw: Hardware, summed: Traffic
                  ) -> Traffic:
     """``summed`` (added up over the listed tiles and the skipped iterations) with the bytes
-    that depend on where a block's edges fall replaced by the kernel's exact totals."""
+    that depend on where a block's edges fall replaced by the kernel's exact totals: a
+    GEMM's loads and stores (`_loaded_bytes`), a vector kernel's input, read once."""
     if isinstance(kernel, GemmKernel):
         assert plan is not None
-        exact = _loaded_bytes(kernel, plan, hw)
-    elif kernel.ops_per_element == 0:
+        loaded = _loaded_bytes(kernel, plan, hw)
+        return replace(summed, ifmap_write_bytes=loaded.ifmap_write_bytes,
+                       filter_write_bytes=loaded.filter_write_bytes,
+                       dram_read_bytes=loaded.dram_read_bytes,
+                       dram_write_bytes=loaded.dram_write_bytes)
+    if kernel.ops_per_element == 0:
         return summed
-    else:
-        act = hw.dtypes.input.bytes
-        exact = Traffic(ifmap_write_bytes=kernel.input_elements * act,
-                        dram_read_bytes=kernel.input_elements * act,
-                        ifmap_read_bytes=kernel.input_elements * act,
-                        dram_write_bytes=kernel.elements * act)
-        summed = replace(summed, ifmap_read_bytes=0)
-    return replace(summed, ifmap_write_bytes=exact.ifmap_write_bytes,
-                   filter_write_bytes=exact.filter_write_bytes,
-                   dram_read_bytes=exact.dram_read_bytes,
-                   dram_write_bytes=exact.dram_write_bytes) + \
-        Traffic(ifmap_read_bytes=exact.ifmap_read_bytes)
+    read = kernel.input_elements * hw.dtypes.input.bytes
+    return replace(summed, ifmap_read_bytes=read, ifmap_write_bytes=read, dram_read_bytes=read)
 
 
 def schedule_kernel(kernel: Kernel, hw: Hardware, exact: bool = False) -> LayerSchedule:

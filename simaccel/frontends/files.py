@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -36,3 +37,38 @@ def read_toml(path: Path, allow_empty: bool = False) -> dict:
         raise InputError(source, "", f"not valid TOML: {str(exc).split(';')[0]}") from None
     except RecursionError:
         raise InputError(source, "", "not valid TOML: nested too deeply") from None
+
+
+def read_json(path: Path) -> object:
+    """``path`` decoded as strict JSON (RFC 8259: no duplicate keys, no NaN or Infinity);
+    an `InputError` naming the file for anything malformed."""
+    source = str(path)
+    text = read_text(path)
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _NotJson as exc:
+        raise InputError(source, "", f"not valid JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(source, "", f"not valid JSON: {exc.msg} (line {exc.lineno}, "
+                         f"column {exc.colno})") from None
+    except ValueError as exc:  # an integer longer than Python's int-string limit
+        raise InputError(source, "", f"not valid JSON: {str(exc).split(';')[0]}") from None
+    except RecursionError:
+        raise InputError(source, "", "not valid JSON: nested too deeply") from None
+
+
+class _NotJson(ValueError):
+    """What Python's json module accepts but RFC 8259 JSON does not."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _NotJson(f"duplicate key {key!r} in one object")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> object:
+    raise _NotJson(f"{name} is not a JSON number")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simaccel.errors import InputError
+from simaccel.frontends.files import read_json
 from simaccel.llm_spec import Ffn, LlmSpec
 
 #: Shipped configs, by name, as their config.json says (published key names and values):
@@ -152,6 +153,4 @@ def load_llm(path_or_name: str) -> LlmSpec:
     if not path.exists():
         raise InputError(path_or_name, "", "no such file and no shipped LLM of that name; "
                          f"shipped: {', '.join(sorted(SHIPPED))}")
-    from simaccel.frontends.model_json import read_json  # duplicate keys, NaN: refused
-
     return parse_hf_config(read_json(path), path_or_name, path.stem)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -10,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simaccel.bounds import Int, Str
 from simaccel.errors import InputError
-from simaccel.frontends.files import read_text
+from simaccel.frontends.files import read_json
 from simaccel.frontends.validation import raise_input_error
 from simaccel.model import (
     LAYER_CLASSES,
@@ -65,40 +64,6 @@ def _validate(data: dict) -> tuple[ModelFile | _Outline, tuple[LayerSpec, ...]]:
             pass
     spec = ModelFile.model_validate(data)
     return spec, spec.layers
-
-
-def read_json(path: Path) -> object:
-    """Read ``path`` as JSON, turning every way it can fail into an `InputError`."""
-    source = str(path)
-    text = read_text(path)
-    try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except _NotJson as exc:
-        raise InputError(source, "", f"not valid JSON: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(source, "", f"not valid JSON: {exc.msg} (line {exc.lineno}, "
-                         f"column {exc.colno})") from None
-    except ValueError as exc:  # an integer longer than Python's int-string limit
-        raise InputError(source, "", f"not valid JSON: {str(exc).split(';')[0]}") from None
-    except RecursionError:
-        raise InputError(source, "", "not valid JSON: nested too deeply") from None
-
-
-class _NotJson(ValueError):
-    """What Python's json module accepts but RFC 8259 JSON does not."""
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    seen: dict = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _NotJson(f"duplicate key {key!r} in one object")
-        seen[key] = value
-    return seen
-
-
-def _no_constant(name: str) -> object:
-    raise _NotJson(f"{name} is not a JSON number")
 
 
 def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = None) -> Model:
