@@ -64,6 +64,30 @@ def test_im2col_times_weights_equals_direct_convolution() -> None:
     assert np.array_equal(cols.transpose(1, 0, 2).reshape(direct.shape), direct)
 
 
+def test_integer_reference_conv_is_exact_past_float32s_run() -> None:
+    """int8 extremes (±127) over 3·3·151 = 1,359 terms per output: float32 holds partial
+    sums only up to 2**24 / 127² = 1,040 terms, so the reference must split the sum into
+    float32 runs and add them in float64; it equals the int64 sum exactly (1,359 · 127² is
+    odd and above 2**24: float32 cannot even hold the total)."""
+    graph = build_graph(model([{"name": "c", "op": "conv2d", "inputs": ["x"], "filters": 5,
+                                "kernel": 3, "padding": "same"}],
+                              [{"name": "x", "shape": [1, 6, 6, 151]}]))
+    layer = graph.layer("c")
+    rng = np.random.default_rng(3)
+    x = rng.choice([-127, 127], (1, 6, 6, 151))
+    w = rng.choice([-127, 127], (3, 3, 151, 5))
+    w[..., 0] = 127  # filter 0 on an all-127 window sums to 1,359 · 127² > 2**24
+    x[0, 2:5, 2:5, :] = 127
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    exact = np.zeros((1, 6, 6, 5), dtype=np.int64)
+    for i in range(3):
+        for j in range(3):
+            exact += np.einsum("nhwc,cf->nhwf", padded[:, i:i + 6, j:j + 6], w[i, j])
+    assert exact[0, 3, 3, 0] == 1359 * 127 * 127
+    got = reference.conv2d(x.astype(float), w.astype(float), layer, integer=True)
+    assert np.array_equal(got, exact)
+
+
 def test_average_pool_excludes_padding() -> None:
     """3×3 average with 'same' padding at a corner averages the 4 real values only."""
     layer = build_graph(model([{"name": "p", "op": "avgpool2d", "inputs": ["x"], "pool": 3,

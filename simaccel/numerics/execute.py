@@ -57,8 +57,9 @@ def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
     accumulators [g, M, N] as stored. Raises `ProgramFault`."""
     g, m, _ = a.shape
     n = b.shape[2]
-    if accumulator is not DType.FP32 and _exact_in_float32(instructions, a, b):
-        a, b = a.astype(np.float32), b.astype(np.float32)
+    exact = accumulator is not DType.FP32 and _exact_in_float32(instructions, a, b)
+    dtype = np.float32 if exact else np.float64
+    a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
     out = np.full((g, m, n), np.nan)
     written = np.zeros((g, m, n), dtype=bool)
     regions: dict[int, tuple[Block, np.ndarray]] = {}
@@ -115,8 +116,13 @@ def _exact_in_float32(instructions: Sequence[Instruction], a: np.ndarray, b: np.
                    if i.op is Opcode.MATMUL and i.block is not None), default=0)
     if not longest:
         return False
-    bound = float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * longest
+    bound = _magnitude(a) * _magnitude(b) * longest
     return bound < 2.0**24
+
+
+def _magnitude(x: np.ndarray) -> float:
+    """max |x| (0 for an empty array), without an |x| temporary."""
+    return max(float(x.max()), -float(x.min())) if x.size else 0.0
 
 
 def _operand(regions: dict, source: int, matrix: np.ndarray, g: tuple[int, int],

@@ -6,6 +6,7 @@ arrays whose values are exactly representable in the type (rounded to nearest ev
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,26 +52,44 @@ def scale_for(max_abs: float | np.ndarray, dtype: DType) -> float | np.ndarray:
 def quantize(x: np.ndarray, scale: float | np.ndarray, dtype: DType) -> np.ndarray:
     """Integers (as float64) nearest to ``x / scale``, saturated to ``dtype``'s range."""
     limit = INT_MAX[dtype]
-    return np.clip(np.rint(x / scale), -limit, limit)
+    q = np.divide(x, scale, dtype=np.float64)
+    np.rint(q, out=q)
+    return np.clip(q, -limit, limit, out=q)
 
 
 def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) -> QTensor:
     """Represent real values ``x`` in ``dtype``: quantized with a scale calibrated on
     ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types."""
     if dtype.is_integer:
-        finite = np.abs(x[np.isfinite(x)]).max(initial=0.0)  # ±inf (masks) saturate
-        scale = float(scale_for(finite if max_abs is None else max_abs, dtype))
+        scale = float(scale_for(finite_max(x) if max_abs is None else max_abs, dtype))
         return QTensor(quantize(x, scale, dtype), scale, dtype)
     return QTensor(round_to(x, dtype), 1.0, dtype)
+
+
+def finite_max(x: np.ndarray) -> float:
+    """The largest finite magnitude in ``x`` (0 if none): a mask's ±inf saturates instead
+    of setting a scale. One pass when every value is finite."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return 0.0
+    largest = float(np.abs(x).max())
+    if math.isfinite(largest):
+        return largest
+    return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
 
 
 def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
     """Signal-to-quantization-noise ratio of ``approx`` against ``reference`` (dB), over the
     elements finite in both (a mask's ±inf is not signal)."""
-    finite = np.isfinite(reference) & np.isfinite(approx)
-    reference, approx = np.asarray(reference)[finite], np.asarray(approx)[finite]
-    noise = float(np.sum((reference - approx) ** 2))
-    signal = float(np.sum(reference**2))
+    reference = np.asarray(reference, dtype=np.float64).ravel()
+    approx = np.asarray(approx, dtype=np.float64).ravel()
+    diff = reference - approx
+    signal = float(np.dot(reference, reference))
+    noise = float(np.dot(diff, diff))
+    if not (math.isfinite(signal) and math.isfinite(noise)):
+        finite = np.isfinite(reference) & np.isfinite(approx)
+        reference, diff = reference[finite], diff[finite]
+        signal, noise = float(np.dot(reference, reference)), float(np.dot(diff, diff))
     if noise == 0:
         return float("inf")
     return 10 * np.log10(signal / noise) if signal > 0 else float("-inf")

@@ -1,6 +1,6 @@
 """The model's meaning, op by op, in float64 numpy: the reference everything is checked
-against. Written independently of the tiled GEMM path: convolution is a direct sum over
-`sliding_window_view` windows with `einsum`, not im2col."""
+against. Written independently of the tiled GEMM path: convolution is a sum over each output's
+`sliding_window_view` window (channel-major, not the Program's position-major im2col)."""
 
 from __future__ import annotations
 
@@ -72,24 +72,45 @@ def windows(x: np.ndarray, window: tuple[int, int], stride: tuple[int, int],
     return view[:, ::stride[0], ::stride[1], :, ::dilation[0], ::dilation[1]]
 
 
-def conv2d(x: np.ndarray, kernel: np.ndarray, layer: Conv2d) -> np.ndarray:
-    """Direct grouped convolution, NHWC × HWIO → NHWC (no bias): over the kernel's positions,
-    the input shifted to that position (strided, dilated, padded) times its weights, summed
-    (one BLAS product per position, in float64: exact for integer values below 2**53)."""
+#: Elements of one chunk of windows copied out for a product (float64: 32 MiB), so that a
+#: large image's convolution never holds all its windows at once.
+WINDOW_ELEMENTS = 1 << 22
+
+
+def conv2d(x: np.ndarray, kernel: np.ndarray, layer: Conv2d, integer: bool = False
+           ) -> np.ndarray:
+    """Direct grouped convolution, NHWC × HWIO → NHWC (no bias): every output is its
+    window (strided, dilated, padded; ``[C/groups, kh, kw]``, channel-major) times the
+    filter's weights, summed — one BLAS product per chunk of output rows and group, in
+    float64 (exact for integers below 2**53). With ``integer`` (both operands hold
+    integers) the products are taken in float32 over runs of terms whose partial sums cannot
+    pass 2**24, where float32 holds every integer exactly, and the runs added in float64."""
     pads = resolve_padding(layer.padding, x.shape[1:3], layer.kernel, layer.stride,
                            layer.dilation)
     win = windows(x, layer.kernel, layer.stride, layer.dilation, pads)
-    g = layer.groups
+    g, (kh, kw) = layer.groups, layer.kernel
     n, ho, wo, c = win.shape[:4]
-    k = kernel.reshape(*layer.kernel, c // g, g, layer.filters // g)
-    out = np.zeros((n * ho * wo, g, layer.filters // g))
-    for i in range(layer.kernel[0]):
-        for j in range(layer.kernel[1]):
-            shifted = win[..., i, j].reshape(-1, g, c // g)
-            if g == 1:
-                out[:, 0] += shifted[:, 0] @ k[i, j, :, 0]
-            else:
-                out += np.einsum("pgc,cgf->pgf", shifted, k[i, j])
+    terms = c // g * kh * kw
+    weights = kernel.reshape(kh, kw, c // g, g, layer.filters // g).transpose(
+        3, 2, 0, 1, 4).reshape(g, terms, layer.filters // g)  # [g, C/g·kh·kw, F/g]
+    dtype, run = np.float64, terms
+    if integer:
+        largest = float(np.abs(x).max(initial=0.0)) * float(np.abs(kernel).max(initial=0.0))
+        run = terms if largest == 0 else int(2.0**24 // largest)
+        dtype = np.float32 if run >= 1 else np.float64
+        run = max(min(run, terms), 1) if dtype is np.float32 else terms
+    weights = weights.astype(dtype)
+    out = np.empty((n, ho, wo, g, layer.filters // g))
+    lines = max(1, WINDOW_ELEMENTS // max(wo * c * kh * kw, 1))
+    for image in range(n):
+        for top in range(0, ho, lines):
+            cols = np.ascontiguousarray(win[image, top:top + lines], dtype=dtype)
+            cols = cols.reshape(-1, g, terms).transpose(1, 0, 2)  # [g, rows, terms]
+            acc = np.matmul(cols[..., :run], weights[:, :run]).astype(np.float64)
+            for start in range(run, terms, run):
+                acc += np.matmul(cols[..., start:start + run], weights[:, start:start + run])
+            out[image, top:top + lines] = acc.transpose(1, 0, 2).reshape(
+                -1, wo, g, layer.filters // g)
     return out.reshape(n, ho, wo, layer.filters)
 
 
