@@ -385,8 +385,10 @@ class Hardware(BaseModel):
         (SCALE-Sim's split ifmap/filter/ofmap buffers, none resident)."""
         if self.memories is not None:
             return self.memories
-        return tuple(MemoryConfig(name=op.value, kib=self.sram.size_bytes(op) / 1024,
-                                  holds=(op,)) for op in Operand)
+        # built from the validated [sram] sizes: nothing to check again (a sweep point asks
+        # for them hundreds of times)
+        return tuple(MemoryConfig.model_construct(name=op.value, kib=self.sram.size_bytes(op)
+                                                  / 1024, holds=(op,)) for op in Operand)
 
     def memory_of(self, operand: Operand) -> MemoryConfig:
         """The memory that holds ``operand``'s tiles."""
