@@ -6,6 +6,7 @@ flags. Values are read strictly, as everywhere in simaccel: ``True`` is not 1.""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -43,8 +44,9 @@ def model(value: object, where: str, field: str = "model"):
 
 
 def count(value: object, where: str, field: str, low: int, high: int) -> int:
-    """``value`` as a whole number in ``low..high`` (a bool or a float is refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """``value`` as a whole number in ``low..high``: an int or a numpy integer (a bool or a
+    float is refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputError(where, field, f"expected a whole number, got {value!r}")
     if not low <= value <= high:
         raise InputError(where, field, f"{value} is outside {low}..{high}")

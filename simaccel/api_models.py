@@ -98,7 +98,7 @@ def design_points(spec: Mapping[str, Any] | str | Path) -> list[dict[str, Any]]:
     if not isinstance(spec, Mapping):
         raise InputError("simaccel.design_points", "spec", "expected a dict or a TOML path, "
                          f"got {type(spec).__name__}")
-    return _points(parse_spec(spec))
+    return _points(parse_spec(spec, "simaccel.design_points(spec)"))
 
 
 def estimate_area(hw):
