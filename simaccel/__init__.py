@@ -15,6 +15,15 @@ The public API::
     frame = simaccel.sweep("sweep.toml")             # design points x workloads, pandas
     simaccel.pareto_front(frame, ["latency_s", "energy_pj", "area_mm2"])
 
+    simaccel.collective("all_reduce", 1 << 24, "tpu_v4_like_x8").cycles   # as the CLI verbs
+    simaccel.simulate_llm("llama2-7b", "tpu_v4_like_x8", "tensor", batch=16)
+    simaccel.partition_model(model, "tpu_v4_like_x8", "pipeline", batch=64)
+    simaccel.simulate_step(model, hw, "adam", batch=8, precision="bf16")
+
+Everything public is in ``__all__`` and ``PUBLIC_MODULES`` (``teaching``, ``plots``,
+``grading``, ``quant``); docs/teaching.md, "What students may use", lists it. Other
+submodules are internal.
+
 The names are imported on first use (PEP 562), so ``import simaccel`` (and the CLI's start)
 does not pay for numpy, pydantic, networkx or simpy until a command needs them.
 """
