@@ -23,8 +23,8 @@ PRECISIONS = ("bf16", "fp16", "fp32")
 #: Largest batch, epoch count and sample count accepted: the CLI's bound on ``--batch`` and
 #: ``--epochs`` (`simaccel.cli_train.positive`, 2²⁰).
 MAX_COUNT = 1 << 20
-#: Most chips a scaling sweep may ask for (`simaccel.training_parallel.MAX_CHIPS`).
-MAX_CHIPS = 4096
+#: Largest seed accepted: an int64, which numpy's generators take as it is.
+MAX_SEED = 2**63 - 1
 
 
 def _precision(value: object, where: str) -> str | None:
@@ -113,7 +113,7 @@ def train(model, hw, *, data: str = "digits", epochs: int = 20, batch: int = 32,
         epochs=api_args.count(epochs, where, "epochs", 1, MAX_COUNT),
         batch=api_args.count(batch, where, "batch", 1, MAX_COUNT),
         optimizer=Optimizer(api_args.choice(optimizer, where, "optimizer", OPTIMIZERS)),
-        lr=_learning_rate(lr, where), seed=api_args.count(seed, where, "seed", 0, 2**32 - 1))
+        lr=_learning_rate(lr, where), seed=api_args.count(seed, where, "seed", 0, MAX_SEED))
     types = training_hardware(api_args.hardware(hw, where), _precision(precision, where))
     dataset = _dataset(data, where, train_samples, test_samples)
     check_fits(loaded, dataset.name, build_graph(loaded).shapes[loaded.outputs[0]])
@@ -133,7 +133,8 @@ def data_parallel_scaling(model, hw, chips: Sequence[int], *, batch: int | None 
     chip and ``efficiency`` = speedup / chips. Raises `InputError` naming ``chips`` (also for
     a batch that does not split evenly), ``batch``, ``optimizer``, ``precision``,
     ``algorithm`` or ``level``."""
-    from simaccel.training_parallel import scaling
+    from simaccel.collectives import Algorithm
+    from simaccel.training_parallel import MAX_CHIPS, scaling
 
     where = "simaccel.data_parallel_scaling"
     if isinstance(chips, str) or not isinstance(chips, Sequence) or not chips:
@@ -148,8 +149,6 @@ def data_parallel_scaling(model, hw, chips: Sequence[int], *, batch: int | None 
     if uneven:
         raise InputError(where, "chips", f"a batch of {total} does not split evenly over "
                          f"{uneven[0]} chips (each trains on batch / chips samples)")
-    from simaccel.collectives import Algorithm
-
     return scaling(loaded, api_args.hardware(hw, where), counts, batch=size,
                    optimizer=api_args.choice(optimizer, where, "optimizer", OPTIMIZERS),
                    precision=_precision(precision, where),
