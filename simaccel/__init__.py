@@ -36,6 +36,29 @@ from typing import TYPE_CHECKING, Any
 from simaccel.errors import InputError, SimaccelError
 
 if TYPE_CHECKING:
+    from simaccel.api_models import (
+        AREA_PRESETS,
+        DATAFLOW_MAPPING,
+        ENERGY_PRESETS,
+        design_points,
+        energy_table,
+        estimate_area,
+        fold_cycles,
+        lower,
+        prune,
+        with_batch,
+    )
+    from simaccel.api_systems import (
+        PartitionRun,
+        collective,
+        interconnect,
+        llm_footprint,
+        load_llm,
+        partition_model,
+        simulate_llm,
+    )
+    from simaccel.api_training import data_parallel_scaling, train, training_step, with_precision
+    from simaccel.domain import Dataflow, DType
     from simaccel.frontends import load_model
     from simaccel.frontends.hardware_toml import load_hardware
     from simaccel.hardware import vary
