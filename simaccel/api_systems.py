@@ -1,0 +1,187 @@
+"""Public functions for systems of chips, named after the CLI verbs they share their logic
+with: the links (``interconnect``), one collective on them (``collective``: ``simaccel
+collective``), any model spread over the chips (``partition_model``: ``simaccel partition``)
+and decoder LLMs (``load_llm``, ``simulate_llm``: ``simaccel llm``; ``llm_footprint``: the
+memory check ``llm`` makes). Each is a thin, checked entry to `simaccel.network`,
+`simaccel.link_engine`, `simaccel.partition`, `simaccel.frontends.hf_config`,
+`simaccel.llm` and `simaccel.llm_parallel`; bad arguments raise `InputError` naming the
+function and the parameter. Reached as ``simaccel.<name>``.
+
+(``llm`` and ``partition`` are module names inside the package, so the functions are
+``simulate_llm`` and ``partition_model``: a submodule import would otherwise shadow them.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from simaccel import api_args
+from simaccel.errors import InputError
+
+__all__ = ["PartitionRun", "collective", "interconnect", "llm_footprint", "load_llm",
+           "partition_model", "simulate_llm"]
+
+#: Largest prompt and generation (tokens) and batch (sequences, inferences) accepted: the
+#: CLI's bounds (`simaccel.cli_parallel.MAX_TOKENS`, ``MAX_BATCH``).
+MAX_TOKENS, MAX_BATCH = 1 << 20, 1 << 16
+#: Largest collective buffer accepted, bytes: the CLI's bound for ``--bytes`` (1 PiB).
+MAX_COLLECTIVE_BYTES = 1 << 50
+#: Where a collective runs: the chips of ``[system]`` or one chip's cores (``[chip]``).
+LEVELS = ("system", "chip")
+
+
+def interconnect(hw, level: str = "system"):
+    """The links of ``hw`` (a `Hardware`, shipped name or config path) as a `Network`:
+    ``topology``, ``nodes``, ``links`` (directed pairs), ``bytes_per_cycle`` per link and
+    direction and ``latency_cycles`` per hop, in the chip's clock. ``level="system"``: the
+    chip-to-chip links of ``[system]``; ``"chip"``: the on-chip ring between the cores.
+    Raises `InputError` naming ``hw`` or ``level``."""
+    from simaccel.network import chip_network, system_network
+
+    where = "simaccel.interconnect"
+    loaded = api_args.hardware(hw, where)
+    if api_args.choice(level, where, "level", LEVELS) == "system":
+        return system_network(loaded)
+    return chip_network(loaded)
+
+
+def collective(kind: str, nbytes: int, hw, *, algorithm: str = "ring",
+               level: str = "system"):
+    """Time one collective (``"all_reduce"``, ``"all_gather"``, ``"reduce_scatter"``,
+    ``"all_to_all"``) of ``nbytes`` bytes a node by ``algorithm`` (``"ring"`` or ``"tree"``)
+    on `interconnect` (``hw``, ``level``), as ``simaccel collective`` does: a `LinkRun` with
+    ``cycles``, ``link_busy_cycles`` and ``link_bytes`` per link and the messages' ``trace``.
+    Raises `InputError` naming ``kind``, ``nbytes``, ``algorithm``, ``level`` or ``hw``."""
+    from simaccel import link_engine
+    from simaccel.collectives import Algorithm, Collective, plan
+
+    where = "simaccel.collective"
+    kind_ = Collective(api_args.choice(kind, where, "kind", [c.value for c in Collective]))
+    nbytes = api_args.count(nbytes, where, "nbytes", 1, MAX_COLLECTIVE_BYTES)
+    algorithm_ = Algorithm(api_args.choice(algorithm, where, "algorithm",
+                                           [a.value for a in Algorithm]))
+    network = interconnect(hw, level)
+    try:
+        messages = plan(kind_, algorithm_, network.nodes, nbytes)
+    except ValueError as exc:
+        raise InputError(where, "algorithm", str(exc)) from None
+    return link_engine.run(network, messages)
+
+
+@dataclass(frozen=True)
+class PartitionRun:
+    """A model spread over a system's chips (`simaccel.partition`): ``parallel`` (data or
+    pipeline) over ``chips``; ``stages`` (`Stage`: ``first`` and ``last`` kernel index into
+    ``layers``, compute ``cycles``, ``send_bytes`` to the next stage and ``send_cycles`` on
+    the link); one inference's ``latency_cycles``, a new one every ``interval_cycles`` in
+    steady state, ``batch`` inferences in ``batch_cycles``; ``bubble`` the pipeline's idle
+    share of stage slots (0 for data); ``why`` the choice ``auto`` made ("" otherwise)."""
+
+    parallel: str
+    chips: int
+    batch: int
+    stages: tuple
+    latency_cycles: int
+    interval_cycles: int
+    batch_cycles: int
+    bubble: float
+    why: str
+    layers: tuple[str, ...]
+
+
+def partition_model(model, hw, parallel: str = "auto", batch: int = 1) -> PartitionRun:
+    """Simulate ``model`` (a `Model` or model file) on one chip of ``hw``'s system, then lay
+    it over the system's chips as ``simaccel partition`` does: ``"data"`` (a copy a chip),
+    ``"pipeline"`` (contiguous stages, ``batch`` micro-batches) or ``"auto"`` (whichever
+    finishes ``batch`` inferences first). ``model`` may also be the `Report` of that one-chip
+    simulation (``simaccel.simulate(model, hw)``), which is then not repeated. Raises
+    `InputError` naming ``parallel``, ``batch``, ``model`` or ``hw``."""
+    import simaccel
+    from simaccel.partition import batch_cycles, choose
+    from simaccel.report import Report
+
+    where = "simaccel.partition_model"
+    parallel = api_args.choice(parallel, where, "parallel", ("data", "pipeline", "auto"))
+    batch = api_args.count(batch, where, "batch", 1, MAX_BATCH)
+    loaded = api_args.hardware(hw, where)
+    if isinstance(model, Report):
+        if model.hardware != loaded:
+            raise InputError(where, "model", f"the report was simulated on "
+                             f"{model.hardware.name}, not on {loaded.name}")
+        report = model
+    else:
+        report = simaccel.simulate(api_args.model(model, where), loaded, check=False)
+    part, why = choose(report, parallel, batch)
+    return PartitionRun(part.parallel, part.chips, batch, part.stages, part.latency_cycles,
+                        part.interval_cycles, batch_cycles(part, batch), part.bubble, why,
+                        tuple(r.work.kernel.name for r in report.results.layers))
+
+
+def load_llm(config):
+    """A decoder LLM's shape as an `LlmSpec` (``layers``, ``hidden``, ``heads``,
+    ``kv_heads``, ``vocab``, ``params``, ...) from a shipped name (``"llama2-7b"``,
+    ``"llama3-8b"``, ``"gpt3-175b"``, ``"opt-66b"``), a HuggingFace config.json path, or a
+    dict as config.json decodes (``model_type`` gpt2, llama, mistral or opt). Never weights.
+    Raises `InputError` naming the missing or bad key."""
+    from simaccel.frontends.hf_config import load_llm as _load
+    from simaccel.frontends.hf_config import parse_hf_config
+    from simaccel.llm_spec import LlmSpec
+
+    if isinstance(config, LlmSpec):
+        return config
+    if isinstance(config, Mapping):
+        name = str(config.get("_name_or_path") or config.get("model_type") or "llm")
+        return parse_hf_config(dict(config), "simaccel.load_llm(config)", name)
+    if isinstance(config, str):
+        return _load(config)
+    if hasattr(config, "__fspath__"):
+        return _load(str(config))
+    raise InputError("simaccel.load_llm", "config", "expected a shipped name, a config.json "
+                     f"path or a dict, got {type(config).__name__}")
+
+
+def _llm_arguments(where: str, batch: object, prompt: object, generate: object
+                   ) -> tuple[int, int, int]:
+    return (api_args.count(batch, where, "batch", 1, MAX_BATCH),
+            api_args.count(prompt, where, "prompt", 1, MAX_TOKENS),
+            api_args.count(generate, where, "generate", 1, MAX_TOKENS))
+
+
+def simulate_llm(config, hw, parallel: str = "auto", *, batch: int = 1, prompt: int = 128,
+                 generate: int = 32):
+    """Simulate inference of ``batch`` sequences of ``prompt`` tokens generating
+    ``generate`` tokens each, as ``simaccel llm`` does, for ``config`` (see `load_llm`) on
+    ``hw``'s chips by ``parallel`` (``"data"``, ``"tensor"``, ``"pipeline"`` or ``"auto"``:
+    the fastest layout that fits). Returns an `LlmRun`: ``prefill`` and ``decode.mean``
+    (`Step`: ``cycles``, ``compute_cycles``, ``comm.cycles``, ``macs``, ``dram_bytes``,
+    ``bubble``), ``decode.steps``, ``layout``, ``footprint`` (bytes per chip) and ``why``.
+    Times are cycles of ``hw``'s clock. Raises `InputError` naming ``parallel`` (including
+    when no layout fits the chips' memory), ``batch``, ``prompt``, ``generate`` or the
+    config's bad key."""
+    from simaccel.llm import infer
+    from simaccel.llm_parallel import Parallel
+
+    where = "simaccel.simulate_llm"
+    kind = Parallel(api_args.choice(parallel, where, "parallel", [p.value for p in Parallel]))
+    batch, prompt, generate = _llm_arguments(where, batch, prompt, generate)
+    return infer(load_llm(config), api_args.hardware(hw, where), kind, batch, prompt,
+                 generate)
+
+
+def llm_footprint(config, hw, parallel: str = "tensor", *, batch: int = 1,
+                  prompt: int = 128, generate: int = 32):
+    """The memory the busiest chip needs to run ``config`` (see `load_llm`) by ``parallel``
+    (``"data"``, ``"tensor"`` or ``"pipeline"``) on ``hw``'s chips, without simulating: a
+    `Footprint` with ``weights_bytes``, ``kv_cache_bytes`` (at ``prompt + generate``),
+    ``activation_bytes``, ``total_bytes``, ``capacity_bytes`` and ``fits``. Raises
+    `InputError` naming ``parallel``, ``batch``, ``prompt``, ``generate`` or the config's
+    bad key."""
+    from simaccel.llm_parallel import Parallel, footprint, layout
+
+    where = "simaccel.llm_footprint"
+    kind = Parallel(api_args.choice(parallel, where, "parallel", ("data", "tensor",
+                                                                  "pipeline")))
+    batch, prompt, generate = _llm_arguments(where, batch, prompt, generate)
+    spec, loaded = load_llm(config), api_args.hardware(hw, where)
+    return footprint(spec, loaded, layout(spec, loaded, kind, batch), prompt, generate)
