@@ -22,7 +22,8 @@ replicated  vector, act. matmul   replicated  replicated B × whole window
 (windows from `simaccel.tensor_parallel.sliced_runs`.) Changing layout (`CONVERSIONS`):
 batch or channel → replicated an all-gather; partial → replicated an all-reduce; partial →
 channel or batch a reduce-scatter; batch ↔ channel an all-to-all (with fewer inferences
-than chips, → batch is a gather, timed as an all-gather); replicated → anything is free
+than chips, to or from batch is a gather or a scatter, timed as an all-gather, or from a
+partial sum an all-reduce); replicated → anything is free
 (each chip keeps its part). Each is timed by the link engine on the system's topology, the
 faster of the ring and the tree algorithm; a partial sum moves in the accumulator type.
 The model's inputs start replicated; its outputs must end whole (replicated or batch).
@@ -132,6 +133,7 @@ class Choice:
     convert: tuple[str, ...]
     convert_cycles: int
     candidates: tuple[tuple[str, int], ...]
+    converted: tuple[tuple[str, str], ...] = ()  #: (tensor, layout it was brought to)
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,8 @@ def conversion(costs: Costs, tensor: str, source: Layout, target: Layout, batch:
         raise ValueError("no kernel reads a partial sum")
     collective = CONVERSIONS[(source, target)]
     network = system_network(costs.hw)
-    if target is Layout.BATCH and batch < network.nodes:  # a gather to the few chips
+    if batch < network.nodes and Layout.BATCH in (source, target):
+        # a gather to (or scatter from) the few chips that hold inferences
         collective = (Collective.ALL_REDUCE if source is Layout.PARTIAL
                       else Collective.ALL_GATHER)
     sizes = costs.partial_bytes if source is Layout.PARTIAL else costs.output_bytes
@@ -228,34 +231,48 @@ def _comm_pj(costs: Costs, cycles: int) -> float:
     return static_pj(energy_table(costs.hw), cycles, costs.hw) * costs.hw.system.chips
 
 
-def _step(costs: Costs, writer: dict[str, int], path: tuple[str, ...], i: int,
+def _held(choices: tuple[Choice, ...], writer: dict[str, int], tensor: str
+          ) -> set[Layout]:
+    """The layouts ``tensor`` is in after ``choices``: its producer's (replicated for a
+    model input) and those earlier re-distributions made of it."""
+    j = writer.get(tensor)
+    held = {STRATEGIES[choices[j].strategy].writes if j is not None and j < len(choices)
+            else Layout.REPLICATED}
+    held.update(Layout(layout) for c in choices for t, layout in c.converted if t == tensor)
+    return held
+
+
+def _step(costs: Costs, writer: dict[str, int], choices: tuple[Choice, ...],
           strategy: Strategy, batch: int) -> Choice:
-    """Kernel ``i`` under ``strategy`` after the strategies ``path`` of kernels 0..i−1."""
+    """The next kernel after ``choices`` under ``strategy``: each input brought to the
+    layout it reads by the cheapest collective from a layout it is held in (none when
+    it is already there or held whole)."""
+    i = len(choices)
     kernel = costs.kernels[i]
-    names, convert_cycles = [], 0
+    names, converted, convert_cycles = [], [], 0
     for tensor in dict.fromkeys(kernel.inputs):
-        j = writer.get(tensor)
-        source = STRATEGIES[path[j]].writes if j is not None and j < i else Layout.REPLICATED
-        name, cycles = conversion(costs, tensor, source, strategy.reads, batch)
-        if name:
-            names.append(f"{name} {tensor}")
-            convert_cycles += cycles
+        held = _held(choices, writer, tensor)
+        if strategy.reads in held or Layout.REPLICATED in held:
+            continue
+        name, cycles = min((conversion(costs, tensor, source, strategy.reads, batch)
+                            for source in sorted(held)), key=lambda c: c[1])
+        names.append(f"{name} {tensor}")
+        converted.append((tensor, strategy.reads.value))
+        convert_cycles += cycles
     cycles, pj = _compute(costs, i, strategy, batch)
     candidates = tuple((s.name, _compute(costs, i, s, batch)[0])
                        for s in strategies(kernel))
     return Choice(kernel.name, strategy.name, cycles, pj + _comm_pj(costs, convert_cycles),
-                  tuple(names), convert_cycles, candidates)
+                  tuple(names), convert_cycles, candidates, tuple(converted))
 
 
-def _final(costs: Costs, writer: dict[str, int], path: tuple[str, ...], batch: int) -> int:
+def _final(costs: Costs, writer: dict[str, int], choices: tuple[Choice, ...], batch: int
+           ) -> int:
     """Cycles to make the model's outputs whole (replicated or batch, the cheaper)."""
     total = 0
     for tensor in costs.outputs:
-        j = writer.get(tensor)
-        if j is None:
-            continue
-        source = STRATEGIES[path[j]].writes
         total += min(conversion(costs, tensor, source, target, batch)[1]
+                     for source in _held(choices, writer, tensor)
                      for target in (Layout.REPLICATED, Layout.BATCH))
     return total
 
@@ -266,7 +283,7 @@ def _writers(costs: Costs) -> dict[str, int]:
 
 def _finish(costs: Costs, choices: tuple[Choice, ...], batch: int) -> LayerPlan:
     writer = _writers(costs)
-    final = _final(costs, writer, tuple(c.strategy for c in choices), batch)
+    final = _final(costs, writer, choices, batch)
     comm = sum(c.convert_cycles for c in choices) + final
     return LayerPlan(costs.hw.system.chips, batch, choices, final,
                      sum(c.cycles for c in choices) + comm, comm,
@@ -277,12 +294,12 @@ def evaluate(costs: Costs, names: tuple[str, ...], batch: int) -> LayerPlan:
     """The `LayerPlan` of strategy ``names`` (one a kernel) for ``batch`` inferences.
     Raises ValueError for a strategy a kernel does not allow."""
     writer = _writers(costs)
-    choices = []
+    choices: tuple[Choice, ...] = ()
     for i, name in enumerate(names):
         if STRATEGIES[name] not in strategies(costs.kernels[i]):
             raise ValueError(f"{costs.kernels[i].name} cannot run {name}")
-        choices.append(_step(costs, writer, names, i, STRATEGIES[name], batch))
-    return _finish(costs, tuple(choices), batch)
+        choices += (_step(costs, writer, choices, STRATEGIES[name], batch),)
+    return _finish(costs, choices, batch)
 
 
 def _key(plan_cycles: int, plan_pj: float, objective: Objective) -> tuple[float, float]:
@@ -296,20 +313,19 @@ def search(costs: Costs, batch: int, allowed: Collection[str] = KINDS["per_layer
     strategies (a kernel that allows none of them runs ``data``; see the module docstring
     for the programme)."""
     writer = _writers(costs)
-    # state: the path's strategies → (cycles, pJ, choices so far)
-    states: dict[tuple[str, ...], tuple[int, float, tuple[Choice, ...]]] = {(): (0, 0.0, ())}
-    for i, kernel in enumerate(costs.kernels):
+    # states: per strategy of the latest kernel, the best (cycles, pJ, choices) reaching it
+    states: list[tuple[int, float, tuple[Choice, ...]]] = [(0, 0.0, ())]
+    for kernel in costs.kernels:
         options = [s for s in strategies(kernel) if s.name in allowed] or [STRATEGIES["data"]]
-        best: dict[str, tuple[tuple[str, ...], tuple[int, float, tuple[Choice, ...]]]] = {}
-        for path, (cycles, pj, choices) in states.items():
+        best: dict[str, tuple[int, float, tuple[Choice, ...]]] = {}
+        for cycles, pj, choices in states:
             for strategy in options:
-                step = _step(costs, writer, path, i, strategy, batch)
+                step = _step(costs, writer, choices, strategy, batch)
                 value = (cycles + step.cycles + step.convert_cycles, pj + step.energy_pj,
                          (*choices, step))
                 held = best.get(strategy.name)
-                if held is None or _key(*value[:2], objective) < _key(*held[1][:2],
-                                                                      objective):
-                    best[strategy.name] = ((*path, strategy.name), value)
-        states = dict(best.values())
-    plans = [_finish(costs, choices, batch) for _, _, choices in states.values()]
+                if held is None or _key(*value[:2], objective) < _key(*held[:2], objective):
+                    best[strategy.name] = value
+        states = list(best.values())
+    plans = [_finish(costs, choices, batch) for _, _, choices in states]
     return min(plans, key=lambda p: _key(p.cycles, p.energy_pj, objective))
