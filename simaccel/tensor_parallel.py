@@ -22,8 +22,8 @@ channels; a transpose moves the channel axis; ONNX ops of unknown axes) run whol
 replicated on every chip or batch-split (`simaccel.layer_plan`).
 
 `sliced_runs` simulates the model's kernels sliced each way as one chain on one chip
-(`simaccel.pipeline.run`: tiling, Program, engine), so every share is timed by the engine,
-never by dividing the one-chip cycles.
+(the stages of `simaccel.pipeline.run`: tiling, Program, engine, energy), so every share is
+timed by the engine, never by dividing the one-chip cycles.
 """
 
 from __future__ import annotations
@@ -117,25 +117,61 @@ class Shares:
     k_pj: tuple[float, ...]
 
 
+def _reads_slice(kernel: Kernel, split: Split) -> bool:
+    """Whether ``kernel``, sliced along ``split``, reads only its channels of its inputs
+    (a K split, a grouped GEMM's or a vector kernel's channel split; not an N split of a
+    GEMM of one group, which reads its whole input)."""
+    if split not in splits(kernel):
+        return False
+    return split is Split.K or not (isinstance(kernel, GemmKernel) and kernel.groups == 1)
+
+
+def _input_elements(report, kernels: tuple[Kernel, ...], split: Split, ways: int
+                    ) -> dict[str, int]:
+    """Elements of each model input one chip holds: its 1/ways channel slice when every
+    kernel reading it reads only a slice, else the whole input."""
+    out = {}
+    for spec in report.graph.model.inputs:
+        readers = [k for k in kernels if spec.name in k.inputs]
+        elements = math.prod(spec.shape)
+        sliced_only = readers and all(_reads_slice(k, split) for k in readers)
+        out[spec.name] = math.ceil(elements / ways) if sliced_only else elements
+    return out
+
+
+def _run_chain(report, kernels: tuple[Kernel, ...], inputs: dict[str, int]
+               ) -> tuple[list[int], list[float]]:
+    """Windows (cycles) and energies (pJ) of ``kernels`` simulated as one chain on one chip
+    of ``report``'s hardware (the stages of `simaccel.pipeline.run`, the model's inputs
+    ``inputs`` elements, no numerics, no trace)."""
+    from simaccel.energy import estimate
+    from simaccel.numerics.outcome import Check
+    from simaccel.pipeline import time_mappings
+    from simaccel.results import collect
+    from simaccel.schedule import build_schedule
+
+    hw = report.hardware
+    schedule = build_schedule(kernels, hw)
+    program, traffic, timed = time_mappings(schedule, inputs, report.graph.model.outputs,
+                                            trace=False)
+    checks = tuple(Check(status="skipped", dtype=hw.dtypes.input.value) for _ in kernels)
+    results = collect(schedule, program, traffic, timed, checks)
+    return [r.cycles for r in results.layers], [e.total for e in estimate(results, hw).layers]
+
+
 def sliced_runs(report, ways: int) -> Shares:
     """`Shares` of ``report``'s kernels on one chip of its hardware when split ``ways``
     ways: the unsplit figures from the report, the N and K shares from two more
-    simulations of the sliced chain (`simaccel.pipeline.run`, no numerics, no trace)."""
-    from simaccel.pipeline import Prepared, run
-
+    simulations of the sliced chain (one chip's slice of each model input it reads
+    sliced)."""
     kernels = tuple(r.work.kernel for r in report.results.layers)
     whole = ([r.cycles for r in report.results.layers],
              [e.total for e in report.energy.layers])
     figures = {}
     for split in Split:
         chain = sliced(kernels, split, ways)
-        if chain == kernels:
-            figures[split] = whole
-            continue
-        part = run(Prepared(graph=report.graph, kernels=chain), report.hardware, check=False,
-                   trace=False)
-        figures[split] = ([r.cycles for r in part.results.layers],
-                          [e.total for e in part.energy.layers])
+        figures[split] = whole if chain == kernels else _run_chain(
+            report, chain, _input_elements(report, kernels, split, ways))
     return Shares(tuple(whole[0]), tuple(whole[1]), tuple(figures[Split.N][0]),
                   tuple(figures[Split.N][1]), tuple(figures[Split.K][0]),
                   tuple(figures[Split.K][1]))
