@@ -26,7 +26,7 @@ def test_parallel_swept_gives_a_row_a_point_with_the_partition_columns() -> None
     assert len(frame) == 16 and (frame["error"] == "").all()
     assert list(frame.columns[-len(COLUMNS) - 6:-6]) == list(COLUMNS)
     assert len(set(frame["key"])) == 16
-    for (chips, batch), group in frame.groupby(["system.chips", "batch"]):
+    for _, group in frame.groupby(["system.chips", "batch"]):
         times = dict(zip(group["parallel"], group["parallel_batch_s"], strict=True))
         assert times["auto"] == min(times.values())
         auto = group[group["parallel"] == "auto"].iloc[0]
