@@ -33,7 +33,12 @@ strategy of the latest kernel; an input from an earlier kernel (a skip connectio
 converted from the layout its producer has on the path that reaches the state, so the
 value the programme reaches is the plan's cost exactly (`evaluate`), and on a chain the
 plan is optimal. Kernel windows add (exact in a chain; where branches overlap, an upper
-bound). Energy: each chip's share's energy (pJ, `simaccel.energy`) × the chips running it,
+bound). No strategy is a pipeline stage: for any run of kernels of windows w on p chips,
+data parallelism's ⌈B/p⌉·Σw is at most a pipeline's Σw + (B − 1)·(slowest stage), since a
+stage holds at least Σw/p and ⌈B/p⌉ − 1 ≤ (B − 1)/p, and data parallelism sends nothing
+between stages (memory per chip, where pipelining pays, is not checked for these models);
+the whole-model pipeline stays a candidate of ``auto`` (`simaccel.partition`). Energy:
+each chip's share's energy (pJ, `simaccel.energy`) × the chips running it,
 plus every chip's static power while a collective runs (link energy is not in the
 hardware configs, so it is not counted).
 """

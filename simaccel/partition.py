@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from simaccel import link_engine
 from simaccel.collectives import Message
-from simaccel.layer_plan import KINDS, Choice, Objective, costs_of, search
+from simaccel.layer_plan import KINDS, Choice, Costs, Objective, costs_of, search
 from simaccel.network import system_network
 from simaccel.report import Report
 from simaccel.tensor_parallel import sliced_runs
@@ -138,12 +138,15 @@ def pipeline_parallel(report: Report, chips: int, micro_batches: int = 1) -> Par
 
 
 def layer_partition(report: Report, kind: str, batch: int,
-                    objective: Objective = Objective.LATENCY) -> Partition:
+                    objective: Objective = Objective.LATENCY, costs: Costs | None = None
+                    ) -> Partition:
     """``batch`` inferences by a layer plan (`simaccel.layer_plan.search`): ``kind``
-    ``tensor`` (tensor splits only) or ``per_layer`` (any strategy a layer)."""
+    ``tensor`` (tensor splits only) or ``per_layer`` (any strategy a layer); ``costs``
+    the report's `Costs` when already made (else two more simulations make them)."""
     chips = report.hardware.system.chips
-    plan = search(costs_of(report, sliced_runs(report, chips)), batch, KINDS[kind],
-                  objective)
+    if costs is None:
+        costs = costs_of(report, sliced_runs(report, chips))
+    plan = search(costs, batch, KINDS[kind], objective)
     stage = Stage(0, len(plan.choices) - 1, plan.cycles, 0, 0)
     return Partition(kind, chips, (stage,), plan.cycles, math.ceil(plan.cycles / batch),
                      batch, plan.cycles, 0.0, plan.energy_pj, plan.comm_cycles,
@@ -185,8 +188,10 @@ def choose(report: Report, parallel: str, batch: int,
         return makers[parallel](), ""
     if parallel != "auto":
         raise ValueError(f"{parallel!r} is not one of {', '.join(PARALLEL)}")
-    options = [make() for make in makers.values()]
-    options.append(layer_partition(report, "per_layer", batch, objective))
+    costs = costs_of(report, sliced_runs(report, chips))
+    options = [makers["data"](), makers["pipeline"]()] + [
+        layer_partition(report, kind, batch, objective, costs)
+        for kind in ("tensor", "per_layer")]
     mhz = report.hardware.clock_mhz
     if objective is Objective.ENERGY:
         timed = sorted(options, key=lambda p: (batch_energy_pj(p, batch),

@@ -173,3 +173,14 @@ def test_partition_verb_tensor_and_objective(capsys, root) -> None:
         assert main(["partition", mnist, *bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"simaccel: {flag}: ")
+
+
+@pytest.mark.parametrize("batch", [1, 3, 4, 5, 9, 64])
+def test_pipeline_stages_never_beat_data_parallelism(mixed_report, batch: int) -> None:
+    """Why the per-layer search has no pipeline-stage choice: for any run of kernels of
+    windows w on p chips, ⌈B/p⌉·Σw ≤ Σw + (B − 1)·max stage, since a stage is at least
+    Σw/p and ⌈B/p⌉ − 1 ≤ (B − 1)/p; data needs no sends and its inputs' re-distributions
+    cost no more. So the whole-model pipeline is auto's only pipeline candidate."""
+    data, _ = choose(mixed_report, "data", batch)
+    piped, _ = choose(mixed_report, "pipeline", batch)
+    assert batch_cycles(data, batch) <= batch_cycles(piped, batch)
