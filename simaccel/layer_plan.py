@@ -54,8 +54,10 @@ from functools import lru_cache
 from simaccel import link_engine
 from simaccel.collectives import Algorithm, Collective, plan
 from simaccel.energy import energy_table, static_pj
+from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel
 from simaccel.network import Network, system_network
+from simaccel.report import Report
 from simaccel.tensor_parallel import Shares, Split, splits
 
 
@@ -167,10 +169,10 @@ class Costs:
     output_bytes: dict[str, int]
     partial_bytes: dict[str, int]
     outputs: tuple[str, ...]
-    hw: object
+    hw: Hardware
 
 
-def costs_of(report, shares: Shares) -> Costs:
+def costs_of(report: Report, shares: Shares) -> Costs:
     """`Costs` of a one-chip ``report`` and its `Shares`."""
     hw = report.hardware
     shapes = report.graph.shapes

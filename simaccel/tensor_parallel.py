@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
+from simaccel.report import Report
 
 #: Vector ops whose output channel c reads only input channel c (so they split by channel
 #: with no communication): pointwise activations and batchnorm (per element / per channel),
@@ -126,7 +127,7 @@ def _reads_slice(kernel: Kernel, split: Split) -> bool:
     return split is Split.K or not (isinstance(kernel, GemmKernel) and kernel.groups == 1)
 
 
-def _input_elements(report, kernels: tuple[Kernel, ...], split: Split, ways: int
+def _input_elements(report: Report, kernels: tuple[Kernel, ...], split: Split, ways: int
                     ) -> dict[str, int]:
     """Elements of each model input one chip holds: its 1/ways channel slice when every
     kernel reading it reads only a slice, else the whole input."""
@@ -139,7 +140,7 @@ def _input_elements(report, kernels: tuple[Kernel, ...], split: Split, ways: int
     return out
 
 
-def _run_chain(report, kernels: tuple[Kernel, ...], inputs: dict[str, int]
+def _run_chain(report: Report, kernels: tuple[Kernel, ...], inputs: dict[str, int]
                ) -> tuple[list[int], list[float]]:
     """Windows (cycles) and energies (pJ) of ``kernels`` simulated as one chain on one chip
     of ``report``'s hardware (the stages of `simaccel.pipeline.run`, the model's inputs
@@ -159,7 +160,7 @@ def _run_chain(report, kernels: tuple[Kernel, ...], inputs: dict[str, int]
     return [r.cycles for r in results.layers], [e.total for e in estimate(results, hw).layers]
 
 
-def sliced_runs(report, ways: int) -> Shares:
+def sliced_runs(report: Report, ways: int) -> Shares:
     """`Shares` of ``report``'s kernels on one chip of its hardware when split ``ways``
     ways: the unsplit figures from the report, the N and K shares from two more
     simulations of the sliced chain (one chip's slice of each model input it reads
