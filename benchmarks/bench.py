@@ -94,7 +94,19 @@ def _llm(name: str, hw: str, parallel: str, prompt: int, generate: int,
     return run
 
 
+def _partition(workload: str, hw: str, parallel: str, batch: int) -> Callable[[], object]:
+    """`simaccel.partition.choose` on a one-chip report made once (``auto``: two sliced
+    simulations, the per-layer and tensor searches, data and pipeline)."""
+    from simaccel.partition import choose
+
+    report = simaccel.simulate(simaccel.load_model(WORKLOADS / workload),
+                               simaccel.load_hardware(hw), check=False)
+    return lambda: choose(report, parallel, batch)
+
+
 CASES: dict[str, tuple[Callable[[], Callable[[], object]], str]] = {
+    "partition resnet50 auto (per layer), batch 64, 8 chips (in-process, after simulate)": (
+        lambda: _partition("resnet50.json", "tpu_v4_like_x8", "auto", 64), ""),
     "llm: gpt3-175b int8, prompt 2048, 128 tokens, 8 chips tensor parallel": (
         lambda: _llm("gpt3-175b", "tpu_v4_like_x8", "tensor", 2048, 128, True),
         "≤ 30 s (issue 14)"),

@@ -1,6 +1,7 @@
 """The verbs for systems of chips: ``simaccel llm`` (LLM inference, prefill and decode, of a
 HuggingFace config.json or a shipped LLM; docs/architecture.md, "LLM inference"),
-``simaccel partition`` (any model by data or pipeline parallelism) and ``simaccel
+``simaccel partition`` (any model by data, tensor or pipeline parallelism, or a layout per
+layer) and ``simaccel
 collective`` (one collective on the links)."""
 
 from __future__ import annotations
@@ -44,20 +45,26 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                           "(repeatable: a grid); one row per point")
 
     part = verbs.add_parser(
-        "partition", help="spread a model over a system's chips (data or pipeline)",
+        "partition", help="spread a model over a system's chips (data, tensor, pipeline)",
         description="Simulate MODEL on one chip of the system, then lay it over the chips: "
-                    "data parallel (a copy a chip) or pipeline parallel (contiguous stages "
-                    "balanced by an exact search, activations sent over the links).",
-        epilog="example:\n  simaccel partition workloads/resnet50.json --hw tpu_v4_like_x8 "
-               "--batch 64",
+                    "data parallel (a copy a chip), tensor parallel (each GEMM's N or K "
+                    "split, its share timed by the engine, collectives by the link engine), "
+                    "pipeline parallel (contiguous stages balanced by an exact search, "
+                    "activations sent over the links), or auto (also a layout per layer).",
+        epilog="examples:\n  simaccel partition workloads/resnet50.json --hw tpu_v4_like_x8 "
+               "--batch 64\n  simaccel partition workloads/resnet18.json --parallel auto "
+               "--objective energy",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     part.add_argument("model", help="model.json, an ONNX file or a SCALE-Sim topology CSV")
     part.add_argument("--hw", metavar="NAME|FILE", default="tpu_v4_like_x8",
                       help="a config with [system] chips (default tpu_v4_like_x8)")
     part.add_argument("--batch", default="1", metavar="B", help="inferences (1)")
     part.add_argument("--parallel", default="auto", metavar="KIND",
-                      help="data, pipeline or auto (the one that finishes the batch first; "
-                           "tensor parallelism is modelled for LLMs: simaccel llm)")
+                      help="data, tensor, pipeline or auto (of those and a layout chosen "
+                           "per layer, the one that finishes the batch first)")
+    part.add_argument("--objective", default="latency", metavar="WHAT",
+                      help="what auto and the per-layer search minimise: latency "
+                           "(default) or energy")
     part.add_argument("--json", action="store_true", help="print the partition as JSON")
     from simaccel.cli import _allow_unknown
 
@@ -155,34 +162,66 @@ def _llm_sweep(args: argparse.Namespace, spec, hw, batch: int, prompt: int,
 def run_partition(args: argparse.Namespace, model) -> int:
     """Run ``partition`` on the loaded ``model``; returns the exit code."""
     import simaccel
-    from simaccel.partition import batch_cycles, choose
+    from simaccel.layer_plan import Objective
+    from simaccel.partition import PARALLEL, batch_energy_pj, choose
 
     batch = _count(args.batch, "--batch", 1, MAX_BATCH)
-    if args.parallel not in ("data", "pipeline", "auto"):
-        raise InputError("--parallel", "", f"{args.parallel!r} is not one of data, pipeline, "
-                         "auto (tensor parallelism is modelled for LLMs: simaccel llm)")
+    _choice(args.parallel, "--parallel", PARALLEL)
+    objective = Objective(_choice(args.objective, "--objective", Objective))
     hw = simaccel.load_hardware(args.hw)
     report = simaccel.simulate(model, hw, check=False)
-    part, why = choose(report, args.parallel, batch)
-    ms = 1e3 / (hw.clock_mhz * 1e6)
-    names = [r.work.kernel.name for r in report.results.layers]
-    data = {"parallel": part.parallel, "why": why, "chips": part.chips, "batch": batch,
-            "latency_ms": part.latency_cycles * ms, "interval_ms": part.interval_cycles * ms,
-            "batch_ms": batch_cycles(part, batch) * ms, "bubble": part.bubble,
-            "stages": [{"first": names[s.first], "last": names[s.last],
-                        "cycles": s.cycles, "send_bytes": s.send_bytes,
-                        "send_cycles": s.send_cycles} for s in part.stages]}
+    part, why = choose(report, args.parallel, batch, objective)
+    data = _partition_dict(report, part, why, batch)
+    data["energy_mj"] = batch_energy_pj(part, batch) / 1e9
     if args.json:
         print(json.dumps(data, indent=1))
         return 0
     print(f"{report.graph.model.name} on {hw.name}: {part.parallel} over {part.chips} chip(s)"
           + (f" — {why}" if why else ""))
     print(f"one inference {data['latency_ms']:.3f} ms, then one every "
-          f"{data['interval_ms']:.3f} ms; batch of {batch}: {data['batch_ms']:.3f} ms")
+          f"{data['interval_ms']:.3f} ms; batch of {batch}: {data['batch_ms']:.3f} ms, "
+          f"{data['energy_mj']:.3f} mJ" + (f"; communication {data['comm_share']:.0%}"
+                                          if part.layers else ""))
+    if part.layers:
+        _print_layers(data["layers"])
+        return 0
     for n, stage in enumerate(data["stages"]):
         print(f"  stage {n}: {stage['first']} … {stage['last']}: {stage['cycles']:,} cycles, "
               f"sends {stage['send_bytes']:,} bytes in {stage['send_cycles']:,} cycles")
     return 0
+
+
+def _partition_dict(report, part, why: str, batch: int) -> dict:
+    """The partition as the JSON the verb prints (times in ms, cycles, bytes)."""
+    from simaccel.partition import batch_cycles
+
+    ms = 1e3 / (report.hardware.clock_mhz * 1e6)
+    names = [r.work.kernel.name for r in report.results.layers]
+    cycles = batch_cycles(part, batch)
+    data = {"parallel": part.parallel, "why": why, "chips": part.chips, "batch": batch,
+            "latency_ms": part.latency_cycles * ms, "interval_ms": part.interval_cycles * ms,
+            "batch_ms": cycles * ms, "bubble": part.bubble,
+            "stages": [{"first": names[s.first], "last": names[s.last],
+                        "cycles": s.cycles, "send_bytes": s.send_bytes,
+                        "send_cycles": s.send_cycles} for s in part.stages]}
+    if part.layers:
+        data["comm_share"] = part.comm_cycles / cycles if cycles else 0.0
+        data["layers"] = [{"kernel": c.kernel, "strategy": c.strategy, "cycles": c.cycles,
+                           "convert": list(c.convert), "convert_cycles": c.convert_cycles,
+                           "candidates": dict(c.candidates)} for c in part.layers]
+    return data
+
+
+def _print_layers(layers: list[dict]) -> None:
+    """A line a kernel: its strategy and why (every candidate's compute cycles), and the
+    collectives that bring its inputs to the layout it reads."""
+    for layer in layers:
+        others = ", ".join(f"{name} {cycles:,}" for name, cycles in
+                           layer["candidates"].items())
+        convert = (f"; first {', '.join(layer['convert'])}: {layer['convert_cycles']:,} "
+                   "cycles" if layer["convert"] else "")
+        print(f"  {layer['kernel']}: {layer['strategy']} {layer['cycles']:,} cycles "
+              f"(of {others}){convert}")
 
 
 def _choice(value: str, flag: str, options) -> str:

@@ -11,6 +11,13 @@ parallelism over the kernels one chip's simulation timed (LLM decoders: `simacce
   transfers; in steady state a new inference leaves every ``interval`` cycles (the slowest
   stage plus its transfer); ``micro_batches`` inferences take (m + stages − 1) intervals,
   the bubble being (stages − 1) / (m + stages − 1).
+* **tensor**: every GEMM split along N or K over the chips, vector kernels split by channel
+  or replicated, the choice per layer and the re-distribution collectives between them
+  found by `simaccel.layer_plan.search` over the engine-timed shares of
+  `simaccel.tensor_parallel`.
+* **auto**: the least time (or energy) of data, pipeline, tensor and the per-layer plan
+  (``per_layer``: each layer data, tensor along N or K, channel-split or replicated,
+  whichever is best counting the collectives that change layout between layers).
 
 Stage times add kernel windows, which in a chain add up to the run; where branches overlap
 on a chip the sum is an upper bound.
@@ -23,8 +30,10 @@ from dataclasses import dataclass
 
 from simaccel import link_engine
 from simaccel.collectives import Message
+from simaccel.layer_plan import KINDS, Choice, Costs, Objective, costs_of, search
 from simaccel.network import system_network
 from simaccel.report import Report
+from simaccel.tensor_parallel import sliced_runs
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ class Partition:
     micro_batches: int
     batch_cycles: int
     bubble: float
+    energy_pj: float = 0.0  #: of ``micro_batches`` inferences, all chips
+    comm_cycles: int = 0  #: of ``batch_cycles``, re-distribution collectives (layer plans)
+    layers: tuple[Choice, ...] = ()  #: per kernel, a layer plan's choices (else empty)
 
 
 def data_parallel(report: Report, chips: int) -> Partition:
@@ -61,7 +73,7 @@ def data_parallel(report: Report, chips: int) -> Partition:
     cycles = report.results.total.cycles
     stage = Stage(0, len(report.results.layers) - 1, cycles, 0, 0)
     return Partition("data", chips, (stage,), cycles, math.ceil(cycles / chips), chips,
-                     cycles, 0.0)
+                     cycles, 0.0, chips * report.energy.total.total)
 
 
 def _windows(report: Report) -> list[int]:
@@ -122,26 +134,70 @@ def pipeline_parallel(report: Report, chips: int, micro_batches: int = 1) -> Par
     slots = micro_batches + len(stages) - 1
     return Partition("pipeline", len(stages), tuple(stages), latency, interval,
                      micro_batches, latency + (micro_batches - 1) * interval,
-                     (len(stages) - 1) / slots)
+                     (len(stages) - 1) / slots, micro_batches * report.energy.total.total)
+
+
+def layer_partition(report: Report, kind: str, batch: int,
+                    objective: Objective = Objective.LATENCY, costs: Costs | None = None
+                    ) -> Partition:
+    """``batch`` inferences by a layer plan (`simaccel.layer_plan.search`): ``kind``
+    ``tensor`` (tensor splits only) or ``per_layer`` (any strategy a layer); ``costs``
+    the report's `Costs` when already made (else two more simulations make them)."""
+    chips = report.hardware.system.chips
+    if costs is None:
+        costs = costs_of(report, sliced_runs(report, chips))
+    plan = search(costs, batch, KINDS[kind], objective)
+    stage = Stage(0, len(plan.choices) - 1, plan.cycles, 0, 0)
+    return Partition(kind, chips, (stage,), plan.cycles, math.ceil(plan.cycles / batch),
+                     batch, plan.cycles, 0.0, plan.energy_pj, plan.comm_cycles,
+                     plan.choices)
 
 
 def batch_cycles(part: Partition, batch: int) -> int:
-    """Cycles for ``batch`` inferences under ``part``."""
+    """Cycles for ``batch`` inferences under ``part``. Raises ValueError for a layer plan
+    made for another batch."""
+    if part.layers:
+        if batch != part.micro_batches:
+            raise ValueError(f"the plan is for a batch of {part.micro_batches}, not {batch}")
+        return part.batch_cycles
     if part.parallel == "data":
         return math.ceil(batch / part.chips) * part.latency_cycles
     return part.latency_cycles + (batch - 1) * part.interval_cycles
 
 
-def choose(report: Report, parallel: str, batch: int) -> tuple[Partition, str]:
-    """The partition ``parallel`` names (``data``, ``pipeline``, or ``auto``: the one that
-    finishes ``batch`` inferences first) on the report's system, and why."""
+def batch_energy_pj(part: Partition, batch: int) -> float:
+    """Energy (pJ) of ``batch`` inferences under ``part`` (a layer plan: its own batch)."""
+    return part.energy_pj if part.layers else part.energy_pj / part.micro_batches * batch
+
+
+#: What ``--parallel`` may name for `choose`.
+PARALLEL = ("data", "tensor", "pipeline", "auto")
+
+
+def choose(report: Report, parallel: str, batch: int,
+           objective: Objective = Objective.LATENCY) -> tuple[Partition, str]:
+    """The partition ``parallel`` names (``data``, ``tensor``, ``pipeline``, or ``auto``:
+    of those and the per-layer plan, the one that finishes ``batch`` inferences first, or
+    with ``objective`` energy spends least) on the report's system, and why (the others'
+    figures). Raises ValueError for a ``parallel`` not in `PARALLEL`."""
     chips = report.hardware.system.chips
-    options = {"data": data_parallel(report, chips),
-               "pipeline": pipeline_parallel(report, chips, batch)}
+    makers = {"data": lambda: data_parallel(report, chips),
+              "pipeline": lambda: pipeline_parallel(report, chips, batch),
+              "tensor": lambda: layer_partition(report, "tensor", batch, objective)}
+    if parallel in makers:
+        return makers[parallel](), ""
     if parallel != "auto":
-        return options[parallel], ""
-    timed = sorted(options.values(), key=lambda p: batch_cycles(p, batch))
+        raise ValueError(f"{parallel!r} is not one of {', '.join(PARALLEL)}")
+    costs = costs_of(report, sliced_runs(report, chips))
+    options = [makers["data"](), makers["pipeline"]()] + [
+        layer_partition(report, kind, batch, objective, costs)
+        for kind in ("tensor", "per_layer")]
     mhz = report.hardware.clock_mhz
-    why = "fastest for the batch of " + ", ".join(
+    if objective is Objective.ENERGY:
+        timed = sorted(options, key=lambda p: (batch_energy_pj(p, batch),
+                                               batch_cycles(p, batch)))
+        return timed[0], f"least energy for the batch of {batch}: " + ", ".join(
+            f"{p.parallel} {batch_energy_pj(p, batch) / 1e9:.3f} mJ" for p in timed)
+    timed = sorted(options, key=lambda p: batch_cycles(p, batch))
+    return timed[0], f"fastest for the batch of {batch}: " + ", ".join(
         f"{p.parallel} {batch_cycles(p, batch) / mhz / 1e3:.3f} ms" for p in timed)
-    return timed[0], why

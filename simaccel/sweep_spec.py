@@ -18,6 +18,7 @@ from simaccel.errors import InputError
 from simaccel.frontends.files import read_toml
 from simaccel.frontends.validation import raise_input_error
 from simaccel.hardware import Hardware
+from simaccel.sweep_parallel import RUN_FIELDS, value_problem
 
 
 class SweepSpec(BaseModel):
@@ -62,10 +63,13 @@ def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
         raise InputError(source, "points", "mode 'list' needs [[points]] tables")
     for where, key in [(f"grid.{k!r}", k) for k in spec.grid] + [
             (f"points[{i}].{k!r}", k) for i, p in enumerate(spec.points) for k in p]:
+        if key in RUN_FIELDS:
+            continue
         for dotted in key.split("+"):
             problem = _field_problem(dotted.strip())
             if problem:
                 raise InputError(source, where, problem)
+    _check_run_values(spec, source)
     for key, values in spec.grid.items():
         if not values:
             raise InputError(source, f"grid.{key!r}", "no values to sweep")
@@ -75,6 +79,19 @@ def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
                   spec.workloads)
     spec._source = source
     return spec
+
+
+def _check_run_values(spec: SweepSpec, source: str) -> None:
+    """Refuse a value of a run field (``parallel``, ``batch``: `simaccel.sweep_parallel`)
+    that is not one it may take, naming where it is."""
+    values = [(f"grid.{k!r}[{i}]", k, v) for k in spec.grid if k in RUN_FIELDS
+              for i, v in enumerate(spec.grid[k])]
+    values += [(f"points[{i}].{k!r}", k, v) for i, p in enumerate(spec.points)
+               for k, v in p.items() if k in RUN_FIELDS]
+    for where, key, value in values:
+        problem = value_problem(key, value)
+        if problem:
+            raise InputError(source, where, problem)
 
 
 def _refuse_twins(source: str, fields: list[str], values: list[Any]) -> None:

@@ -40,7 +40,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simaccel import sweep_journal
+from simaccel import sweep_journal, sweep_parallel
 from simaccel.errors import InputError
 from simaccel.hardware import Hardware, vary
 from simaccel.sweep_spec import (  # noqa: F401 - the spec's API, here as before
@@ -103,7 +103,11 @@ def run_point(base: Hardware, task: Task, prepared) -> dict[str, Any]:
 
     row = _row(task)
     try:
-        report = run(prepared, vary(base, task.params), check=False, trace=False).to_dict()
+        hardware, runs = sweep_parallel.split(task.params)
+        full = run(prepared, vary(base, hardware), check=False, trace=False)
+        if runs:  # the point's model laid over its chips (`simaccel.sweep_parallel`)
+            row.update(sweep_parallel.partition_row(full, runs))
+        report = full.to_dict()
         total, area_mm2 = report["total"], report["hardware"]["area_mm2"]
         row.update({k: total[k] for k in METRICS})
         row.update(energy_pj=total["energy_pj"]["total"],
@@ -149,10 +153,12 @@ class SweepRun:
 
 
 def columns(spec: SweepSpec) -> list[str]:
-    """The output's columns: key, workload, parameters, metrics, energy, area, error."""
+    """The output's columns: key, workload, parameters, metrics, the partition's (when
+    the spec sweeps ``parallel`` or ``batch``), energy, area, error."""
     keys = spec.points if spec.mode == "list" else [spec.grid]
     params = sorted({k for p in keys for k in p})
-    return ["key", "workload", *params, *METRICS, *EXTRA]
+    runs = sweep_parallel.COLUMNS if any(map(sweep_parallel.sweeps_runs, keys)) else ()
+    return ["key", "workload", *params, *METRICS, *runs, *EXTRA]
 
 
 def prepare_workloads(spec: SweepSpec) -> dict[str, Any]:

@@ -10,7 +10,13 @@ import pytest
 import simaccel
 from simaccel.cli import main
 from simaccel.hardware import vary
-from simaccel.partition import batch_cycles, choose, pipeline_parallel, split_points
+from simaccel.partition import (
+    batch_cycles,
+    choose,
+    layer_partition,
+    pipeline_parallel,
+    split_points,
+)
 from tests.helpers import model
 
 
@@ -58,23 +64,24 @@ def test_pipeline_stages_send_the_crossing_activation_over_one_link() -> None:
     assert batch_cycles(part, 8) == part.latency_cycles + 7 * part.interval_cycles
 
 
-def test_auto_takes_data_or_pipeline_whichever_finishes_the_batch_first() -> None:
+def test_auto_takes_whichever_finishes_the_batch_first() -> None:
     hw = vary(simaccel.load_hardware("tpu_v4_like_x8"), {"system.chips": 4})
     report = simaccel.simulate(_chain(4), hw, check=False)
     for batch in (1, 64):
         chosen, why = choose(report, "auto", batch)
-        others = [choose(report, kind, batch)[0] for kind in ("data", "pipeline")]
+        others = [choose(report, kind, batch)[0] for kind in ("data", "pipeline", "tensor")]
+        others.append(layer_partition(report, "per_layer", batch))
         assert batch_cycles(chosen, batch) == min(batch_cycles(p, batch) for p in others)
-        assert why.startswith(f"fastest for the batch of {chosen.parallel}")
+        assert why.startswith(f"fastest for the batch of {batch}: {chosen.parallel}")
     data, _ = choose(report, "data", 9)
     assert batch_cycles(data, 9) == 3 * report.results.total.cycles  # ⌈9 / 4⌉ rounds
 
 
-def test_partition_verb_prints_stages_and_refuses_tensor(capsys, root) -> None:
+def test_partition_verb_prints_stages_and_refuses_an_unknown_kind(capsys, root) -> None:
     mnist = str(root / "workloads" / "mnist_cnn.json")
     assert main(["partition", mnist, "--parallel", "pipeline", "--batch", "4"]) == 0
     out = capsys.readouterr().out
     assert "pipeline over" in out and "stage 0: conv1" in out
-    assert main(["partition", mnist, "--parallel", "tensor"]) == 2
+    assert main(["partition", mnist, "--parallel", "sequence"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("simaccel: --parallel: 'tensor'")
+    assert len(err) == 1 and err[0].startswith("simaccel: --parallel: 'sequence'")

@@ -1,0 +1,74 @@
+"""Partitioning as swept fields of a sweep spec (`simaccel.sweeps`): ``parallel`` (data,
+tensor, pipeline or auto: how each point's model is laid over its system's chips,
+`simaccel.partition.choose`) and ``batch`` (the inferences it serves, 1 unless given).
+The chips are the hardware field ``system.chips``.
+
+A spec that sweeps either gets the `COLUMNS` after the one-chip metrics; a spec that
+sweeps neither has exactly the columns and row keys it had before (so its journals still
+resume).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: What ``parallel`` may be (as ``simaccel partition --parallel``).
+PARALLEL = ("data", "tensor", "pipeline", "auto")
+#: Largest ``batch`` a point may serve (inferences; as ``simaccel partition --batch``).
+MAX_BATCH = 1 << 16
+#: The fields a spec may sweep that are not hardware fields.
+RUN_FIELDS = ("parallel", "batch")
+#: Columns of a spec that sweeps a run field: the kind chosen (auto: which won), the
+#: chips, the batch's time (s), inferences per second, the communication's share of the
+#: time (0..1) and the batch's energy (pJ, all chips).
+COLUMNS = ("parallel_chosen", "parallel_chips", "parallel_batch_s",
+           "parallel_inferences_per_s", "parallel_comm_share", "parallel_energy_pj")
+
+
+def value_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` cannot be swept as run field ``key``, or None."""
+    if key == "parallel":
+        if value not in PARALLEL:
+            return f"{value!r} is not one of {', '.join(PARALLEL)}"
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCH:
+        return f"{value!r} is not a whole number of inferences in 1..{MAX_BATCH}"
+    return None
+
+
+def sweeps_runs(params: Mapping[str, Any]) -> bool:
+    """Whether a point's ``params`` name a run field."""
+    return any(k in RUN_FIELDS for k in params)
+
+
+def split(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A point's ``params`` as (hardware fields, run fields)."""
+    hardware = {k: v for k, v in params.items() if k not in RUN_FIELDS}
+    return hardware, {k: v for k, v in params.items() if k in RUN_FIELDS}
+
+
+def comm_share(part, cycles: int) -> float:
+    """Communication's share (0..1) of a partition's ``cycles``: a layer plan's
+    re-distributions, a pipeline's stage-to-stage sends (of one inference's latency), none
+    for data parallelism."""
+    if part.layers:
+        return part.comm_cycles / cycles if cycles else 0.0
+    sends = sum(s.send_cycles for s in part.stages)
+    return sends / part.latency_cycles if part.latency_cycles else 0.0
+
+
+def partition_row(report, run: Mapping[str, Any]) -> dict[str, Any]:
+    """The `COLUMNS` of one point: ``report`` (one chip) laid over its system as ``run``
+    says (``parallel``, default auto; ``batch``, default 1)."""
+    from simaccel.partition import batch_cycles, batch_energy_pj, choose
+
+    batch = run.get("batch", 1)
+    part, _ = choose(report, run.get("parallel", "auto"), batch)
+    cycles = batch_cycles(part, batch)
+    seconds = cycles / (report.hardware.clock_mhz * 1e6)
+    return {"parallel_chosen": part.parallel, "parallel_chips": part.chips,
+            "parallel_batch_s": seconds,
+            "parallel_inferences_per_s": batch / seconds if seconds else 0.0,
+            "parallel_comm_share": comm_share(part, cycles),
+            "parallel_energy_pj": batch_energy_pj(part, batch)}
