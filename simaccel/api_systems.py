@@ -17,16 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from simaccel import api_args
+from simaccel.domain import MAX_BATCH, MAX_COLLECTIVE_BYTES, MAX_TOKENS, PARALLEL
 from simaccel.errors import InputError
 
 __all__ = ["PartitionRun", "collective", "interconnect", "llm_footprint", "load_llm",
            "partition_model", "simulate_llm"]
 
-#: Largest prompt and generation (tokens) and batch (sequences, inferences) accepted: the
-#: CLI's bounds (`simaccel.cli_parallel.MAX_TOKENS`, ``MAX_BATCH``).
-MAX_TOKENS, MAX_BATCH = 1 << 20, 1 << 16
-#: Largest collective buffer accepted, bytes: the CLI's bound for ``--bytes`` (1 PiB).
-MAX_COLLECTIVE_BYTES = 1 << 50
 #: Where a collective runs: the chips of ``[system]`` or one chip's cores (``[chip]``).
 LEVELS = ("system", "chip")
 
@@ -71,12 +67,17 @@ def collective(kind: str, nbytes: int, hw, *, algorithm: str = "ring",
 
 @dataclass(frozen=True)
 class PartitionRun:
-    """A model spread over a system's chips (`simaccel.partition`): ``parallel`` (data or
-    pipeline) over ``chips``; ``stages`` (`Stage`: ``first`` and ``last`` kernel index into
-    ``layers``, compute ``cycles``, ``send_bytes`` to the next stage and ``send_cycles`` on
-    the link); one inference's ``latency_cycles``, a new one every ``interval_cycles`` in
-    steady state, ``batch`` inferences in ``batch_cycles``; ``bubble`` the pipeline's idle
-    share of stage slots (0 for data); ``why`` the choice ``auto`` made ("" otherwise)."""
+    """A model spread over a system's chips (`simaccel.partition`): ``parallel`` (data,
+    pipeline, tensor or per_layer) over ``chips``; ``stages`` (`Stage`: ``first`` and
+    ``last`` kernel index into ``layers``, compute ``cycles``, ``send_bytes`` to the next
+    stage and ``send_cycles`` on the link); one inference's ``latency_cycles``, a new one
+    every ``interval_cycles`` in steady state, ``batch`` inferences in ``batch_cycles``;
+    ``bubble`` the pipeline's idle share of stage slots (0 for data); ``why`` the choice
+    ``auto`` made ("" otherwise). A tensor or per-layer plan also gives, per kernel, its
+    ``plan`` (`Choice`: ``strategy``, ``cycles``, ``candidates``, the collectives that
+    ``convert`` its inputs and their ``convert_cycles``) and ``comm_share``, the share of
+    ``batch_cycles`` spent re-distributing tensors (0..1); ``energy_pj`` of the batch, all
+    chips."""
 
     parallel: str
     chips: int
@@ -88,21 +89,30 @@ class PartitionRun:
     bubble: float
     why: str
     layers: tuple[str, ...]
+    plan: tuple = ()
+    comm_share: float = 0.0
+    energy_pj: float = 0.0
 
 
-def partition_model(model, hw, parallel: str = "auto", batch: int = 1) -> PartitionRun:
+def partition_model(model, hw, parallel: str = "auto", batch: int = 1,
+                    objective: str = "latency") -> PartitionRun:
     """Simulate ``model`` (a `Model` or model file) on one chip of ``hw``'s system, then lay
     it over the system's chips as ``simaccel partition`` does: ``"data"`` (a copy a chip),
-    ``"pipeline"`` (contiguous stages, ``batch`` micro-batches) or ``"auto"`` (whichever
-    finishes ``batch`` inferences first). ``model`` may also be the `Report` of that one-chip
+    ``"pipeline"`` (contiguous stages, ``batch`` micro-batches), ``"tensor"`` (every GEMM
+    split over the chips by N or K, with its collectives) or ``"auto"`` (of those and a
+    per-layer plan, whichever finishes ``batch`` inferences first, or with ``objective``
+    ``"energy"`` spends least). ``model`` may also be the `Report` of that one-chip
     simulation (``simaccel.simulate(model, hw)``), which is then not repeated. Raises
-    `InputError` naming ``parallel``, ``batch``, ``model`` or ``hw``."""
+    `InputError` naming ``parallel``, ``batch``, ``objective``, ``model`` or ``hw``."""
     import simaccel
-    from simaccel.partition import batch_cycles, choose
+    from simaccel.layer_plan import Objective
+    from simaccel.partition import batch_cycles, batch_energy_pj, choose
     from simaccel.report import Report
 
     where = "simaccel.partition_model"
-    parallel = api_args.choice(parallel, where, "parallel", ("data", "pipeline", "auto"))
+    parallel = api_args.choice(parallel, where, "parallel", PARALLEL)
+    goal = Objective(api_args.choice(objective, where, "objective",
+                                     [o.value for o in Objective]))
     batch = api_args.count(batch, where, "batch", 1, MAX_BATCH)
     loaded = api_args.hardware(hw, where)
     if isinstance(model, Report):
@@ -112,10 +122,13 @@ def partition_model(model, hw, parallel: str = "auto", batch: int = 1) -> Partit
         report = model
     else:
         report = simaccel.simulate(api_args.model(model, where), loaded, check=False)
-    part, why = choose(report, parallel, batch)
+    part, why = choose(report, parallel, batch, goal)
+    cycles = batch_cycles(part, batch)
     return PartitionRun(part.parallel, part.chips, batch, part.stages, part.latency_cycles,
-                        part.interval_cycles, batch_cycles(part, batch), part.bubble, why,
-                        tuple(r.work.kernel.name for r in report.results.layers))
+                        part.interval_cycles, cycles, part.bubble, why,
+                        tuple(r.work.kernel.name for r in report.results.layers),
+                        part.layers, part.comm_cycles / cycles if part.layers and cycles
+                        else 0.0, batch_energy_pj(part, batch))
 
 
 def load_llm(config):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from simaccel import api_args
+from simaccel.domain import MAX_COUNT, MAX_SEED
 from simaccel.errors import InputError
 
 __all__ = ["data_parallel_scaling", "train", "training_step", "with_precision"]
@@ -20,11 +21,6 @@ __all__ = ["data_parallel_scaling", "train", "training_step", "with_precision"]
 OPTIMIZERS = ("sgd", "momentum", "adam")
 #: The training precisions: operand types with fp32 accumulators (`simaccel.training_run`).
 PRECISIONS = ("bf16", "fp16", "fp32")
-#: Largest batch, epoch count and sample count accepted: the CLI's bound on ``--batch`` and
-#: ``--epochs`` (`simaccel.cli_train.positive`, 2²⁰).
-MAX_COUNT = 1 << 20
-#: Largest seed accepted: an int64, which numpy's generators take as it is.
-MAX_SEED = 2**63 - 1
 
 
 def _precision(value: object, where: str) -> str | None:

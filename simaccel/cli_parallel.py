@@ -10,10 +10,10 @@ import argparse
 import json
 from pathlib import Path
 
+from simaccel.domain import MAX_BATCH, MAX_COLLECTIVE_BYTES, MAX_TOKENS
 from simaccel.errors import InputError
 
 #: Largest prompt, generation and batch accepted (tokens, sequences).
-MAX_TOKENS, MAX_BATCH = 1 << 20, 1 << 16
 
 
 def add_parsers(verbs: argparse._SubParsersAction) -> None:
@@ -241,7 +241,7 @@ def run_collective(args: argparse.Namespace) -> int:
     kind = Collective(_choice(args.kind, "kind", Collective))
     algorithm = Algorithm(_choice(args.algorithm, "--algorithm", Algorithm))
     level = _choice(args.level, "--level", ["system", "chip"])
-    nbytes = _count(args.bytes, "--bytes", 1, 1 << 50)
+    nbytes = _count(args.bytes, "--bytes", 1, MAX_COLLECTIVE_BYTES)
     hw = simaccel.load_hardware(args.hw)
     network = system_network(hw) if level == "system" else chip_network(hw)
     try:

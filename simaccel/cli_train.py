@@ -9,20 +9,30 @@ import json
 import sys
 from pathlib import Path
 
+from simaccel.domain import MAX_COUNT, MAX_SEED
 from simaccel.errors import InputError
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
-def positive(text: str) -> int:
-    """An integer ≥ 1 from the command line."""
+def _integer(text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 1 <= value <= 1 << 20:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {1 << 20}, got {value}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
     return value
+
+
+def positive(text: str) -> int:
+    """An integer in 1..`MAX_COUNT` from the command line."""
+    return _integer(text, 1, MAX_COUNT)
+
+
+def seed(text: str) -> int:
+    """A seed in 0..`MAX_SEED` (an int64, as numpy's generators take it)."""
+    return _integer(text, 0, MAX_SEED)
 
 
 def learning_rate(text: str) -> float:
@@ -84,7 +94,7 @@ def add_train_parser(verbs) -> None:
                        help="passes over the training set (default 20)")
     train.add_argument("--lr", type=learning_rate, default=None,
                        help="learning rate (default: adam 2e-3, momentum 0.05, sgd 0.1)")
-    train.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")
+    train.add_argument("--seed", type=seed, default=0, help="initialisation and shuffling")
     train.add_argument("--reference", action="store_true",
                        help="also train the same model in float64 numpy (the independent "
                             "reference) and print its accuracy")

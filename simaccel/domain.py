@@ -1,8 +1,23 @@
-"""Domain enums shared by every stage: dataflows, operands and datatypes."""
+"""Domain enums shared by every stage: dataflows, operands and datatypes; and the bounds
+on run sizes that the CLI, the Python API and sweeps all accept."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+#: Largest prompt or generation accepted, tokens (2**20: far past any model's context).
+MAX_TOKENS = 1 << 20
+#: Largest batch accepted, sequences or inferences (2**16).
+MAX_BATCH = 1 << 16
+#: Largest collective buffer accepted, bytes a node (2**50: 1 PiB).
+MAX_COLLECTIVE_BYTES = 1 << 50
+#: Largest training batch, epoch count and sample count accepted (2**20).
+MAX_COUNT = 1 << 20
+#: Largest seed accepted: an int64, which numpy's generators take as it is.
+MAX_SEED = 2**63 - 1
+#: How any model may be spread over a system's chips (``simaccel partition --parallel``,
+#: the ``parallel`` sweep field, `simaccel.partition_model`).
+PARALLEL = ("data", "tensor", "pipeline", "auto")
 
 
 class Dataflow(StrEnum):

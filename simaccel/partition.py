@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from simaccel import link_engine
 from simaccel.collectives import Message
+from simaccel.domain import PARALLEL
 from simaccel.layer_plan import KINDS, Choice, Costs, Objective, costs_of, search
 from simaccel.network import system_network
 from simaccel.report import Report
@@ -168,10 +169,6 @@ def batch_cycles(part: Partition, batch: int) -> int:
 def batch_energy_pj(part: Partition, batch: int) -> float:
     """Energy (pJ) of ``batch`` inferences under ``part`` (a layer plan: its own batch)."""
     return part.energy_pj if part.layers else part.energy_pj / part.micro_batches * batch
-
-
-#: What ``--parallel`` may name for `choose`.
-PARALLEL = ("data", "tensor", "pipeline", "auto")
 
 
 def choose(report: Report, parallel: str, batch: int,

@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: What ``parallel`` may be (as ``simaccel partition --parallel``).
-PARALLEL = ("data", "tensor", "pipeline", "auto")
-#: Largest ``batch`` a point may serve (inferences; as ``simaccel partition --batch``).
-MAX_BATCH = 1 << 16
+from simaccel.domain import MAX_BATCH, PARALLEL
+
 #: The fields a spec may sweep that are not hardware fields.
 RUN_FIELDS = ("parallel", "batch")
 #: Columns of a spec that sweeps a run field: the kind chosen (auto: which won), the

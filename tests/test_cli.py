@@ -169,3 +169,16 @@ def test_train_refuses_a_batch_larger_than_the_training_set(
                  "--epochs", "1", "--batch", "2000"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--batch" in err and "1347" in err
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**63), "x"])
+def test_train_refuses_a_seed_numpy_cannot_take(seed: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A seed outside an int64's non-negative range is bad input (one line naming --seed),
+    not numpy's ValueError surfacing as an internal error."""
+    digits = str(ROOT / "workloads" / "digits_cnn.json")
+    with pytest.raises(SystemExit) as done:
+        main(["train", digits, "--data", "digits", "--epochs", "1", "--seed", seed])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--seed" in err and "internal" not in err

@@ -129,8 +129,23 @@ def test_partition_model_is_the_clis(capsys: pytest.CaptureFixture[str]) -> None
     assert run.batch_cycles == run.latency_cycles + 3 * run.interval_cycles
     data = simaccel.partition_model(DIGITS, "tpu_v4_like_x8", "data", batch=20)
     assert data.batch_cycles == math.ceil(20 / 8) * data.latency_cycles
-    _refused("parallel", simaccel.partition_model, DIGITS, "tpu_v4_like_x8", "tensor")
+    _refused("parallel", simaccel.partition_model, DIGITS, "tpu_v4_like_x8", "model")
+    _refused("objective", simaccel.partition_model, DIGITS, "tpu_v4_like_x8", "auto",
+             objective="area")
     _refused("batch", simaccel.partition_model, DIGITS, "tpu_v4_like_x8", "data", batch=0)
+
+
+def test_partition_model_tensor_plan_is_the_clis(capsys: pytest.CaptureFixture[str]) -> None:
+    """Tensor parallelism through the API: the same per-kernel strategies, cycles and
+    communication share as ``simaccel partition --parallel tensor --json``."""
+    run = simaccel.partition_model(DIGITS, "tpu_v4_like_x8", "tensor", batch=2)
+    assert main(["partition", DIGITS, "--hw", "tpu_v4_like_x8", "--parallel", "tensor",
+                 "--batch", "2", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert [(c.strategy, c.cycles) for c in run.plan] == [
+        (layer["strategy"], layer["cycles"]) for layer in cli["layers"]]
+    assert run.comm_share == pytest.approx(cli["comm_share"])
+    assert 0 < run.comm_share < 1 and run.energy_pj > 0
 
 
 LLAMA2_7B_PARAMS = 32 * (4 * 4096**2 + 3 * 4096 * 11008) + 2 * 32000 * 4096
