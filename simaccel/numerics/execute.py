@@ -57,9 +57,13 @@ def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
     accumulators [g, M, N] as stored. Raises `ProgramFault`."""
     g, m, _ = a.shape
     n = b.shape[2]
-    exact = accumulator is not DType.FP32 and _exact_in_float32(instructions, a, b)
+    largest = _magnitude(a) * _magnitude(b)  # of one product
+    exact = accumulator is not DType.FP32 and _exact_in_float32(instructions, largest)
     dtype = np.float32 if exact else np.float64
     a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+    # no partial sum can leave the int32 range when even K products of the largest size
+    # and the largest bias cannot: then the check after every matmul is skipped
+    may_overflow = largest * a.shape[2] + _magnitude(init) > INT_MAX[DType.INT32]
     out = np.full((g, m, n), np.nan)
     written = np.zeros((g, m, n), dtype=bool)
     regions: dict[int, tuple[Block, np.ndarray]] = {}
@@ -83,14 +87,15 @@ def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
             if ins.accumulate:
                 if key not in open_blocks:
                     raise ProgramFault(f"#{ins.index} adds to an output block never started")
-                partial = open_blocks[key] + multiply(lhs, rhs, blk.k[0])
+                partial = open_blocks[key]
+                partial += multiply(lhs, rhs, blk.k[0])  # the block's own partial sums
             else:
                 if key in open_blocks:
                     raise ProgramFault(f"#{ins.index} restarts an output block still open")
                 partial = init[slice(*blk.g), None, slice(*blk.cols)] + multiply(lhs, rhs, blk.k[0])
             if accumulator is DType.FP32:
                 partial = round_to(partial, DType.FP32)
-            elif np.abs(partial).max(initial=0) > limit:
+            elif may_overflow and _magnitude(partial) > limit:
                 overflow = True
             open_blocks[key] = partial
         elif ins.op in (Opcode.STORE, Opcode.MOVE):
@@ -107,17 +112,15 @@ def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
     return GemmOutcome(out, overflow)
 
 
-def _exact_in_float32(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray
-                      ) -> bool:
+def _exact_in_float32(instructions: Sequence[Instruction], largest: float) -> bool:
     """Whether every matmul's products and partial sums stay below 2**24, which float32
-    holds exactly for the integer operands an integer accumulator implies:
-    max|a| · max|b| · the longest tile K < 2**24."""
+    holds exactly for the integer operands an integer accumulator implies: ``largest``
+    (max|a| · max|b|) · the longest tile K < 2**24."""
     longest = max((i.block.k[1] - i.block.k[0] for i in instructions
                    if i.op is Opcode.MATMUL and i.block is not None), default=0)
     if not longest:
         return False
-    bound = _magnitude(a) * _magnitude(b) * longest
-    return bound < 2.0**24
+    return largest * longest < 2.0**24
 
 
 def _magnitude(x: np.ndarray) -> float:

@@ -66,7 +66,8 @@ def windows(x: np.ndarray, window: tuple[int, int], stride: tuple[int, int],
             dilation: tuple[int, int], pads: tuple[int, int, int, int],
             fill: float = 0.0) -> np.ndarray:
     """Sliding windows of an NHWC tensor: ``[N, Ho, Wo, C, kh, kw]`` (a view when possible)."""
-    padded = np.pad(x, ((0, 0), pads[:2], pads[2:], (0, 0)), constant_values=fill)
+    padded = x if not any(pads) else np.pad(x, ((0, 0), pads[:2], pads[2:], (0, 0)),
+                                            constant_values=fill)
     span = (dilation[0] * (window[0] - 1) + 1, dilation[1] * (window[1] - 1) + 1)
     view = sliding_window_view(padded, span, axis=(1, 2))
     return view[:, ::stride[0], ::stride[1], :, ::dilation[0], ::dilation[1]]
