@@ -75,9 +75,14 @@ class PartitionRun:
     ``bubble`` the pipeline's idle share of stage slots (0 for data); ``why`` the choice
     ``auto`` made ("" otherwise). A tensor or per-layer plan also gives, per kernel, its
     ``plan`` (`Choice`: ``strategy``, ``cycles``, ``candidates``, the collectives that
-    ``convert`` its inputs and their ``convert_cycles``) and ``comm_share``, the share of
-    ``batch_cycles`` spent re-distributing tensors (0..1); ``energy_pj`` of the batch, all
-    chips."""
+    ``convert`` its inputs and their ``convert_cycles``), and ``final_cycles`` of the
+    collectives ``final_convert`` that make the model's outputs whole after the last kernel
+    (so the plan's cycles and convert_cycles plus final_cycles add to ``batch_cycles``).
+    ``comm_share``: the share of ``batch_cycles`` spent communicating (0..1; pipeline: its
+    sends on the batch's critical path; data: 0; `simaccel.partition.comm_share`);
+    ``energy_pj`` of the batch: its dynamic energy plus every chip's static power for
+    ``batch_cycles``. A pipeline's ``chips`` is its number of stages, the fastest (or
+    least-energy) of 1 … the system's chips."""
 
     parallel: str
     chips: int
@@ -92,6 +97,8 @@ class PartitionRun:
     plan: tuple = ()
     comm_share: float = 0.0
     energy_pj: float = 0.0
+    final_cycles: int = 0
+    final_convert: tuple[str, ...] = ()
 
 
 def partition_model(model, hw, parallel: str = "auto", batch: int = 1,
@@ -106,7 +113,7 @@ def partition_model(model, hw, parallel: str = "auto", batch: int = 1,
     `InputError` naming ``parallel``, ``batch``, ``objective``, ``model`` or ``hw``."""
     import simaccel
     from simaccel.layer_plan import Objective
-    from simaccel.partition import batch_cycles, batch_energy_pj, choose
+    from simaccel.partition import batch_cycles, batch_energy_pj, choose, comm_share
     from simaccel.report import Report
 
     where = "simaccel.partition_model"
@@ -127,8 +134,8 @@ def partition_model(model, hw, parallel: str = "auto", batch: int = 1,
     return PartitionRun(part.parallel, part.chips, batch, part.stages, part.latency_cycles,
                         part.interval_cycles, cycles, part.bubble, why,
                         tuple(r.work.kernel.name for r in report.results.layers),
-                        part.layers, part.comm_cycles / cycles if part.layers and cycles
-                        else 0.0, batch_energy_pj(part, batch))
+                        part.layers, comm_share(part, batch), batch_energy_pj(part, batch),
+                        part.final_cycles, part.final_convert)
 
 
 def load_llm(config):

@@ -180,10 +180,13 @@ def run_partition(args: argparse.Namespace, model) -> int:
           + (f" — {why}" if why else ""))
     print(f"one inference {data['latency_ms']:.3f} ms, then one every "
           f"{data['interval_ms']:.3f} ms; batch of {batch}: {data['batch_ms']:.3f} ms, "
-          f"{data['energy_mj']:.3f} mJ" + (f"; communication {data['comm_share']:.0%}"
-                                          if part.layers else ""))
+          f"{data['energy_mj']:.3f} mJ; communication {data['comm_share']:.0%}")
+    if part.parallel == "pipeline":
+        best = "fastest" if objective is Objective.LATENCY else "least-energy"
+        print(f"  {len(part.stages)} stage(s), the {best} count of 1 … {hw.system.chips}")
     if part.layers:
         _print_layers(data["layers"])
+        _print_final(data["final"])
         return 0
     for n, stage in enumerate(data["stages"]):
         print(f"  stage {n}: {stage['first']} … {stage['last']}: {stage['cycles']:,} cycles, "
@@ -193,7 +196,7 @@ def run_partition(args: argparse.Namespace, model) -> int:
 
 def _partition_dict(report, part, why: str, batch: int) -> dict:
     """The partition as the JSON the verb prints (times in ms, cycles, bytes)."""
-    from simaccel.partition import batch_cycles
+    from simaccel.partition import batch_cycles, comm_share
 
     ms = 1e3 / (report.hardware.clock_mhz * 1e6)
     names = [r.work.kernel.name for r in report.results.layers]
@@ -203,9 +206,10 @@ def _partition_dict(report, part, why: str, batch: int) -> dict:
             "batch_ms": cycles * ms, "bubble": part.bubble,
             "stages": [{"first": names[s.first], "last": names[s.last],
                         "cycles": s.cycles, "send_bytes": s.send_bytes,
-                        "send_cycles": s.send_cycles} for s in part.stages]}
+                        "send_cycles": s.send_cycles} for s in part.stages],
+            "comm_share": comm_share(part, batch)}
     if part.layers:
-        data["comm_share"] = part.comm_cycles / cycles if cycles else 0.0
+        data["final"] = {"convert": list(part.final_convert), "cycles": part.final_cycles}
         data["layers"] = [{"kernel": c.kernel, "strategy": c.strategy, "cycles": c.cycles,
                            "convert": list(c.convert), "convert_cycles": c.convert_cycles,
                            "candidates": dict(c.candidates)} for c in part.layers]
@@ -222,6 +226,13 @@ def _print_layers(layers: list[dict]) -> None:
                    "cycles" if layer["convert"] else "")
         print(f"  {layer['kernel']}: {layer['strategy']} {layer['cycles']:,} cycles "
               f"(of {others}){convert}")
+
+
+def _print_final(final: dict) -> None:
+    """The line of the collectives that make the model's outputs whole after the last
+    kernel (so that the lines add up to the batch's cycles)."""
+    what = ", ".join(final["convert"]) or "none needed"
+    print(f"  final (outputs made whole): {what}: {final['cycles']:,} cycles")
 
 
 def _choice(value: str, flag: str, options) -> str:

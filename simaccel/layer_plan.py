@@ -38,9 +38,10 @@ data parallelism's ⌈B/p⌉·Σw is at most a pipeline's Σw + (B − 1)·(slow
 stage holds at least Σw/p and ⌈B/p⌉ − 1 ≤ (B − 1)/p, and data parallelism sends nothing
 between stages (memory per chip, where pipelining pays, is not checked for these models);
 the whole-model pipeline stays a candidate of ``auto`` (`simaccel.partition`). Energy:
-each chip's share's energy (pJ, `simaccel.energy`) × the chips running it,
-plus every chip's static power while a collective runs (link energy is not in the
-hardware configs, so it is not counted).
+each chip's share's dynamic energy (pJ, `simaccel.energy`) × the chips running it, plus
+every chip of the system powered (static power) for the plan's whole time, compute and
+collectives alike — the basis `simaccel.partition` charges every layout on (link energy is
+not in the hardware configs, so it is not counted).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from functools import lru_cache
 from simaccel import link_engine
 from simaccel.collectives import Algorithm, Collective, plan
 from simaccel.energy import energy_table, static_pj
+from simaccel.errors import InputError
 from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel
 from simaccel.network import Network, system_network
@@ -146,8 +148,9 @@ class Choice:
 @dataclass(frozen=True)
 class LayerPlan:
     """A strategy per kernel for ``batch`` inferences on ``chips`` chips: total ``cycles``
-    (compute plus re-distribution, including the outputs' ``final_cycles``), ``energy_pj``
-    and ``comm_cycles`` (the re-distributions' share of ``cycles``)."""
+    (compute plus re-distribution, including the outputs' ``final_cycles``, by the
+    collectives ``final_convert``), ``energy_pj`` and ``comm_cycles`` (the
+    re-distributions' share of ``cycles``)."""
 
     chips: int
     batch: int
@@ -156,6 +159,7 @@ class LayerPlan:
     cycles: int
     comm_cycles: int
     energy_pj: float
+    final_convert: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,14 +193,19 @@ def costs_of(report: Report, shares: Shares) -> Costs:
 @lru_cache(maxsize=4096)
 def _collective_cycles(network: Network, collective: Collective, nbytes: int) -> int:
     """Cycles of ``collective`` of ``nbytes`` among all the network's nodes: the faster of
-    the ring and the tree algorithm, each timed by the link engine."""
-    timed = []
+    the ring and the tree algorithm, each timed by the link engine. Raises `InputError`
+    naming ``[system] chips`` when neither algorithm can be timed among that many chips."""
+    timed, why = [], []
     for algorithm in Algorithm:
         try:
             messages = plan(collective, algorithm, network.nodes, nbytes)
-        except ValueError:  # no such algorithm for this collective or node count
+        except ValueError as exc:  # no such algorithm for this count, or too many messages
+            why.append(str(exc))
             continue
         timed.append(link_engine.run(network, messages).cycles)
+    if not timed:
+        raise InputError("[system]", "chips", f"{collective.value} among {network.nodes} "
+                         f"chips cannot be timed: {'; '.join(why)}")
     return min(timed)
 
 
@@ -233,8 +242,8 @@ def _compute(costs: Costs, i: int, strategy: Strategy, batch: int) -> tuple[int,
     return batch * cycles, batch * chips * pj
 
 
-def _comm_pj(costs: Costs, cycles: int) -> float:
-    """Every chip's static energy while a collective of ``cycles`` runs (pJ)."""
+def _powered_pj(costs: Costs, cycles: int) -> float:
+    """Every chip's static energy over ``cycles`` of compute or collectives (pJ)."""
     return static_pj(energy_table(costs.hw), cycles, costs.hw) * costs.hw.system.chips
 
 
@@ -269,19 +278,25 @@ def _step(costs: Costs, writer: dict[str, int], choices: tuple[Choice, ...],
     cycles, pj = _compute(costs, i, strategy, batch)
     candidates = tuple((s.name, _compute(costs, i, s, batch)[0])
                        for s in strategies(kernel))
-    return Choice(kernel.name, strategy.name, cycles, pj + _comm_pj(costs, convert_cycles),
+    return Choice(kernel.name, strategy.name, cycles,
+                  pj + _powered_pj(costs, cycles + convert_cycles),
                   tuple(names), convert_cycles, candidates, tuple(converted))
 
 
 def _final(costs: Costs, writer: dict[str, int], choices: tuple[Choice, ...], batch: int
-           ) -> int:
-    """Cycles to make the model's outputs whole (replicated or batch, the cheaper)."""
-    total = 0
+           ) -> tuple[int, tuple[str, ...]]:
+    """Cycles to make the model's outputs whole (replicated or batch, the cheaper), and the
+    collectives doing it (``"<collective> <tensor>"``)."""
+    total, names = 0, []
     for tensor in costs.outputs:
-        total += min(conversion(costs, tensor, source, target, batch)[1]
-                     for source in _held(choices, writer, tensor)
-                     for target in (Layout.REPLICATED, Layout.BATCH))
-    return total
+        name, cycles = min((conversion(costs, tensor, source, target, batch)
+                            for source in sorted(_held(choices, writer, tensor))
+                            for target in (Layout.REPLICATED, Layout.BATCH)),
+                           key=lambda c: c[1])
+        total += cycles
+        if name is not None:
+            names.append(f"{name} {tensor}")
+    return total, tuple(names)
 
 
 def _writers(costs: Costs) -> dict[str, int]:
@@ -290,11 +305,11 @@ def _writers(costs: Costs) -> dict[str, int]:
 
 def _finish(costs: Costs, choices: tuple[Choice, ...], batch: int) -> LayerPlan:
     writer = _writers(costs)
-    final = _final(costs, writer, choices, batch)
+    final, names = _final(costs, writer, choices, batch)
     comm = sum(c.convert_cycles for c in choices) + final
     return LayerPlan(costs.hw.system.chips, batch, choices, final,
                      sum(c.cycles for c in choices) + comm, comm,
-                     sum(c.energy_pj for c in choices) + _comm_pj(costs, final))
+                     sum(c.energy_pj for c in choices) + _powered_pj(costs, final), names)
 
 
 def evaluate(costs: Costs, names: tuple[str, ...], batch: int) -> LayerPlan:

@@ -17,6 +17,8 @@ from simaccel.domain import MAX_BATCH, PARALLEL
 
 #: The fields a spec may sweep that are not hardware fields.
 RUN_FIELDS = ("parallel", "batch")
+#: Their values for a point that does not give them (in a spec where others do).
+RUN_DEFAULTS = {"parallel": "auto", "batch": 1}
 #: Columns of a spec that sweeps a run field: the kind chosen (auto: which won), the
 #: chips, the batch's time (s), inferences per second, the communication's share of the
 #: time (0..1) and the batch's energy (pJ, all chips).
@@ -46,27 +48,17 @@ def split(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return hardware, {k: v for k, v in params.items() if k in RUN_FIELDS}
 
 
-def comm_share(part, cycles: int) -> float:
-    """Communication's share (0..1) of a partition's ``cycles``: a layer plan's
-    re-distributions, a pipeline's stage-to-stage sends (of one inference's latency), none
-    for data parallelism."""
-    if part.layers:
-        return part.comm_cycles / cycles if cycles else 0.0
-    sends = sum(s.send_cycles for s in part.stages)
-    return sends / part.latency_cycles if part.latency_cycles else 0.0
-
-
 def partition_row(report, run: Mapping[str, Any]) -> dict[str, Any]:
     """The `COLUMNS` of one point: ``report`` (one chip) laid over its system as ``run``
-    says (``parallel``, default auto; ``batch``, default 1)."""
-    from simaccel.partition import batch_cycles, batch_energy_pj, choose
+    says (``parallel``, default auto; ``batch``, default 1; `RUN_DEFAULTS`)."""
+    from simaccel.partition import batch_cycles, batch_energy_pj, choose, comm_share
 
-    batch = run.get("batch", 1)
-    part, _ = choose(report, run.get("parallel", "auto"), batch)
+    batch = run.get("batch", RUN_DEFAULTS["batch"])
+    part, _ = choose(report, run.get("parallel", RUN_DEFAULTS["parallel"]), batch)
     cycles = batch_cycles(part, batch)
     seconds = cycles / (report.hardware.clock_mhz * 1e6)
     return {"parallel_chosen": part.parallel, "parallel_chips": part.chips,
             "parallel_batch_s": seconds,
             "parallel_inferences_per_s": batch / seconds if seconds else 0.0,
-            "parallel_comm_share": comm_share(part, cycles),
+            "parallel_comm_share": comm_share(part, batch),
             "parallel_energy_pj": batch_energy_pj(part, batch)}

@@ -94,6 +94,9 @@ class Task:
     workload: str
     label: str
     params: Mapping[str, Any]
+    #: whether the spec sweeps ``parallel`` or ``batch`` at some point (so this point gets
+    #: the partition's columns too, its missing run fields at their defaults)
+    partition: bool = False
 
 
 def run_point(base: Hardware, task: Task, prepared) -> dict[str, Any]:
@@ -105,7 +108,9 @@ def run_point(base: Hardware, task: Task, prepared) -> dict[str, Any]:
     try:
         hardware, runs = sweep_parallel.split(task.params)
         full = run(prepared, vary(base, hardware), check=False, trace=False)
-        if runs:  # the point's model laid over its chips (`simaccel.sweep_parallel`)
+        if runs or task.partition:  # the model laid over its chips (`sweep_parallel`)
+            runs = {**sweep_parallel.RUN_DEFAULTS, **runs}
+            row.update(runs)
             row.update(sweep_parallel.partition_row(full, runs))
         report = full.to_dict()
         total, area_mm2 = report["total"], report["hardware"]["area_mm2"]
@@ -152,12 +157,19 @@ class SweepRun:
     interrupted: bool = False
 
 
+def sweeps_runs(spec: SweepSpec) -> tuple[str, ...]:
+    """The partition's columns when a point of ``spec`` sweeps ``parallel`` or ``batch``,
+    else none."""
+    keys = spec.points if spec.mode == "list" else [spec.grid]
+    return sweep_parallel.COLUMNS if any(map(sweep_parallel.sweeps_runs, keys)) else ()
+
+
 def columns(spec: SweepSpec) -> list[str]:
     """The output's columns: key, workload, parameters, metrics, the partition's (when
     the spec sweeps ``parallel`` or ``batch``), energy, area, error."""
     keys = spec.points if spec.mode == "list" else [spec.grid]
     params = sorted({k for p in keys for k in p})
-    runs = sweep_parallel.COLUMNS if any(map(sweep_parallel.sweeps_runs, keys)) else ()
+    runs = sweeps_runs(spec)
     return ["key", "workload", *params, *METRICS, *runs, *EXTRA]
 
 
@@ -195,7 +207,8 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     base_input, workloads = _base_input(spec.base, base), _identify(spec.workloads)
     prepared = prepare_workloads(spec)
     path = Path(out) if out is not None else None
-    tasks = [Task(point_key(params, w.id, base_input.id), w.path, w.label, params)
+    partition = bool(sweeps_runs(spec))
+    tasks = [Task(point_key(params, w.id, base_input.id), w.path, w.label, params, partition)
              for params in iter_points(spec) for w in workloads]
     done = sweep_journal.resume(path, _fingerprint(spec, base_input, workloads),
                                 columns(spec)) if path is not None else set()
