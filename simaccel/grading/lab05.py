@@ -64,8 +64,8 @@ def faster_algorithms(vector_bytes: int) -> tuple[str, str]:
 @exercise("05.3", tolerance=Tolerance(rel=1e-9),
           hint="stages − 1 slots fill, stages − 1 drain")
 def pipeline_bubble(model, micro_batches: int) -> float:
-    """Bubble share of ``model`` pipelined over the system's chips (a stage a chip) with
-    ``micro_batches`` micro-batches."""
+    """Bubble share of ``model`` pipelined over the system's chips (at the stage count
+    that finishes the batch first, a stage a chip) with ``micro_batches`` micro-batches."""
     from simaccel.partition import pipeline_parallel
     from simaccel.pipeline import simulate
     system = _system()
