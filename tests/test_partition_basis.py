@@ -256,3 +256,26 @@ def test_a_list_point_without_run_fields_gets_the_defaults() -> None:
     auto, _ = choose(report, "auto", 1)
     assert row["parallel_chosen"] == auto.parallel and row["parallel_chips"] == auto.chips
     assert row["parallel_batch_s"] == pytest.approx(batch_cycles(auto, 1) / 1050e6)
+
+
+def test_six_hundred_chips_tensor_is_one_line_exit_2(capsys, tmp_path) -> None:
+    """A ring all-gather among 600 chips is 359,400 link messages, over the collectives'
+    bound (`simaccel.collectives.MAX_MESSAGES`), and recursive doubling needs a power of
+    two: the tensor layout cannot be timed, which partition and sweep say in one line."""
+    from simaccel import collectives
+
+    if not hasattr(collectives, "MAX_MESSAGES"):
+        pytest.skip("the collectives' bound on link messages is not on this branch yet")
+    hw = tmp_path / "x600.toml"
+    hw.write_text((ROOT / "hw_configs" / "tpu_v4_like_x8.toml").read_text()
+                  .replace("chips = 8", "chips = 600"))
+    mnist = str(ROOT / "workloads" / "mnist_cnn.json")
+    layer_plan._collective_cycles.cache_clear()
+    assert main(["partition", mnist, "--hw", str(hw), "--parallel", "tensor"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "[system]: chips: all_gather among 600 chips" in err[0]
+    rows = sweeps.sweep({"base": str(hw), "workloads": [mnist],
+                         "grid": {"parallel": ["tensor", "pipeline"]}}).set_index("parallel")
+    assert rows.loc["tensor", "error"].startswith("chips: all_gather among 600 chips")
+    assert rows.loc["pipeline", "error"] == ""
+    assert rows.loc["pipeline", "parallel_chosen"] == "pipeline"
