@@ -170,6 +170,11 @@ def test_cli_api_and_sweep_give_a_pipeline_the_same_comm_share(capsys, tmp_path)
                  "--batch", "8", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["comm_share"] == pytest.approx(
         comm_share(part, 8))
+    assert main(["partition", str(chain), "--hw", str(hw4), "--parallel", "pipeline",
+                 "--batch", "8"]) == 0
+    out = capsys.readouterr().out
+    assert f"communication {comm_share(part, 8):.0%}" in out
+    assert f"  {len(part.stages)} stage(s), the fastest count of 1 … 4" in out
     row = sweeps.sweep({"base": str(hw4), "workloads": [str(chain)],
                         "grid": {"parallel": ["pipeline"], "batch": [8]}}).iloc[0]
     assert row["parallel_comm_share"] == pytest.approx(comm_share(part, 8))
