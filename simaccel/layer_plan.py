@@ -12,14 +12,15 @@ sum on every chip (``partial``, from a K split, which no kernel reads as it is).
 ==========  ====================  ==========  =========  ================================
 strategy    kernels               reads       writes     one chip's time for B inferences
 ==========  ====================  ==========  =========  ================================
-data        all                   batch       batch      ⌈B / chips⌉ × whole window
-tensor_n    GEMM with weights     replicated  channel    B × N-share window
-tensor_k    GEMM, one group       channel     partial    B × K-share window
-channel     grouped GEMM, vector  channel     channel    B × share window
-replicated  vector, act. matmul   replicated  replicated B × whole window
+data        all                   batch       batch      ⌈B / chips⌉ × whole cost
+tensor_n    GEMM with weights     replicated  channel    B × N-share cost
+tensor_k    GEMM, one group       channel     partial    B × K-share cost
+channel     grouped GEMM, vector  channel     channel    B × share cost
+replicated  vector, act. matmul   replicated  replicated B × whole cost
 ==========  ====================  ==========  =========  ================================
 
-(windows from `simaccel.tensor_parallel.sliced_runs`.) Changing layout (`CONVERSIONS`):
+(costs, the cycles a kernel adds to its run, from `simaccel.tensor_parallel.sliced_runs`.)
+Changing layout (`CONVERSIONS`):
 batch or channel → replicated an all-gather; partial → replicated an all-reduce; partial →
 channel or batch a reduce-scatter; batch ↔ channel an all-to-all (with fewer inferences
 than chips, to or from batch is a gather or a scatter, timed as an all-gather, or from a
@@ -32,8 +33,10 @@ The search is a dynamic programme over the kernels in execution order whose stat
 strategy of the latest kernel; an input from an earlier kernel (a skip connection) is
 converted from the layout its producer has on the path that reaches the state, so the
 value the programme reaches is the plan's cost exactly (`evaluate`), and on a chain the
-plan is optimal. Kernel windows add (exact in a chain; where branches overlap, an upper
-bound). No strategy is a pipeline stage: for any run of kernels of windows w on p chips,
+plan is optimal. Kernel costs add up to their run (`simaccel.tensor_parallel.run_costs`:
+a kernel that ran alongside an earlier one on another core costs only its overhang), so
+the all-data plan is the one-chip run exactly. No strategy is a pipeline stage: for any run
+of kernels of costs w on p chips,
 data parallelism's ⌈B/p⌉·Σw is at most a pipeline's Σw + (B − 1)·(slowest stage), since a
 stage holds at least Σw/p and ⌈B/p⌉ − 1 ≤ (B − 1)/p, and data parallelism sends nothing
 between stages (memory per chip, where pipelining pays, is not checked for these models);
