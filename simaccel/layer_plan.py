@@ -196,8 +196,8 @@ def costs_of(report: Report, shares: Shares) -> Costs:
 @lru_cache(maxsize=4096)
 def _collective_cycles(network: Network, collective: Collective, nbytes: int) -> int:
     """Cycles of ``collective`` of ``nbytes`` among all the network's nodes: the faster of
-    the ring and the tree algorithm, each timed by the link engine. Raises `InputError`
-    naming ``[system] chips`` when neither algorithm can be timed among that many chips."""
+    the ring and the tree algorithm, each timed by the link engine. Raises ValueError
+    when neither can be timed among that many nodes (`conversion` names the field)."""
     timed, why = [], []
     for algorithm in Algorithm:
         try:
@@ -207,15 +207,17 @@ def _collective_cycles(network: Network, collective: Collective, nbytes: int) ->
             continue
         timed.append(link_engine.run(network, messages).cycles)
     if not timed:
-        raise InputError("[system]", "chips", f"{collective.value} among {network.nodes} "
-                         f"chips cannot be timed: {'; '.join(why)}")
+        raise ValueError(f"{collective.value} among {network.nodes} chips cannot be timed: "
+                         + "; ".join(why))
     return min(timed)
 
 
 def conversion(costs: Costs, tensor: str, source: Layout, target: Layout, batch: int
                ) -> tuple[str | None, int]:
     """(collective name or None, cycles) to bring ``tensor`` from ``source`` to ``target``
-    for ``batch`` inferences. Raises ValueError for a target of ``partial``."""
+    for ``batch`` inferences. Raises ValueError for a target of ``partial``, `InputError`
+    naming the config's ``[system] chips`` when the collective cannot be timed among that
+    many chips (the collectives' bound on link messages)."""
     if source is target or source is Layout.REPLICATED:
         return None, 0
     if target is Layout.PARTIAL:
@@ -230,7 +232,10 @@ def conversion(costs: Costs, tensor: str, source: Layout, target: Layout, batch:
     nbytes = batch * sizes[tensor]
     if collective is Collective.ALL_TO_ALL:
         nbytes = math.ceil(nbytes / network.nodes)  # what one chip sends in all
-    return collective.value, _collective_cycles(network, collective, nbytes)
+    try:
+        return collective.value, _collective_cycles(network, collective, nbytes)
+    except ValueError as exc:
+        raise InputError(*costs.hw.where("system.chips"), str(exc)) from None
 
 
 def _compute(costs: Costs, i: int, strategy: Strategy, batch: int) -> tuple[int, float]:

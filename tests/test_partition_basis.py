@@ -230,7 +230,7 @@ def test_an_all_data_plan_is_data(root) -> None:
     assert choose(report, "auto", 1, Objective.ENERGY)[0].parallel == "data"
 
 
-def test_a_collective_too_large_to_time_is_one_line_naming_system_chips(
+def test_a_collective_too_large_to_time_is_one_line_naming_the_config_and_chips(
         monkeypatch, capsys, tmp_path) -> None:
     """When no algorithm can time a collective among the system's chips (the collectives'
     own bound on link messages), partition and sweep say so as bad input."""
@@ -242,10 +242,11 @@ def test_a_collective_too_large_to_time_is_one_line_naming_system_chips(
     layer_plan._collective_cycles.cache_clear()
     assert main(["partition", GEMM, "--parallel", "tensor"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "[system]: chips:" in err[0] and "among 8" in err[0]
+    assert len(err) == 1 and "tpu_v4_like_x8: system.chips: " in err[0]
+    assert "among 8 chips cannot be timed" in err[0]
     row = sweeps.sweep({"base": "tpu_v4_like_x8", "workloads": [GEMM],
                         "grid": {"parallel": ["tensor"]}}).iloc[0]
-    assert row["error"].startswith("chips: ") and "link messages" in row["error"]
+    assert row["error"].startswith("system.chips: ") and "link messages" in row["error"]
     layer_plan._collective_cycles.cache_clear()
 
 
@@ -278,9 +279,9 @@ def test_six_hundred_chips_tensor_is_one_line_exit_2(capsys, tmp_path) -> None:
     layer_plan._collective_cycles.cache_clear()
     assert main(["partition", mnist, "--hw", str(hw), "--parallel", "tensor"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "[system]: chips: all_gather among 600 chips" in err[0]
+    assert len(err) == 1 and f"{hw}: system.chips: all_gather among 600 chips" in err[0]
     rows = sweeps.sweep({"base": str(hw), "workloads": [mnist],
                          "grid": {"parallel": ["tensor", "pipeline"]}}).set_index("parallel")
-    assert rows.loc["tensor", "error"].startswith("chips: all_gather among 600 chips")
+    assert rows.loc["tensor", "error"].startswith("system.chips: all_gather among 600 chips")
     assert rows.loc["pipeline", "error"] == ""
     assert rows.loc["pipeline", "parallel_chosen"] == "pipeline"
