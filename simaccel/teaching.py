@@ -260,7 +260,8 @@ def with_resident(hw, kib: float):
     """``hw`` (split ``[sram]`` buffers) with the same streaming buffers plus ``kib`` KiB in
     the input memory where activations may stay between layers (``[[memories]]`` in
     docs/formats.md: a resident ``unified_buffer`` holding ifmap tiles, a ``weight_buffer``,
-    ``accumulators``). Raises ``InputError`` naming ``hw`` or ``kib`` (a number of KiB ≥ 0), or a size the config refuses."""
+    ``accumulators``). Raises ``InputError`` naming ``hw`` or ``kib`` (a number of KiB
+    ≥ 0), or a size the config refuses."""
     import math
 
     from simaccel import api_args
