@@ -154,10 +154,13 @@ def _llm(config: object, where: str):
     if isinstance(config, Mapping):
         name = str(config.get("_name_or_path") or config.get("model_type") or "llm")
         return parse_hf_config(dict(config), f"{where}(config)", name)
-    if isinstance(config, str):
-        return _load(config)
-    if hasattr(config, "__fspath__"):
-        return _load(str(config))
+    if isinstance(config, str) and config.strip() or hasattr(config, "__fspath__"):
+        try:
+            return _load(str(config))
+        except InputError as exc:
+            if exc.field or exc.source != str(config):
+                raise  # a bad file names the file and its key
+            raise InputError(where, "config", exc.message) from None
     raise InputError(where, "config", "expected a shipped name, a config.json "
                      f"path or a dict, got {type(config).__name__}")
 
