@@ -28,13 +28,13 @@ def _precision(value: object, where: str) -> str | None:
     return None if value is None else api_args.choice(value, where, "precision", PRECISIONS)
 
 
-def _training_types(hw, precision: object, where: str):
-    """``hw`` (checked) in ``precision``'s types (checked); with no precision its own types,
-    which must be float types (integers do not train): an `InputError` naming
-    ``precision``."""
+def _training_types(loaded, precision: object, where: str):
+    """``loaded`` (a checked `Hardware`) in ``precision``'s types (checked); with no
+    precision its own types, which must be float types (integers do not train): an
+    `InputError` naming ``precision``."""
     from simaccel.training_run import training_hardware
 
-    loaded, chosen = api_args.hardware(hw, where), _precision(precision, where)
+    chosen = _precision(precision, where)
     if chosen is None and loaded.dtypes.input.is_integer:
         raise InputError(where, "precision", f"None keeps hw's {loaded.dtypes.input.value} "
                          f"operands, which do not train (gradients need a float type): pass "
@@ -71,11 +71,10 @@ def training_step(model, hw, optimizer: str = "sgd", *, batch: int | None = None
     from simaccel.training_run import with_batch as _with_batch
 
     where = "simaccel.training_step"
-    loaded = api_args.model(model, where)
-    api_args.hardware(hw, where)
+    loaded, chip = api_args.model(model, where), api_args.hardware(hw, where)
     opt = Optimizer(api_args.choice(optimizer, where, "optimizer", OPTIMIZERS))
     size = None if batch is None else api_args.count(batch, where, "batch", 1, MAX_BATCH)
-    types = _training_types(hw, precision, where)
+    types = _training_types(chip, precision, where)
     return build_step(_with_batch(loaded, size), types, opt,
                       api_args.flag(recompute, where, "recompute"))
 
@@ -95,13 +94,12 @@ def simulate_step(model, hw, optimizer: str = "sgd", batch: int | None = None,
     from simaccel.training_run import simulate_step as _simulate_step
 
     where = "simaccel.simulate_step"
-    loaded = api_args.model(model, where)
-    api_args.hardware(hw, where)
+    loaded, chip = api_args.model(model, where), api_args.hardware(hw, where)
     opt = api_args.choice(optimizer, where, "optimizer", OPTIMIZERS)
     size = None if batch is None else api_args.count(batch, where, "batch", 1, MAX_BATCH)
     keep = api_args.flag(recompute, where, "recompute")
     listed = api_args.flag(trace, where, "trace")
-    types = _training_types(hw, precision, where)
+    types = _training_types(chip, precision, where)
     return _simulate_step(loaded, types, opt, size, keep, listed)
 
 
@@ -148,15 +146,14 @@ def train(model, hw, *, data: str = "digits", epochs: int = 20, batch: int = 32,
     from simaccel.training import Optimizer
 
     where = "simaccel.train"
-    loaded = api_args.model(model, where)
-    api_args.hardware(hw, where)
+    loaded, chip = api_args.model(model, where), api_args.hardware(hw, where)
     api_args.choice(data, where, "data", LOADERS)
     config = TrainConfig(
         epochs=api_args.count(epochs, where, "epochs", 1, MAX_COUNT),
         batch=api_args.count(batch, where, "batch", 1, MAX_COUNT),
         optimizer=Optimizer(api_args.choice(optimizer, where, "optimizer", OPTIMIZERS)),
         lr=_learning_rate(lr, where), seed=api_args.count(seed, where, "seed", 0, MAX_SEED))
-    types = _training_types(hw, precision, where)
+    types = _training_types(chip, precision, where)
     dataset = _dataset(data, where, train_samples, test_samples)
     compare = api_args.flag(reference, where, "reference")
     if say is not None and not callable(say):
