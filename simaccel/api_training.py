@@ -36,8 +36,9 @@ def _training_types(loaded, precision: object, where: str):
 
     chosen = _precision(precision, where)
     if chosen is None and loaded.dtypes.input.is_integer:
-        raise InputError(where, "precision", f"None keeps hw's {loaded.dtypes.input.value} "
-                         f"operands, which do not train (gradients need a float type): pass "
+        raise InputError(where, "precision", f"None keeps hw's dtypes.input "
+                         f"({loaded.dtypes.input.value}), and integer operands do not train "
+                         f"(gradients need a float type): pass "
                          f"precision={PRECISIONS[0]!r}, {PRECISIONS[1]!r} or "
                          f"{PRECISIONS[2]!r}")
     return training_hardware(loaded, chosen)
