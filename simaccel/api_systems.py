@@ -53,7 +53,7 @@ def collective(kind: str, nbytes: int, hw, *, algorithm: str = "ring",
     ``cycles``, ``link_busy_cycles`` and ``link_bytes`` per link and the messages' ``trace``.
     Raises `InputError` naming ``kind``, ``nbytes``, ``algorithm``, ``level`` or ``hw``."""
     from simaccel import link_engine
-    from simaccel.collectives import Algorithm, Collective, plan
+    from simaccel.collectives import Algorithm, Collective, TooManyMessages, plan
 
     where = "simaccel.collective"
     kind_ = Collective(api_args.choice(kind, where, "kind", [c.value for c in Collective]))
@@ -63,10 +63,11 @@ def collective(kind: str, nbytes: int, hw, *, algorithm: str = "ring",
                                            [a.value for a in Algorithm]))
     network = _network(loaded, level, where)
     try:
-        messages = plan(kind_, algorithm_, network.nodes, nbytes)
+        return link_engine.run(network, plan(kind_, algorithm_, network.nodes, nbytes))
+    except TooManyMessages as exc:  # the system is too large to time message by message
+        raise InputError(where, "hw", str(exc)) from None
     except ValueError as exc:
         raise InputError(where, "algorithm", str(exc)) from None
-    return link_engine.run(network, messages)
 
 
 @dataclass(frozen=True)
