@@ -277,3 +277,16 @@ def test_tiled_schedules_match_the_reference(case: tuple) -> None:
         check = layer["check"]
         assert check["status"] == "pass" or (check["overflow"] and hw.dtypes.input.value ==
                                              "int16" and check["max_abs_error"] == 0)
+
+
+def test_sqnr_of_a_broken_result_is_minus_infinity_and_masks_are_not_signal() -> None:
+    """NaN or ±inf where the reference is finite is no signal recovered: −inf dB (it was
+    +inf: the non-finite values were masked away, leaving no noise). A mask's −inf in the
+    reference is left out, so [3, 4] against [3, 4] beside it is still exact (+inf)."""
+    from simaccel.numerics.quant import sqnr_db
+
+    assert sqnr_db(np.array([1.0, 2.0]), np.array([1.0, np.nan])) == -np.inf
+    assert sqnr_db(np.array([1.0, 2.0]), np.array([np.inf, 2.0])) == -np.inf
+    assert sqnr_db(np.array([3.0, -np.inf, 4.0]), np.array([3.0, -127.0, 4.0])) == np.inf
+    assert sqnr_db(np.array([3.0, 4.0]), np.array([3.0, 4.5])) == pytest.approx(
+        10 * np.log10(25 / 0.25))

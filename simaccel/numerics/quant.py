@@ -105,15 +105,19 @@ def finite_max(x: np.ndarray) -> float:
 
 def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
     """Signal-to-quantization-noise ratio of ``approx`` against ``reference`` (dB), over the
-    elements finite in both (a mask's ±inf is not signal)."""
+    elements where ``reference`` is finite (a mask's ±inf is not signal); −inf when
+    ``approx`` is NaN or infinite where ``reference`` is finite (a broken result never
+    looks perfect)."""
     reference = np.asarray(reference, dtype=np.float64).ravel()
     approx = np.asarray(approx, dtype=np.float64).ravel()
     diff = reference - approx
     signal = float(np.dot(reference, reference))
     noise = float(np.dot(diff, diff))
     if not (math.isfinite(signal) and math.isfinite(noise)):
-        finite = np.isfinite(reference) & np.isfinite(approx)
-        reference, diff = reference[finite], diff[finite]
+        kept = np.isfinite(reference)
+        if not np.isfinite(approx[kept]).all():  # a finite value came out NaN or ±inf
+            return float("-inf")
+        reference, diff = reference[kept], diff[kept]
         signal, noise = float(np.dot(reference, reference)), float(np.dot(diff, diff))
     if noise == 0:
         return float("inf")
