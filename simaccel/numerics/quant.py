@@ -14,7 +14,7 @@ import numpy as np
 from simaccel.domain import DType
 from simaccel.errors import InputError
 
-INT_MAX = {DType.INT8: 127, DType.INT16: 32767, DType.INT32: 2**31 - 1}
+INT_MAX = {DType.INT8: 127, DType.INT16: 32767, DType.INT32: 2**31 - 1, DType.INT48: 2**47 - 1}
 
 
 @dataclass(frozen=True)
