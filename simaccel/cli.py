@@ -267,6 +267,8 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
     dims = {}
     for item in items:
         name, _, value = item.partition("=")
+        if name in dims:
+            raise InputError("--dim", name, "given twice; give each dimension once")
         try:
             dims[name] = int(value)
         except ValueError:
