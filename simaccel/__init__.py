@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from simaccel.errors import InputError, SimaccelError
 
 if TYPE_CHECKING:
+    from simaccel.api_core import pareto_front, vary
     from simaccel.api_models import (
         AREA_PRESETS,
         DATAFLOW_MAPPING,
@@ -57,22 +58,26 @@ if TYPE_CHECKING:
         partition_model,
         simulate_llm,
     )
-    from simaccel.api_training import data_parallel_scaling, train, training_step, with_precision
+    from simaccel.api_training import (
+        data_parallel_scaling,
+        simulate_step,
+        train,
+        training_step,
+        with_precision,
+    )
     from simaccel.domain import Dataflow, DType
     from simaccel.frontends import load_model
     from simaccel.frontends.hardware_toml import load_hardware
-    from simaccel.hardware import vary
     from simaccel.pipeline import compile, simulate  # noqa: A004 - simaccel.compile(model, hw)
     from simaccel.report import Report
-    from simaccel.sweeps import pareto_front, sweep
-    from simaccel.training_run import simulate_step
+    from simaccel.sweeps import sweep
 
 #: Public name -> the module that defines it (imported when the name is first read).
 _LAZY = {"load_model": "simaccel.frontends", "load_hardware": "simaccel.frontends.hardware_toml",
-         "vary": "simaccel.hardware", "simulate": "simaccel.pipeline",
+         "vary": "simaccel.api_core", "simulate": "simaccel.pipeline",
          "compile": "simaccel.pipeline",
-         "Report": "simaccel.report", "pareto_front": "simaccel.sweeps",
-         "sweep": "simaccel.sweeps", "simulate_step": "simaccel.training_run"}
+         "Report": "simaccel.report", "pareto_front": "simaccel.api_core",
+         "sweep": "simaccel.sweeps", "simulate_step": "simaccel.api_training"}
 #: The rest of the public API (docs/teaching.md, "What students may use"): name -> module.
 _LAZY.update({name: "simaccel.domain" for name in ("Dataflow", "DType")})
 _LAZY.update({name: "simaccel.api_models" for name in (

@@ -24,6 +24,7 @@ from typing import Any
 
 from simaccel import api_args
 from simaccel.area import PRESETS as AREA_PRESETS
+from simaccel.domain import MAX_BATCH
 from simaccel.energy import PRESETS as ENERGY_PRESETS
 from simaccel.errors import InputError
 from simaccel.model import MAX_DIM
@@ -49,13 +50,13 @@ def lower(model) -> tuple:
 
 def with_batch(model, batch: int):
     """``model`` with its inputs' first (batch) dimension set to ``batch`` (sequences or
-    images), reshapes along with it. Raises `InputError` naming ``batch`` unless it is a
-    whole number in 1..2²⁰."""
+    images), reshapes along with it. Raises `InputError` naming ``model``, or ``batch``
+    unless it is a whole number in 1..65536 (`simaccel.domain.MAX_BATCH`, the CLI's bound)."""
     from simaccel.training_run import with_batch as _with_batch
 
     where = "simaccel.with_batch"
     return _with_batch(api_args.model(model, where),
-                       api_args.count(batch, where, "batch", 1, MAX_DIMENSION))
+                       api_args.count(batch, where, "batch", 1, MAX_BATCH))
 
 
 def prune(model, method: str, *, sparsity: float | None = None, pattern: str | None = None):

@@ -33,9 +33,12 @@ def interconnect(hw, level: str = "system"):
     direction and ``latency_cycles`` per hop, in the chip's clock. ``level="system"``: the
     chip-to-chip links of ``[system]``; ``"chip"``: the on-chip ring between the cores.
     Raises `InputError` naming ``hw`` or ``level``."""
+    return _network(hw, level, "simaccel.interconnect")
+
+
+def _network(hw: object, level: object, where: str):
     from simaccel.network import chip_network, system_network
 
-    where = "simaccel.interconnect"
     loaded = api_args.hardware(hw, where)
     if api_args.choice(level, where, "level", LEVELS) == "system":
         return system_network(loaded)
@@ -50,19 +53,21 @@ def collective(kind: str, nbytes: int, hw, *, algorithm: str = "ring",
     ``cycles``, ``link_busy_cycles`` and ``link_bytes`` per link and the messages' ``trace``.
     Raises `InputError` naming ``kind``, ``nbytes``, ``algorithm``, ``level`` or ``hw``."""
     from simaccel import link_engine
-    from simaccel.collectives import Algorithm, Collective, plan
+    from simaccel.collectives import Algorithm, Collective, TooManyMessages, plan
 
     where = "simaccel.collective"
     kind_ = Collective(api_args.choice(kind, where, "kind", [c.value for c in Collective]))
     nbytes = api_args.count(nbytes, where, "nbytes", 1, MAX_COLLECTIVE_BYTES)
+    loaded = api_args.hardware(hw, where)
     algorithm_ = Algorithm(api_args.choice(algorithm, where, "algorithm",
                                            [a.value for a in Algorithm]))
-    network = interconnect(hw, level)
+    network = _network(loaded, level, where)
     try:
-        messages = plan(kind_, algorithm_, network.nodes, nbytes)
+        return link_engine.run(network, plan(kind_, algorithm_, network.nodes, nbytes))
+    except TooManyMessages as exc:  # the system is too large to time message by message
+        raise InputError(where, "hw", str(exc)) from None
     except ValueError as exc:
         raise InputError(where, "algorithm", str(exc)) from None
-    return link_engine.run(network, messages)
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,10 @@ def load_llm(config):
     ``"llama3-8b"``, ``"gpt3-175b"``, ``"opt-66b"``), a HuggingFace config.json path, or a
     dict as config.json decodes (``model_type`` gpt2, llama, mistral or opt). Never weights.
     Raises `InputError` naming the missing or bad key."""
+    return _llm(config, "simaccel.load_llm")
+
+
+def _llm(config: object, where: str):
     from simaccel.frontends.hf_config import load_llm as _load
     from simaccel.frontends.hf_config import parse_hf_config
     from simaccel.llm_spec import LlmSpec
@@ -152,12 +161,15 @@ def load_llm(config):
         return config
     if isinstance(config, Mapping):
         name = str(config.get("_name_or_path") or config.get("model_type") or "llm")
-        return parse_hf_config(dict(config), "simaccel.load_llm(config)", name)
-    if isinstance(config, str):
-        return _load(config)
-    if hasattr(config, "__fspath__"):
-        return _load(str(config))
-    raise InputError("simaccel.load_llm", "config", "expected a shipped name, a config.json "
+        return parse_hf_config(dict(config), f"{where}(config)", name)
+    if isinstance(config, str) and config.strip() or hasattr(config, "__fspath__"):
+        try:
+            return _load(str(config))
+        except InputError as exc:
+            if exc.field or exc.source != str(config):
+                raise  # a bad file names the file and its key
+            raise InputError(where, "config", exc.message) from None
+    raise InputError(where, "config", "expected a shipped name, a config.json "
                      f"path or a dict, got {type(config).__name__}")
 
 
@@ -183,10 +195,10 @@ def simulate_llm(config, hw, parallel: str = "auto", *, batch: int = 1, prompt: 
     from simaccel.llm_parallel import Parallel
 
     where = "simaccel.simulate_llm"
+    spec, loaded = _llm(config, where), api_args.hardware(hw, where)
     kind = Parallel(api_args.choice(parallel, where, "parallel", [p.value for p in Parallel]))
     batch, prompt, generate = _llm_arguments(where, batch, prompt, generate)
-    return infer(load_llm(config), api_args.hardware(hw, where), kind, batch, prompt,
-                 generate)
+    return infer(spec, loaded, kind, batch, prompt, generate)
 
 
 def llm_footprint(config, hw, parallel: str = "tensor", *, batch: int = 1,
@@ -200,8 +212,8 @@ def llm_footprint(config, hw, parallel: str = "tensor", *, batch: int = 1,
     from simaccel.llm_parallel import Parallel, footprint, layout
 
     where = "simaccel.llm_footprint"
+    spec, loaded = _llm(config, where), api_args.hardware(hw, where)
     kind = Parallel(api_args.choice(parallel, where, "parallel", ("data", "tensor",
                                                                   "pipeline")))
     batch, prompt, generate = _llm_arguments(where, batch, prompt, generate)
-    spec, loaded = load_llm(config), api_args.hardware(hw, where)
     return footprint(spec, loaded, layout(spec, loaded, kind, batch), prompt, generate)

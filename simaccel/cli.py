@@ -267,6 +267,8 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
     dims = {}
     for item in items:
         name, _, value = item.partition("=")
+        if name in dims:
+            raise InputError("--dim", name, "given twice; give each dimension once")
         try:
             dims[name] = int(value)
         except ValueError:
@@ -572,7 +574,10 @@ def _lab_student(args: argparse.Namespace) -> int:
 
     writable_folder(args.out)
     written = write_student_versions([Path(p) for p in args.notebooks], Path(args.out))
-    print(f"wrote {len(written)} student notebook(s) to {args.out}")
+    notebooks = sum(path.suffix == ".ipynb" for path in written)
+    data = len(written) - notebooks
+    print(f"wrote {notebooks} student notebook(s) to {args.out}"
+          + (f", with {data} data file(s) the labs read" if data else ""))
     return EXIT_OK
 
 

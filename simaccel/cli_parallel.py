@@ -246,7 +246,7 @@ def run_collective(args: argparse.Namespace) -> int:
     """Run ``collective``; returns the exit code."""
     import simaccel
     from simaccel import link_engine
-    from simaccel.collectives import Algorithm, Collective, plan
+    from simaccel.collectives import Algorithm, Collective, TooManyMessages, plan
     from simaccel.network import chip_network, system_network
 
     kind = Collective(_choice(args.kind, "kind", Collective))
@@ -255,15 +255,18 @@ def run_collective(args: argparse.Namespace) -> int:
     nbytes = _count(args.bytes, "--bytes", 1, MAX_COLLECTIVE_BYTES)
     hw = simaccel.load_hardware(args.hw)
     network = system_network(hw) if level == "system" else chip_network(hw)
-    try:
-        messages = plan(kind, algorithm, network.nodes, nbytes)
-    except ValueError as exc:
-        raise InputError("--algorithm", "", str(exc)) from None
     if args.trace:
         from simaccel.cli import writable_folder
 
         writable_folder(str(Path(args.trace).parent or "."))
-    run = link_engine.run(network, messages)
+    try:
+        messages = plan(kind, algorithm, network.nodes, nbytes)
+        run = link_engine.run(network, messages)
+    except TooManyMessages as exc:
+        raise InputError(*hw.where("system.chips" if level == "system" else "chip.cores"),
+                         str(exc)) from None
+    except ValueError as exc:
+        raise InputError("--algorithm", "", str(exc)) from None
     busiest = max(run.link_busy_cycles, default=0)
     print(f"{kind.value} of {nbytes:,} bytes by {algorithm.value} among {network.nodes} "
           f"{'chips' if level == 'system' else 'cores'} ({network.topology.value}): "

@@ -42,6 +42,9 @@ class DType(StrEnum):
     INT8 = "int8"
     INT16 = "int16"
     INT32 = "int32"
+    #: 48-bit accumulators, as int16 datapaths use (Xilinx's DSP48 slices accumulate 16 × 18
+    #: products in 48 bits): an int16 product needs 30 bits, so int32 holds only a few
+    INT48 = "int48"
     BF16 = "bf16"
     FP16 = "fp16"
     FP32 = "fp32"
@@ -53,13 +56,14 @@ class DType(StrEnum):
 
     @property
     def is_integer(self) -> bool:
-        return self in (DType.INT8, DType.INT16, DType.INT32)
+        return self in (DType.INT8, DType.INT16, DType.INT32, DType.INT48)
 
 
 _DTYPE_BYTES = {
     DType.INT8: 1,
     DType.INT16: 2,
     DType.INT32: 4,
+    DType.INT48: 6,
     DType.BF16: 2,
     DType.FP16: 2,
     DType.FP32: 4,

@@ -76,15 +76,15 @@ class DTypes(BaseModel):
     model_config = _FROZEN
     input: Literal[DType.INT8, DType.INT16, DType.BF16, DType.FP16, DType.FP32] = DType.INT8
     weight: Literal[DType.INT8, DType.INT16, DType.BF16, DType.FP16, DType.FP32] = DType.INT8
-    accumulator: Literal[DType.INT32, DType.FP32] = DType.INT32
+    accumulator: Literal[DType.INT32, DType.INT48, DType.FP32] = DType.INT32
 
     @model_validator(mode="after")
     def _consistent(self) -> DTypes:
         if self.input.is_integer != self.weight.is_integer:
             raise ValueError("input and weight must both be integer types or both float types")
-        wanted = DType.INT32 if self.input.is_integer else DType.FP32
-        if self.accumulator is not wanted:
-            raise ValueError(f"{self.input.value} operands accumulate in {wanted.value}")
+        if self.accumulator.is_integer != self.input.is_integer:
+            wanted = "int32 or int48" if self.input.is_integer else "fp32"
+            raise ValueError(f"{self.input.value} operands accumulate in {wanted}")
         return self
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from simaccel import link_engine
-from simaccel.collectives import Algorithm, Collective, Message, plan
+from simaccel.collectives import Algorithm, Collective, Message, TooManyMessages, plan
 from simaccel.engine import TraceEvent
 from simaccel.errors import InputError
 from simaccel.hardware import Hardware
@@ -116,18 +116,18 @@ def _collective(hw: Hardware, collective: Collective, p: int, nbytes: int) -> Co
     if p < 2 or nbytes == 0:
         return Comm()
     network = system_network(hw)
-    timed = [_collective_cached(network, collective, algorithm, p, nbytes)
-             for algorithm in Algorithm if _has(collective, algorithm, p)]
+    timed, too_big = [], None
+    for algorithm in Algorithm:
+        try:
+            timed.append(_collective_cached(network, collective, algorithm, p, nbytes))
+        except TooManyMessages as exc:  # too large to time message by message
+            too_big = exc
+        except ValueError:  # no such algorithm for this collective or node count
+            continue
+    if not timed:
+        raise InputError(*hw.where("system.chips"), str(too_big) if too_big else
+                         f"no algorithm times {collective.value} among {p} chips") from None
     return min(timed, key=lambda comm: comm.cycles)
-
-
-def _has(collective: Collective, algorithm: Algorithm, p: int) -> bool:
-    """Whether `plan` builds ``collective`` by ``algorithm`` among ``p`` nodes."""
-    try:
-        plan(collective, algorithm, p, 1)
-    except ValueError:
-        return False
-    return True
 
 
 @lru_cache(maxsize=512)

@@ -59,7 +59,11 @@ def compile(model: Model, hw: Hardware, exact: bool = False  # noqa: A001 - the 
             ) -> Program:
     """The `Program` that ``model`` compiles to on ``hw`` (see docs/architecture.md), as the
     engine times it: long loops' steady states as ``skip`` instructions, or with ``exact``
-    every tile (what the numerics execute)."""
+    every tile (what the numerics execute). ``model`` and ``hw`` may also be a model file
+    path and a shipped config name or path. Raises `InputError` naming ``model``, ``hw`` or
+    ``exact``."""
+    if not (isinstance(model, Model) and isinstance(hw, Hardware) and isinstance(exact, bool)):
+        model, hw = _checked("simaccel.compile", model, hw, exact=exact)
     prepared = prepare(model)
     schedule = build_schedule(prepared.kernels, hw, exact=exact)
     return map_and_time(schedule, prepared.graph)[0]
@@ -112,10 +116,35 @@ def simulate(model: Model, hw: Hardware, check: bool | None = None,
     model's seed when not given. ``progress`` is
     called as (stage, done, total) while the run advances. ``exact`` times every tile
     instead of fast-forwarding the steady state of long loops (docs/architecture.md,
-    "Fast-forward": the two agree within 0.5% on the shipped workloads).
+    "Fast-forward": the two agree within 0.5% on the shipped workloads). ``model`` and ``hw``
+    may also be a model file path and a shipped config name or path. Raises `InputError`
+    naming ``model``, ``hw``, ``check``, ``inputs``, ``progress`` or ``exact``.
     """
+    if not (isinstance(model, Model) and isinstance(hw, Hardware)
+            and isinstance(check, bool | None) and isinstance(exact, bool)
+            and (progress is None or callable(progress))):
+        model, hw = _checked("simaccel.simulate", model, hw, check=check, exact=exact,
+                             progress=progress)
     return run(prepare(model), hw, check=check, inputs=inputs, progress=progress,
                exact=exact)
+
+
+def _checked(where: str, model: object, hw: object, **options: object
+             ) -> tuple[Model, Hardware]:
+    """The public entries' arguments checked in signature order (`simaccel.api_args`): the
+    model and hardware loaded from a path or name, each bool option a bool (``check`` may
+    be None) and ``progress`` callable or None."""
+    from simaccel import api_args
+
+    loaded = api_args.model(model, where), api_args.hardware(hw, where)
+    for field, value in options.items():
+        if field == "progress":
+            if value is not None and not callable(value):
+                raise InputError(where, field, f"expected a function (stage, done, total) "
+                                 f"or None, got {type(value).__name__}")
+        elif not (value is None and field == "check"):
+            api_args.flag(value, where, field)
+    return loaded
 
 
 def run(prepared: Prepared, hw: Hardware, check: bool | None = None,

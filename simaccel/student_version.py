@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 from simaccel.errors import InputError
@@ -26,6 +27,10 @@ NOTE_BEGIN, NOTE_END = "<!-- BEGIN INSTRUCTOR -->", "<!-- END INSTRUCTOR -->"
 #: What a stripped solution becomes: the student fills it in.
 PLACEHOLDER = "answer = ...  # your answer here"
 INSTRUCTOR_TAG = "instructor"
+#: The repository's files the labs read, relative to the folder above their notebooks: a
+#: handout gets a copy, so that it runs on its own (a lab finds ``workloads/`` beside it, or
+#: the repository's from ``notebooks/``).
+LAB_DATA = ("workloads", "scripts/train_digits.py")
 
 
 def _source(cell: dict, where: str = "<cell>") -> str:
@@ -161,4 +166,21 @@ def write_student_versions(paths: list[Path], out: Path) -> list[Path]:
         target = out / name
         target.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(target)
+    for root in sorted({file.resolve().parent.parent for file in files}):
+        written.extend(_copy_lab_data(root, out))
     return written
+
+
+def _copy_lab_data(root: Path, out: Path) -> list[Path]:
+    """Copy the `LAB_DATA` found under ``root`` into ``out``; returns the files copied."""
+    copied = []
+    for relative in LAB_DATA:
+        source = root / relative
+        sources = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() \
+            else [source] if source.is_file() else []
+        for file in sources:
+            target = out / file.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, target)
+            copied.append(target)
+    return copied

@@ -46,7 +46,9 @@ def resume(journal: Path, fingerprint: dict[str, Any], columns: list[str]) -> se
                          "column); choose another --out")
     lines = list(reader)
     if not lines:
-        journal.parent.mkdir(parents=True, exist_ok=True)
+        if not journal.parent.is_dir():  # never make folders the user did not ask for
+            raise InputError(str(journal), "", f"its folder {str(journal.parent)!r} does "
+                             "not exist")
         _write(sidecar(journal), json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
         with journal.open("w", newline="", encoding="utf-8") as handle:
             csv.DictWriter(handle, fieldnames=columns).writeheader()

@@ -415,10 +415,20 @@ def sweep(spec: SweepSpec | Mapping[str, Any] | str | Path, out: str | Path | No
     """Run a sweep (a `SweepSpec`, a dict as the TOML would decode, or a TOML path) and
     return its rows as a pandas DataFrame; with ``out``, the rows of earlier runs of the
     same output too. ``point_timeout_s`` and ``allow_large`` as in `execute`."""
+    where = "simaccel.sweep"
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
-    elif not isinstance(spec, SweepSpec):
+    elif isinstance(spec, Mapping):
         spec = parse_spec(spec)
+    elif not isinstance(spec, SweepSpec):
+        raise InputError(where, "spec", "expected a sweep TOML path, a dict as the TOML "
+                         f"decodes or a SweepSpec, got {type(spec).__name__}")
+    if out is not None and (not isinstance(out, str | Path) or Path(out).suffix != ".csv"):
+        raise InputError(where, "out", f"expected a .csv path (the sweep's journal), got "
+                         f"{out!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(where, "workers", f"expected a whole number of processes ≥ 1, got "
+                         f"{workers!r}")
     result = execute(spec, out, workers, scheduler, point_timeout_s=point_timeout_s,
                      allow_large=allow_large)
     if out is not None and Path(out).exists():

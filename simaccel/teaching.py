@@ -158,9 +158,20 @@ def ideal_hardware(rows: int, cols: int, dataflow: str = "os"):
 
 def first_layer(model, hw) -> dict:
     """The report row (``report.json``'s ``layers[0]``) of ``model`` simulated on ``hw``,
-    without the numerics check (it does not change timing)."""
-    import simaccel
-    return simaccel.simulate(model, hw, check=False).to_dict()["layers"][0]
+    without the numerics check (it does not change timing). ``model`` is a `Model` or model
+    file path, ``hw`` a `Hardware`, shipped name or config path (as for every function here);
+    a bad one is an ``InputError`` naming the function and the parameter."""
+    from simaccel.pipeline import simulate
+    loaded, chip = _model_and_hardware(model, hw, "first_layer")
+    return simulate(loaded, chip, check=False).to_dict()["layers"][0]
+
+
+def _model_and_hardware(model: object, hw: object, name: str):
+    """``model`` and ``hw`` checked and loaded in that order (`simaccel.api_args`), refusals
+    naming ``simaccel.teaching.<name>``."""
+    from simaccel import api_args
+    where = f"simaccel.teaching.{name}"
+    return api_args.model(model, where), api_args.hardware(hw, where)
 
 
 def memory_traffic(model, hw) -> dict[str, dict[str, int]]:
@@ -170,9 +181,10 @@ def memory_traffic(model, hw) -> dict[str, dict[str, int]]:
     sums read back and outputs drained), its ``write`` what is written there (DMA fills;
     partial sums and outputs); ``dram`` is the layer's DRAM reads and writes. These are the
     byte counts the energy model prices (``energy_pj.sram`` = Σ bytes × pJ/byte)."""
-    import simaccel
     from simaccel.domain import Operand
-    traffic = simaccel.simulate(model, hw, check=False).results.layers[0].traffic
+    from simaccel.pipeline import simulate
+    loaded, chip = _model_and_hardware(model, hw, "memory_traffic")
+    traffic = simulate(loaded, chip, check=False).results.layers[0].traffic
     levels = {op.value: dict(zip(("read", "write"), traffic.sram_bytes(op), strict=True))
               for op in Operand}
     levels["dram"] = {"read": traffic.dram_read_bytes, "write": traffic.dram_write_bytes}
@@ -190,38 +202,52 @@ def model_from_dict(doc: dict, name: str = "<lab>", base_dir=None):
 def tile_plan(model, hw):
     """The ``TilePlan`` (``tm``, ``tk``, ``tn`` elements, loop ``order`` "mnk"/"nmk") the tiler
     chooses on ``hw`` for the first GEMM of ``model``: what ``simulate`` runs.
-    Raises ``ValueError`` if the model has no GEMM."""
+    Raises ``InputError`` naming ``model`` (also if it has no GEMM) or ``hw``."""
+    from simaccel.errors import InputError
     from simaccel.kernels import GemmKernel
     from simaccel.pipeline import prepare
     from simaccel.tiling import plan_gemm_tiles
+    model, hw = _model_and_hardware(model, hw, "tile_plan")
     gemm = next((k for k in prepare(model).kernels if isinstance(k, GemmKernel)), None)
     if gemm is None:
-        raise ValueError(f"model {model.name!r} has no GEMM layer")
+        raise InputError("simaccel.teaching.tile_plan", "model",
+                         f"model {model.name!r} has no GEMM layer")
     return plan_gemm_tiles(gemm, hw)
 
 
 def tile_budget(hw) -> dict[str, int]:
     """Bytes one tile may use of each SRAM buffer (``"ifmap"``, ``"filter"``, ``"ofmap"``):
-    the buffer, or half of it when double-buffered."""
+    the buffer, or half of it when double-buffered. ``hw``: a `Hardware`, shipped name or
+    config path; raises ``InputError`` naming ``hw`` otherwise."""
+    from simaccel import api_args
     from simaccel.domain import Operand
     from simaccel.tiling import buffer_bytes
+    hw = api_args.hardware(hw, "simaccel.teaching.tile_budget")
     return {op.value: buffer_bytes(hw, op) for op in Operand}
 
 
 def cycles_with_plan(model, hw, tm: int, tk: int, tn: int, order: str = "mnk") -> int:
     """Cycles of ``model``'s single GEMM layer on ``hw`` when tiled ``tm × tk × tn`` (elements)
     in loop ``order``, instead of the plan the tiler would choose: to time a plan it turned
-    down. Raises ``ValueError`` for a model that is not one GEMM layer."""
-    from simaccel import engine
+    down. Raises ``InputError`` naming ``model`` (also one that is not one GEMM layer),
+    ``hw``, ``tm``, ``tk``, ``tn`` (whole numbers in 1..2²⁰) or ``order``."""
+    from simaccel import api_args, engine
+    from simaccel.errors import InputError
     from simaccel.kernels import GemmKernel
     from simaccel.mapping import compile_program
+    from simaccel.model import MAX_DIM
     from simaccel.pipeline import input_elements, prepare
     from simaccel.schedule import LayerSchedule, Schedule, Unit, gemm_tiles
     from simaccel.systolic import plan_folds
-    from simaccel.tiling import TilePlan
+    from simaccel.tiling import ORDERS, TilePlan
+    where = "simaccel.teaching.cycles_with_plan"
+    model, hw = _model_and_hardware(model, hw, "cycles_with_plan")
+    tm, tk, tn = (api_args.count(v, where, f, 1, MAX_DIM)
+                  for f, v in (("tm", tm), ("tk", tk), ("tn", tn)))
+    order = api_args.choice(order, where, "order", ORDERS)
     prepared = prepare(model)
     if len(prepared.kernels) != 1 or not isinstance(prepared.kernels[0], GemmKernel):
-        raise ValueError(f"model {model.name!r} is not one GEMM layer")
+        raise InputError(where, "model", f"model {model.name!r} is not one GEMM layer")
     kernel, plan = prepared.kernels[0], TilePlan(1, tm, tk, tn, order)
     work = LayerSchedule(kernel=kernel, unit=Unit.ARRAY, plan=plan_folds(kernel, hw.array),
                          tiles=gemm_tiles(kernel, plan, hw), tiling=plan)
@@ -234,8 +260,18 @@ def with_resident(hw, kib: float):
     """``hw`` (split ``[sram]`` buffers) with the same streaming buffers plus ``kib`` KiB in
     the input memory where activations may stay between layers (``[[memories]]`` in
     docs/formats.md: a resident ``unified_buffer`` holding ifmap tiles, a ``weight_buffer``,
-    ``accumulators``). Raises ``InputError`` for a size the config refuses."""
+    ``accumulators``). Raises ``InputError`` naming ``hw`` or ``kib`` (a number of KiB
+    ≥ 0), or a size the config refuses."""
+    import math
+
+    from simaccel import api_args
+    from simaccel.errors import InputError
     from simaccel.frontends.hardware_toml import parse_hardware
+    where = "simaccel.teaching.with_resident"
+    hw = api_args.hardware(hw, where)
+    if isinstance(kib, bool) or not isinstance(kib, int | float) or not (
+            math.isfinite(kib) and kib >= 0):
+        raise InputError(where, "kib", f"expected a size in KiB (a number ≥ 0), got {kib!r}")
     config = hw.model_dump(mode="json", exclude_none=True)
     config.update(
         name=f"{hw.name} + {kib:g} KiB resident",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from simaccel import link_engine
-from simaccel.collectives import Algorithm, Collective, plan
+from simaccel.collectives import Algorithm, Collective, TooManyMessages, plan
 from simaccel.errors import InputError
 from simaccel.hardware import DramSharing, Hardware, vary
 from simaccel.model import Model
@@ -154,8 +154,12 @@ def simulate_data_parallel(model: Model, hw: Hardware, chips: int | None = None,
 
     @cache
     def all_reduce(nbytes: int) -> int:
-        messages = plan(Collective.ALL_REDUCE, algorithm, network.nodes, nbytes)
-        return link_engine.run(network, messages).cycles
+        try:
+            messages = plan(Collective.ALL_REDUCE, algorithm, network.nodes, nbytes)
+            return link_engine.run(network, messages).cycles
+        except TooManyMessages as exc:
+            raise InputError(*hw.where("system.chips" if level == "system" else
+                                       "chip.cores"), str(exc)) from None
 
     cycles, reduces = overlap(local, all_reduce) if chips > 1 else (
         local.report.results.total.cycles, ())

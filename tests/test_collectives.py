@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,8 @@ from simaccel import link_engine
 from simaccel.collectives import Algorithm, Collective, plan
 from simaccel.hardware import Topology
 from simaccel.network import build, chip_network, system_network
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ALPHA, BYTES_PER_CYCLE = 100, 64
 
@@ -130,3 +133,57 @@ def test_collective_verb_times_the_system_links_or_the_chips_cores(capsys, tmp_p
     assert f"{6 * (2 + 16):,} cycles" in capsys.readouterr().out
     assert main(["collective", "all_to_all", "--bytes", "64", "--algorithm", "tree"]) == 2
     assert capsys.readouterr().err.startswith("simaccel: --algorithm: all_to_all has no tree")
+
+
+@pytest.mark.parametrize("p", [2, 3, 5, 8, 16])
+def test_message_count_is_what_plan_builds(p: int) -> None:
+    """The closed forms `plan` checks its bound with: ring all-reduce 2(p − 1)·p, ring
+    half-collectives and pairwise all-to-all (p − 1)·p, tree all-reduce 2(p − 1),
+    recursive doubling/halving p·log₂p (powers of two only)."""
+    from simaccel.collectives import message_count
+
+    for collective in Collective:
+        for algorithm in Algorithm:
+            try:
+                messages = plan(collective, algorithm, p, 1000)
+            except ValueError:
+                continue
+            assert len(messages) == message_count(collective, algorithm, p)
+
+
+def test_a_collective_over_the_message_bound_is_refused_naming_the_chips(
+        capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    """A ring all-reduce among 257 chips is 2·256·257 = 131,584 link messages, over the
+    2**17 = 131,072 the link engine times one by one (a 4096-chip system, which the config
+    allows, would be 33.5 M and exhaust memory): refused as one line naming the config's
+    ``[system] chips``, exit 2; the tree all-reduce (512 messages) still runs."""
+    from simaccel.cli import main
+    from simaccel.collectives import MAX_MESSAGES, TooManyMessages
+
+    assert 2 * 256 * 257 > MAX_MESSAGES >= 2 * 255 * 256
+    with pytest.raises(TooManyMessages, match="131,584 link messages"):
+        plan(Collective.ALL_REDUCE, Algorithm.RING, 257, 1 << 20)
+    assert len(plan(Collective.ALL_REDUCE, Algorithm.TREE, 257, 1 << 20)) == 512
+    text = (ROOT / "simaccel" / "hw_configs" / "tpu_v4_like_x8.toml").read_text()
+    big = tmp_path / "pod.toml"
+    big.write_text(text.replace("chips = 8", "chips = 257"))
+    assert main(["collective", "all_reduce", "--bytes", "4096", "--hw", str(big)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pod.toml: system.chips" in err and "tree" in err
+    assert main(["collective", "all_reduce", "--bytes", "4096", "--hw", str(big),
+                 "--algorithm", "tree"]) == 0
+
+
+def test_a_run_crossing_too_many_links_is_refused_before_it_starts() -> None:
+    """Recursive doubling among 1024 chips on a ring is only 10,240 messages, but round r's
+    partners are 2**r hops apart: 1024 · (1 + 2 + … + 512) = 1,047,552 link crossings, over
+    the 2**18 the link engine holds and traces one by one (4096 chips: 16.8 M, minutes and
+    gigabytes). It is refused up front; an LLM on such a system says which field."""
+    from simaccel.collectives import TooManyMessages
+    from simaccel.link_engine import MAX_LINK_TRANSFERS
+
+    hw = simaccel.vary(simaccel.load_hardware("tpu_v4_like_x8"), {"system.chips": 1024})
+    messages = plan(Collective.ALL_GATHER, Algorithm.TREE, 1024, 1 << 20)
+    assert len(messages) == 10_240 and MAX_LINK_TRANSFERS < 1_047_552
+    with pytest.raises(TooManyMessages, match="1,047,552 links"):
+        link_engine.run(system_network(hw), messages)

@@ -173,6 +173,24 @@ def test_int16_operands_overflow_int32_accumulators_and_say_so() -> None:
         if layer["kernel"]["type"] == "vector" or layer["name"] != "fc2":
             assert check["overflow"] is (layer["kernel"]["type"] == "gemm")
         assert check["status"] == ("fail" if check["overflow"] else "pass")
+        if check["overflow"]:
+            assert check["note"] == ("int32 accumulator overflow (int16 products take 30 bits: "
+                                     "accumulate in int48)")
+
+
+def test_int16_operands_with_int48_accumulators_pass_bit_exact() -> None:
+    """With 48-bit accumulators (int16 datapaths' width: DSP48 slices) the same sums, up to
+    K = 1,600 products of 2³⁰ (~2⁴⁰.⁶), fit: every GEMM is bit-exact and none overflows —
+    found by a newcomer: int16 with the only integer accumulator there was failed every
+    model. An int8 config may choose int48 too; an fp32 accumulator for int operands is
+    refused."""
+    hw = _hw(dataflow="ws", dtypes=("int16", "int16", "int48"), kib=8)
+    report = simaccel.simulate(simaccel.load_model(WORKLOADS / "mnist_cnn.json"), hw, check=True)
+    checks = [layer["check"] for layer in report.to_dict()["layers"]]
+    assert all(c["status"] == "pass" and not c["overflow"] for c in checks)
+    assert all(c["max_abs_error"] == 0 for c in checks)
+    with pytest.raises(simaccel.InputError, match="accumulate in int32 or int48"):
+        _hw(dataflow="ws", dtypes=("int16", "int16", "fp32"), kib=8)
 
 
 def test_a_failed_check_exits_3_and_names_the_layer(tmp_path: Path,
@@ -185,7 +203,8 @@ def test_a_failed_check_exits_3_and_names_the_layer(tmp_path: Path,
                  "--out", str(tmp_path / "o")])
     assert code == 3
     err = capsys.readouterr().err
-    assert "numerics check failed in 'conv1' (int32 accumulator overflow)" in err
+    assert ("numerics check failed in 'conv1' (int32 accumulator overflow (int16 products "
+            "take 30 bits: accumulate in int48))") in err
     report = strict_json((tmp_path / "o" / "report.json").read_text())
     assert report["layers"][0]["check"]["overflow"] is True
 
@@ -277,3 +296,16 @@ def test_tiled_schedules_match_the_reference(case: tuple) -> None:
         check = layer["check"]
         assert check["status"] == "pass" or (check["overflow"] and hw.dtypes.input.value ==
                                              "int16" and check["max_abs_error"] == 0)
+
+
+def test_sqnr_of_a_broken_result_is_minus_infinity_and_masks_are_not_signal() -> None:
+    """NaN or ±inf where the reference is finite is no signal recovered: −inf dB (it was
+    +inf: the non-finite values were masked away, leaving no noise). A mask's −inf in the
+    reference is left out, so [3, 4] against [3, 4] beside it is still exact (+inf)."""
+    from simaccel.numerics.quant import sqnr_db
+
+    assert sqnr_db(np.array([1.0, 2.0]), np.array([1.0, np.nan])) == -np.inf
+    assert sqnr_db(np.array([1.0, 2.0]), np.array([np.inf, 2.0])) == -np.inf
+    assert sqnr_db(np.array([3.0, -np.inf, 4.0]), np.array([3.0, -127.0, 4.0])) == np.inf
+    assert sqnr_db(np.array([3.0, 4.0]), np.array([3.0, 4.5])) == pytest.approx(
+        10 * np.log10(25 / 0.25))

@@ -373,6 +373,9 @@ def test_symbolic_dims_are_set_and_stated(tmp_path: Path, capsys) -> None:
     assert "batch=1, seq=5" in capsys.readouterr().err
     assert main(["show", str(path), "--dim", "sequence=5"]) == 2
     assert "no symbolic dimension" in capsys.readouterr().err
+    # a dimension given twice is ambiguous, not "the last one wins"
+    assert main(["show", str(path), "--dim", "seq=5", "--dim", "seq=7"]) == 2
+    assert "--dim: seq: given twice" in capsys.readouterr().err
 
 
 def test_explicit_zero_dimension_is_refused(tmp_path: Path, capsys) -> None:

@@ -322,7 +322,7 @@ def test_more_cores_never_make_a_chain_slower() -> None:
 
 
 def test_buffer_sizes_of_a_shared_memory_cannot_disagree() -> None:
-    with pytest.raises(ValueError, match="sram.ifmap_kib and sram.filter_kib"):
+    with pytest.raises(simaccel.InputError, match="sram.ifmap_kib and sram.filter_kib"):
         simaccel.vary(simaccel.load_hardware("gemmini"),
                       {"sram.ifmap_kib": 32, "sram.filter_kib": 128})
 

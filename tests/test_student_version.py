@@ -135,3 +135,24 @@ def test_two_notebooks_of_one_name_are_refused(tmp_path: Path, capsys) -> None:
     assert main(["lab", "student", str(tmp_path / "a"), str(tmp_path / "b"),
                  "-o", str(out)]) == 2
     assert "two notebooks named lab.ipynb" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_handout_carries_the_files_the_labs_read(tmp_path: Path, capsys) -> None:
+    """A handout runs on its own (found by a newcomer: lab 03 stopped at its first cell, labs
+    04 and 06 at their workloads, outside the repository): the workloads and the digits
+    script beside the notebooks' folder are copied into it, where the labs look first."""
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_lab.ipynb").write_text(json.dumps(_notebook(_code(SOLVED))))
+    (tmp_path / "workloads" / "sweeps").mkdir(parents=True)
+    (tmp_path / "workloads" / "net.json").write_text("{}")
+    (tmp_path / "workloads" / "sweeps" / "s.toml").write_text("x = 1")
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "train_digits.py").write_text("# the trainer")
+    (tmp_path / "scripts" / "export_onnx.py").write_text("# not for students")
+    out = tmp_path / "handout"
+    assert main(["lab", "student", str(tmp_path / "notebooks"), "-o", str(out)]) == 0
+    assert "1 student notebook(s)" in capsys.readouterr().out
+    assert (out / "workloads" / "net.json").read_text() == "{}"
+    assert (out / "workloads" / "sweeps" / "s.toml").exists()
+    assert (out / "scripts" / "train_digits.py").read_text() == "# the trainer"
+    assert not (out / "scripts" / "export_onnx.py").exists()

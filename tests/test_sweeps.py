@@ -566,3 +566,27 @@ def test_a_dask_worker_killed_by_a_point_costs_only_that_point() -> None:
                              runner=sweep_hooks.crash_or_hang)
     errors = {row["array.rows"]: row["error"] for row in run.rows}
     assert errors[8] == errors[16] == "" and errors[13].startswith("KilledWorker")
+
+
+def test_a_sweep_never_makes_folders_and_its_python_arguments_are_checked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An --out in a folder that does not exist is refused (exit 2, naming it), and no
+    folder appears — the journal's folder was made, parents and all, wherever the path
+    pointed. In Python, `simaccel.sweep` refuses what the CLI refuses: an ``out`` that is not
+    a .csv journal, a worker count below 1 or a bool, a spec of the wrong type."""
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'base = "scalesim_default"\nworkloads = ["{MNIST}"]\nmode = "list"\n'
+                    '[[points]]\n"dram.bandwidth_gbps" = 8\n')
+    missing = tmp_path / "no" / "such" / "rows.csv"
+    assert main(["sweep", str(spec), "--out", str(missing), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and str(missing) in err
+    assert not (tmp_path / "no").exists()
+    for kwargs, field in [({"out": str(tmp_path / "x.txt")}, "out"), ({"workers": 0}, "workers"),
+                          ({"workers": True}, "workers")]:
+        with pytest.raises(InputError) as refused:
+            simaccel.sweep(str(spec), **kwargs)
+        assert refused.value.source == "simaccel.sweep" and refused.value.field == field
+    with pytest.raises(InputError, match="spec"):
+        simaccel.sweep(None)
+    assert not (tmp_path / "x.txt").exists()

@@ -4,17 +4,25 @@ files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from simaccel.errors import InputError
 from simaccel.model import Model
+
+#: The model files `load_model` reads, by extension (as its messages list them).
+KNOWN_TYPES = ".json (simaccel-model/1), .onnx, .csv (SCALE-Sim topology)"
 
 
 def load_model(path: str | Path, allow_unknown: bool = False,
                dims: dict[str, int] | None = None) -> Model:
     """Load a network from ``model.json``, an ONNX file or a SCALE-Sim topology ``.csv``.
     ONNX only: ``allow_unknown`` costs unsupported ops by the bytes they move instead of
-    refusing; ``dims`` sets symbolic dimensions by name (default 1)."""
+    refusing; ``dims`` sets symbolic dimensions by name (default 1). Raises `InputError`
+    naming ``path`` when it is not a str or path, else the file and field of a bad model."""
+    if not isinstance(path, str | os.PathLike) or not str(path).strip():
+        raise InputError("simaccel.load_model", "path", f"expected a model file path "
+                         f"({KNOWN_TYPES}), got {path!r}"[:300])
     path = Path(path)
     suffix = path.suffix.lower()
     if dims and suffix != ".onnx":
@@ -31,5 +39,5 @@ def load_model(path: str | Path, allow_unknown: bool = False,
         from simaccel.frontends.onnx_model import load_onnx
 
         return load_onnx(path, allow_unknown=allow_unknown, dims=dims)
-    raise InputError(str(path), "", f"unknown model file type {suffix or '(none)'!r}; "
-                     "expected .json (simaccel-model/1), .onnx or .csv (SCALE-Sim topology)")
+    what = f"unknown model file type {suffix!r}" if suffix else "no file type (extension)"
+    raise InputError(str(path), "", f"{what}; known model file types: {KNOWN_TYPES}")

@@ -38,9 +38,10 @@ def load_hardware_toml(path: Path) -> Hardware:
     return parse_hardware(read_toml(path), source).with_source(source)
 
 
-def load_hardware(path_or_name: str | Path | None = None) -> Hardware:
+def load_hardware(path_or_name: str | Path | None = None, label: str = "--hw") -> Hardware:
     """A hardware config from a ``.toml`` or SCALE-Sim ``.cfg`` path, or a shipped config's
-    name; None gives `DEFAULT_HARDWARE`."""
+    name; None gives `DEFAULT_HARDWARE`. ``label`` is how messages name where a shipped
+    name came from (the CLI's ``--hw``; the public API names its function)."""
     if path_or_name is None:
         path_or_name = DEFAULT_HARDWARE
     text = str(path_or_name)
@@ -53,6 +54,6 @@ def load_hardware(path_or_name: str | Path | None = None) -> Hardware:
         return load_hardware_toml(path)
     shipped = shipped_configs()
     if text in shipped:  # messages name the config as the user gave it
-        return load_hardware_toml(shipped[text]).with_source(f"--hw {text}")
-    raise InputError("--hw", "", f"no file and no shipped config named {text!r}; shipped: "
+        return load_hardware_toml(shipped[text]).with_source(f"{label} {text}")
+    raise InputError(label, "", f"no file and no shipped config named {text!r}; shipped: "
                      f"{', '.join(sorted(shipped))}")

@@ -212,7 +212,10 @@ def _gemm(graph: Graph, work: LayerSchedule, instructions: list[Instruction], he
     out = _requantize(y, kernel.output, fp, hw.dtypes.input)
     ok = ok and not fault
     status = "pass" if ok and not outcome.overflow else "fail"
-    note = fault or ("int32 accumulator overflow" if outcome.overflow else (
+    overflowed = f"{hw.dtypes.accumulator.value} accumulator overflow" + (
+        " (int16 products take 30 bits: accumulate in int48)"
+        if hw.dtypes.input is DType.INT16 and hw.dtypes.accumulator is DType.INT32 else "")
+    note = fault or (overflowed if outcome.overflow else (
         "" if ok else "the Program's result differs from the reference"))
     return out, Check(status=status, dtype=_dtype_label(hw), max_abs_error=error,
                       sqnr_db=sqnr_db(fp[kernel.output], out.real()), overflow=outcome.overflow,

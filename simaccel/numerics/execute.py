@@ -13,7 +13,8 @@ Integer products are summed by BLAS in float32 where that is exact — every pro
 and its partial sums below 2**24 (int8: a tile's K up to 1,032) — and in float64 otherwise,
 exact while every partial sum stays below 2**53 (int8: any K below 5·10**11); tiles add up in
 float64. After every matmul the partial sums are what the
-accumulators hold: one outside the int32 range is an overflow, reported, never wrapped.
+accumulators hold: one outside the accumulator's range (int32 or int48) is an overflow,
+reported, never wrapped.
 Float accumulators (fp32) round after every matmul.
 """
 
@@ -61,15 +62,15 @@ def run_gemm(instructions: Sequence[Instruction], a: np.ndarray, b: np.ndarray,
     exact = accumulator is not DType.FP32 and _exact_in_float32(instructions, largest)
     dtype = np.float32 if exact else np.float64
     a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
-    # no partial sum can leave the int32 range when even K products of the largest size
-    # and the largest bias cannot: then the check after every matmul is skipped
-    may_overflow = largest * a.shape[2] + _magnitude(init) > INT_MAX[DType.INT32]
+    # no partial sum can leave the accumulator's range when even K products of the largest
+    # size and the largest bias cannot: then the check after every matmul is skipped
+    limit = INT_MAX.get(accumulator, 0)  # float accumulators round instead
+    may_overflow = largest * a.shape[2] + _magnitude(init) > limit
     out = np.full((g, m, n), np.nan)
     written = np.zeros((g, m, n), dtype=bool)
     regions: dict[int, tuple[Block, np.ndarray]] = {}
     open_blocks: dict[tuple, np.ndarray] = {}
     overflow = False
-    limit = INT_MAX[DType.INT32]
     for ins in instructions:
         if ins.op is Opcode.LOAD:
             if ins.index in regions:

@@ -13,7 +13,7 @@ class Check:
     dtype: str
     max_abs_error: float | None = None
     sqnr_db: float | None = None  #: the quantized output against the fp model, in dB
-    overflow: bool = False  #: an int32 accumulator left its range
+    overflow: bool = False  #: an integer accumulator left its range
     note: str = ""
     #: GEMM: share (0..1) of the array's input operands (im2col'ed activations) that are
     #: zero, as the run computed them; what activation zero-gating saves (None: not run)

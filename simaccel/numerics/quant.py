@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from simaccel.domain import DType
+from simaccel.errors import InputError
 
-INT_MAX = {DType.INT8: 127, DType.INT16: 32767, DType.INT32: 2**31 - 1}
+INT_MAX = {DType.INT8: 127, DType.INT16: 32767, DType.INT32: 2**31 - 1, DType.INT48: 2**47 - 1}
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,19 @@ class QTensor:
         return self.values * self.scale
 
 
+def _bad_dtype(function: str, dtype: object, integer: bool | None) -> InputError:
+    """The refusal of a ``dtype`` that is not an integer (``integer``), float (not
+    ``integer``) or any (None) `DType`; built on the failing path only, so the hot paths pay
+    nothing for the check."""
+    names = [d.value for d in DType if integer is None or d.is_integer == integer]
+    kind = {True: "an integer DType", False: "a float DType", None: "a DType"}[integer]
+    return InputError(f"simaccel.quant.{function}", "dtype",
+                      f"expected {kind} ({', '.join(names)}), got {dtype!r}")
+
+
 def round_to(x: np.ndarray, dtype: DType) -> np.ndarray:
-    """Round float64 values to the nearest value of a float ``dtype`` (ties to even)."""
+    """Round float64 values to the nearest value of a float ``dtype`` (ties to even).
+    Raises `InputError` naming ``dtype`` for an integer type or a non-`DType`."""
     if dtype is DType.FP32:
         return x.astype(np.float32).astype(np.float64)
     if dtype is DType.FP16:
@@ -40,18 +52,26 @@ def round_to(x: np.ndarray, dtype: DType) -> np.ndarray:
         bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
         rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
         return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
-    raise ValueError(f"{dtype} is not a float type")
+    raise _bad_dtype("round_to", dtype, False)
 
 
 def scale_for(max_abs: float | np.ndarray, dtype: DType) -> float | np.ndarray:
-    """Symmetric scale mapping ``max_abs`` to the largest integer of ``dtype``."""
-    limit = INT_MAX[dtype]
+    """Symmetric scale mapping ``max_abs`` to the largest integer of ``dtype``. Raises
+    `InputError` naming ``dtype`` unless it is an integer `DType`."""
+    try:
+        limit = INT_MAX[dtype]
+    except (KeyError, TypeError):
+        raise _bad_dtype("scale_for", dtype, True) from None
     return np.where(np.asarray(max_abs) > 0, np.asarray(max_abs) / limit, 1.0)
 
 
 def quantize(x: np.ndarray, scale: float | np.ndarray, dtype: DType) -> np.ndarray:
-    """Integers (as float64) nearest to ``x / scale``, saturated to ``dtype``'s range."""
-    limit = INT_MAX[dtype]
+    """Integers (as float64) nearest to ``x / scale``, saturated to ``dtype``'s range.
+    Raises `InputError` naming ``dtype`` unless it is an integer `DType`."""
+    try:
+        limit = INT_MAX[dtype]
+    except (KeyError, TypeError):
+        raise _bad_dtype("quantize", dtype, True) from None
     q = np.divide(x, scale, dtype=np.float64)
     np.rint(q, out=q)
     return np.clip(q, -limit, limit, out=q)
@@ -59,8 +79,13 @@ def quantize(x: np.ndarray, scale: float | np.ndarray, dtype: DType) -> np.ndarr
 
 def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) -> QTensor:
     """Represent real values ``x`` in ``dtype``: quantized with a scale calibrated on
-    ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types."""
-    if dtype.is_integer:
+    ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types. Raises
+    `InputError` naming ``dtype`` unless it is a `DType`."""
+    try:
+        integer = dtype.is_integer
+    except AttributeError:
+        raise _bad_dtype("to_accelerator", dtype, None) from None
+    if integer:
         scale = float(scale_for(finite_max(x) if max_abs is None else max_abs, dtype))
         return QTensor(quantize(x, scale, dtype), scale, dtype)
     return QTensor(round_to(x, dtype), 1.0, dtype)
@@ -80,15 +105,19 @@ def finite_max(x: np.ndarray) -> float:
 
 def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
     """Signal-to-quantization-noise ratio of ``approx`` against ``reference`` (dB), over the
-    elements finite in both (a mask's ±inf is not signal)."""
+    elements where ``reference`` is finite (a mask's ±inf is not signal); −inf when
+    ``approx`` is NaN or infinite where ``reference`` is finite (a broken result never
+    looks perfect)."""
     reference = np.asarray(reference, dtype=np.float64).ravel()
     approx = np.asarray(approx, dtype=np.float64).ravel()
     diff = reference - approx
     signal = float(np.dot(reference, reference))
     noise = float(np.dot(diff, diff))
     if not (math.isfinite(signal) and math.isfinite(noise)):
-        finite = np.isfinite(reference) & np.isfinite(approx)
-        reference, diff = reference[finite], diff[finite]
+        kept = np.isfinite(reference)
+        if not np.isfinite(approx[kept]).all():  # a finite value came out NaN or ±inf
+            return float("-inf")
+        reference, diff = reference[kept], diff[kept]
         signal, noise = float(np.dot(reference, reference)), float(np.dot(diff, diff))
     if noise == 0:
         return float("inf")
