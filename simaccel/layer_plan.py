@@ -200,12 +200,11 @@ def _collective_cycles(network: Network, collective: Collective, nbytes: int) ->
     when neither can be timed among that many nodes (`conversion` names the field)."""
     timed, why = [], []
     for algorithm in Algorithm:
-        try:
-            messages = plan(collective, algorithm, network.nodes, nbytes)
-        except ValueError as exc:  # no such algorithm for this count, or too many messages
+        try:  # ValueError: no such algorithm for this count, or too many to time
+            timed.append(link_engine.run(
+                network, plan(collective, algorithm, network.nodes, nbytes)).cycles)
+        except ValueError as exc:
             why.append(str(exc))
-            continue
-        timed.append(link_engine.run(network, messages).cycles)
     if not timed:
         raise ValueError(f"{collective.value} among {network.nodes} chips cannot be timed: "
                          + "; ".join(why))
