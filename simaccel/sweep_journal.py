@@ -46,9 +46,14 @@ def resume(journal: Path, fingerprint: dict[str, Any], columns: list[str]) -> se
                          "column); choose another --out")
     lines = list(reader)
     if not lines:
-        if not journal.parent.is_dir():  # never make folders the user did not ask for
-            raise InputError(str(journal), "", f"its folder {str(journal.parent)!r} does "
-                             "not exist")
+        try:  # the journal's own folder, as `simulate --out` makes its folder; no parents
+            journal.parent.mkdir(exist_ok=True)
+        except FileNotFoundError:
+            raise InputError(str(journal), "", f"the folder above {str(journal.parent)!r} "
+                             "does not exist") from None
+        except OSError as exc:
+            raise InputError(str(journal), "", f"cannot make its folder: "
+                             f"{exc.strerror or exc}") from None
         _write(sidecar(journal), json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
         with journal.open("w", newline="", encoding="utf-8") as handle:
             csv.DictWriter(handle, fieldnames=columns).writeheader()
