@@ -571,9 +571,10 @@ def test_a_dask_worker_killed_by_a_point_costs_only_that_point() -> None:
 def test_a_sweep_never_makes_folders_and_its_python_arguments_are_checked(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An --out two folders below one that exists is refused (exit 2, naming it), and no
-    folder appears — the journal's folder was made, parents and all, wherever the path
-    pointed; as for `simulate --out`, only the output's own folder is made. In Python, `simaccel.sweep` refuses what the CLI refuses: an ``out`` that is not
-    a .csv journal, a worker count below 1 or a bool, a spec of the wrong type."""
+    folder appears (the journal's folder was made, parents and all, wherever the path
+    pointed; as for `simulate --out`, only the output's own folder is made). In Python,
+    `simaccel.sweep` refuses what the CLI refuses: an ``out`` that is not a .csv journal, a
+    worker count below 1 or a bool, a spec of the wrong type."""
     spec = tmp_path / "s.toml"
     spec.write_text(f'base = "scalesim_default"\nworkloads = ["{MNIST}"]\nmode = "list"\n'
                     '[[points]]\n"dram.bandwidth_gbps" = 8\n')
