@@ -65,6 +65,10 @@ def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
             (f"points[{i}].{k!r}", k) for i, p in enumerate(spec.points) for k in p]:
         if key in RUN_FIELDS:
             continue
+        tied = [part.strip() for part in key.split("+") if part.strip() in RUN_FIELDS]
+        if tied:
+            raise InputError(source, where, f"{tied[0]!r} is a run field, not a hardware "
+                             "field: sweep it on its own, not tied with '+'")
         for dotted in key.split("+"):
             problem = _field_problem(dotted.strip())
             if problem:

@@ -64,7 +64,9 @@ def test_a_spec_without_run_fields_keeps_its_columns() -> None:
     ('parallel = ["data", "model"]', "grid.'parallel'[1]", "'model' is not one of data"),
     ("batch = [1, 0]", "grid.'batch'[1]", "0 is not a whole number of inferences"),
     ('batch = ["8"]', "grid.'batch'[0]", "'8' is not a whole number"),
-    ('"parallel+array.rows" = [8]', "grid.'parallel+array.rows'", "'parallel' is not a "),
+    ('"parallel+array.rows" = [8]', "grid.'parallel+array.rows'",
+     "'parallel' is a run field, not a hardware field: sweep it on its own"),
+    ('"array.rows+batch" = [8]', "grid.'array.rows+batch'", "'batch' is a run field"),
 ])
 def test_a_bad_run_value_is_one_line_naming_the_spec_and_field(tmp_path: Path, capsys,
                                                                grid: str, field: str,
