@@ -153,6 +153,12 @@ def write_student_versions(paths: list[Path], out: Path) -> list[Path]:
     if clash:
         raise InputError(", ".join(map(str, paths)), "", f"two notebooks named {clash[0]}: the "
                          "student versions would overwrite each other")
+    roots = sorted({_data_root(file.resolve().parent) for file in files})
+    if not any((root / LAB_DATA[0]).is_dir() for root in roots) and any(
+            LAB_DATA[0] in file.read_text(encoding="utf-8", errors="replace") for file in files):
+        raise InputError(", ".join(map(str, paths)), "", f"these labs read {LAB_DATA[0]}/, "
+                         "which is not beside their folder: build the handout from the "
+                         "repository's notebooks/ so that it carries the files they read")
     stripped = {}
     for file in files:
         try:
@@ -166,9 +172,15 @@ def write_student_versions(paths: list[Path], out: Path) -> list[Path]:
         target = out / name
         target.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(target)
-    for root in sorted({file.resolve().parent.parent for file in files}):
+    for root in roots:
         written.extend(_copy_lab_data(root, out))
     return written
+
+
+def _data_root(folder: Path) -> Path:
+    """Where the labs in ``folder`` find their `LAB_DATA`: beside them (a handout), else in
+    the folder above (the repository's ``notebooks/``), as the labs look."""
+    return folder if (folder / LAB_DATA[0]).is_dir() else folder.parent
 
 
 def _copy_lab_data(root: Path, out: Path) -> list[Path]:

@@ -156,3 +156,19 @@ def test_the_handout_carries_the_files_the_labs_read(tmp_path: Path, capsys) -> 
     assert (out / "workloads" / "sweeps" / "s.toml").exists()
     assert (out / "scripts" / "train_digits.py").read_text() == "# the trainer"
     assert not (out / "scripts" / "export_onnx.py").exists()
+
+
+def test_labs_that_read_workloads_are_refused_without_them(tmp_path: Path, capsys) -> None:
+    """Labs copied away from the repository (no workloads/ beside or above them) would make a
+    handout that stops at its first cell: refused in one line, nothing written. A handout
+    (its workloads/ inside) rebuilds."""
+    (tmp_path / "copy").mkdir()
+    lab = _notebook(_code('ROOT / "workloads" / "net.json"\n' + SOLVED))
+    (tmp_path / "copy" / "01_lab.ipynb").write_text(json.dumps(lab))
+    out = tmp_path / "handout"
+    assert main(["lab", "student", str(tmp_path / "copy"), "-o", str(out)]) == 2
+    assert "workloads/" in capsys.readouterr().err and not out.exists()
+    (tmp_path / "copy" / "workloads").mkdir()
+    (tmp_path / "copy" / "workloads" / "net.json").write_text("{}")
+    assert main(["lab", "student", str(tmp_path / "copy"), "-o", str(out)]) == 0
+    assert (out / "workloads" / "net.json").exists()
