@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +185,22 @@ def test_pipeline_stages_never_beat_data_parallelism(mixed_report, batch: int) -
     data, _ = choose(mixed_report, "data", batch)
     piped, _ = choose(mixed_report, "pipeline", batch)
     assert batch_cycles(data, batch) <= batch_cycles(piped, batch)
+
+
+def test_a_slice_moves_its_share_of_measured_weights() -> None:
+    """The digits CNN ships trained (dense) weights, whose measured sparsity the kernels
+    carry: a slice must store and move only its share of them, so the tensor plan's energy
+    with the weights equals the one without (found by a tester: 10% more with them, the
+    whole kernel's weights moved by every slice)."""
+    import dataclasses
+
+    from simaccel.partition import choose
+
+    model = simaccel.load_model(Path(__file__).resolve().parent.parent / "workloads" /
+                                "digits_cnn.json")
+    hw = simaccel.load_hardware("tpu_v4_like_x8")
+    with_weights, _ = choose(simaccel.simulate(model, hw, check=False), "tensor", 1)
+    bare = dataclasses.replace(model, weights=None)
+    without, _ = choose(simaccel.simulate(bare, hw, check=False), "tensor", 1)
+    assert with_weights.energy_pj == pytest.approx(without.energy_pj, rel=1e-9)
+    assert with_weights.batch_cycles == without.batch_cycles
