@@ -210,6 +210,8 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     partition = bool(sweeps_runs(spec))
     tasks = [Task(point_key(params, w.id, base_input.id), w.path, w.label, params, partition)
              for params in iter_points(spec) for w in workloads]
+    if isinstance(scheduler, str):  # an unreachable scheduler is refused before any write
+        _connect(scheduler).close()
     done = sweep_journal.resume(path, _fingerprint(spec, base_input, workloads),
                                 columns(spec)) if path is not None else set()
     todo = [t for t in tasks if t.key not in done]
@@ -355,17 +357,9 @@ def _rows(base: Hardware, prepared: dict, tasks: list[Task], workers: int,
 def _dask_rows(base: Hardware, prepared: dict, tasks: list[Task],
                scheduler: str | Callable[[], Any],
                runner: Callable[..., dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise InputError("--scheduler", "", "needs Dask: pip install 'simaccel[sweep]'") \
-            from None
-    try:
-        client = scheduler() if callable(scheduler) else Client(
-            scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
-    except OSError as exc:
-        raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
-                         f"{scheduler!r}: {exc}") from None
+    from distributed import as_completed
+
+    client = scheduler() if callable(scheduler) else _connect(scheduler)
     try:
         # hash=False: keys of this sweep's own, which no other client's release can drop
         shared = {w: client.scatter(p, broadcast=True, hash=False) for w, p in prepared.items()}
@@ -383,6 +377,21 @@ def _dask_rows(base: Hardware, prepared: dict, tasks: list[Task],
     finally:
         if not callable(scheduler):
             client.close()
+
+
+def _connect(address: str):
+    """A Dask client of the scheduler at ``address``. Raises `InputError` naming
+    ``--scheduler`` without Dask, for an unreachable scheduler or for a bad address."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--scheduler", "", "needs Dask: pip install 'simaccel[sweep]'") \
+            from None
+    try:
+        return Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, ValueError) as exc:  # unreachable, or not an address ("bogus")
+        raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
+                         f"{address!r}: {exc}") from None
 
 
 # -- results ------------------------------------------------------------------------------

@@ -81,12 +81,16 @@ def test_process_pool_and_dask_cluster_give_identical_rows(small_in_process) -> 
     pd.testing.assert_frame_equal(by_address, small_in_process)
 
 
-def test_scheduler_address_that_answers_nothing_is_bad_input(monkeypatch) -> None:
+def test_scheduler_address_that_answers_nothing_is_bad_input(monkeypatch, tmp_path) -> None:
+    """An unreachable scheduler or a string that is no address ("bogus" was an internal
+    error) is refused before the journal is written."""
     pytest.importorskip("distributed")
     monkeypatch.setattr(sweeps, "CONNECT_TIMEOUT_S", 1)
     spec = {**SMALL, "workloads": [GEMM], "grid": {"array.rows+array.cols": [8]}}
-    with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
-        sweeps.execute(sweeps.parse_spec(spec), scheduler="tcp://127.0.0.1:9")
+    for address in ("tcp://127.0.0.1:9", "bogus"):
+        with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+            sweeps.execute(sweeps.parse_spec(spec), tmp_path / "rows.csv", scheduler=address)
+        assert not (tmp_path / "rows.csv").exists()
 
 
 def test_rerun_resumes_skipping_finished_points(tmp_path: Path,
