@@ -263,8 +263,9 @@ def run_collective(args: argparse.Namespace) -> int:
         messages = plan(kind, algorithm, network.nodes, nbytes)
         run = link_engine.run(network, messages)
     except TooManyMessages as exc:
+        tree = algorithm is Algorithm.RING and kind is not Collective.ALL_TO_ALL
         raise InputError(*hw.where("system.chips" if level == "system" else "chip.cores"),
-                         str(exc)) from None
+                         str(exc) + (" (or --algorithm tree)" if tree else "")) from None
     except ValueError as exc:
         raise InputError("--algorithm", "", str(exc)) from None
     busiest = max(run.link_busy_cycles, default=0)

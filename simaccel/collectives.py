@@ -90,8 +90,7 @@ def plan(collective: Collective, algorithm: Algorithm, p: int, nbytes: int
         raise TooManyMessages(
             f"a {algorithm.value} {collective.value} among {p} nodes is {count:,} link "
             f"messages, over the {MAX_MESSAGES:,} simaccel times one by one; use fewer "
-            "chips" + (" or the tree algorithm" if algorithm is Algorithm.RING
-                       and collective is not Collective.ALL_TO_ALL else ""))
+            "chips")
     return builder(p, nbytes)
 
 

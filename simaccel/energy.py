@@ -139,7 +139,8 @@ def energy_table(hw: Hardware) -> EnergyTable:
     preset = PRESETS[cfg.preset]
     macs = {**preset["mac_pj"], **(cfg.mac_pj or {})}
     vector = {**preset["vector_pj_per_op"], **(cfg.vector_pj_per_op or {})}
-    mac_pj = macs[hw.dtypes.input.value]
+    # a MAC is as wide as its wider operand (int8 × int16 multiplies 16-bit numbers)
+    mac_pj = macs[max(hw.dtypes.input, hw.dtypes.weight, key=lambda d: d.bytes).value]
     # any order in the file; interpolation walks them by size
     points = tuple(sorted(tuple(p) for p in (cfg.sram_access_pj or preset["sram_access_pj"])))
     cores = hw.chip.cores

@@ -274,3 +274,18 @@ static_mw = 2.5
     assert table.static_mw == 2.5 and table.dram_pj_per_byte == 30
     for name in ("tpu_v1", "gemmini", "scalesim_default", "edge_tpu_like", "teaching_8x8"):
         assert energy_table(simaccel.load_hardware(name)).static_mw > 0
+
+
+def test_a_mac_costs_the_rate_of_its_wider_operand() -> None:
+    """int8 activations × int16 weights multiply 16-bit numbers: an int16 MAC (Horowitz:
+    0.9 pJ against int8's 0.3), not the input type's (found by a tester: int8 × int16 cost
+    as int8 × int8, int16 × int8 as int16 × int16)."""
+    base = simaccel.load_hardware("scalesim_default")
+    rates = {}
+    for pair in [("int8", "int8"), ("int8", "int16"), ("int16", "int8"), ("int16", "int16")]:
+        hw = vary(base, {"dtypes.input": pair[0], "dtypes.weight": pair[1],
+                         "dtypes.accumulator": "int48" if "int16" in pair else "int32"})
+        rates[pair] = energy_table(hw).mac_pj
+    assert rates[("int8", "int8")] == PRESETS["horowitz_45nm"]["mac_pj"]["int8"]
+    assert rates[("int8", "int16")] == rates[("int16", "int8")] == rates[("int16", "int16")]
+    assert rates[("int16", "int16")] == PRESETS["horowitz_45nm"]["mac_pj"]["int16"]
