@@ -104,3 +104,18 @@ def test_memory_traffic_per_level_by_hand() -> None:
     assert levels["ofmap"] == {"read": 32_768, "write": 32_768}
     assert levels["dram"]["write"] == 8_192
     assert levels["dram"]["read"] >= 8_832
+
+
+def test_grade_refuses_a_bad_key_or_context_naming_it() -> None:
+    """Found by a tester: ``grade(5, 5)`` raised AttributeError and a missing or unknown
+    keyword a TypeError from inside the grader; both are bad input naming the parameter and
+    saying what the exercise takes."""
+    from simaccel.errors import InputError
+
+    with pytest.raises(InputError, match="grade: key: expected an exercise name"):
+        grade(5, 5)
+    with pytest.raises(InputError, match=r"context: exercise 01\.1 takes rows=\.\.\., "
+                                         r"cols=\.\.\.: missing"):
+        grade("01.1", 5)
+    with pytest.raises(InputError, match="unexpected keyword argument 'bogus'"):
+        grade("01.1", 5, rows=4, cols=4, bogus=1)

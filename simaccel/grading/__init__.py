@@ -14,9 +14,11 @@ The expected functions live in one module per lab (``lab01.py`` …), imported o
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from simaccel.errors import InputError
 from simaccel.teaching import Tolerance, check
 
 #: Lab number -> the module that registers its exercises.
@@ -73,8 +75,21 @@ def grade(key: str, answer: object, **context: object) -> None:
     (its parameters and objects, as keyword arguments); raise ``AssertionError`` saying how it
     is wrong (direction and rough size for numbers), or that there is no answer yet (``...``
     or ``None``), never showing the expected value. Raises ``KeyError`` for an unknown key."""
+    if not isinstance(key, str):
+        raise InputError("simaccel.grading.grade", "key", f"expected an exercise name such as "
+                         f"'01.1', got {type(key).__name__}")
     item = lookup(key)
     if answer is None or answer is Ellipsis:
         check(answer, None, hint=item.hint)
-    check(answer, item.expected(**context), rel=item.tolerance.rel, abs=item.tolerance.abs,
-          hint=item.hint)
+    try:
+        bound = inspect.signature(item.expected).bind(**context)
+    except TypeError as exc:  # a missing or unknown keyword: say what the exercise takes
+        raise InputError("simaccel.grading.grade", "context", f"exercise {key} takes "
+                         f"{_parameters(item.expected)}: {exc}") from None
+    check(answer, item.expected(*bound.args, **bound.kwargs), rel=item.tolerance.rel,
+          abs=item.tolerance.abs, hint=item.hint)
+
+
+def _parameters(function: Callable) -> str:
+    names = list(inspect.signature(function).parameters)
+    return ", ".join(f"{n}=..." for n in names) if names else "no keyword arguments"
