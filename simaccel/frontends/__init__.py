@@ -5,6 +5,7 @@ files."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from simaccel.errors import InputError
@@ -23,6 +24,14 @@ def load_model(path: str | Path, allow_unknown: bool = False,
     if not isinstance(path, str | os.PathLike) or not str(path).strip():
         raise InputError("simaccel.load_model", "path", f"expected a model file path "
                          f"({KNOWN_TYPES}), got {path!r}"[:300])
+    if not isinstance(allow_unknown, bool):
+        raise InputError("simaccel.load_model", "allow_unknown", f"expected True or False, "
+                         f"got {allow_unknown!r}"[:300])
+    if dims is not None and not (isinstance(dims, Mapping) and all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in dims.items())):
+        raise InputError("simaccel.load_model", "dims", f"expected a dict of dimension names "
+                         f"to whole numbers, got {dims!r}"[:300])
     path = Path(path)
     suffix = path.suffix.lower()
     if dims and suffix != ".onnx":
