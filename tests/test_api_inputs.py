@@ -162,3 +162,24 @@ def test_simulate_step_takes_a_path_and_a_shipped_name() -> None:
 def test_pareto_front_takes_a_tuple_of_columns() -> None:
     frame = pd.DataFrame({"name": ["p", "q", "r"], "a": [1.0, 2.0, 3.0], "b": [3.0, 1.0, 3.0]})
     assert list(simaccel.pareto_front(frame, ("a", "b"))["name"]) == ["p", "q"]  # r: beaten
+
+
+@pytest.mark.parametrize(("function", "args", "field"), [
+    ("scale_for", ("bogus", "int8"), "max_abs"),
+    ("scale_for", (float("nan"), "int8"), "max_abs"),
+    ("scale_for", (-1.0, "int8"), "max_abs"),
+    ("quantize", (np.ones((2, 2)), [], "int8"), "scale"),
+    ("quantize", (np.ones(3), 0.0, "int8"), "scale"),
+    ("quantize", (np.ones(3), -0.5, "int8"), "scale"),
+    ("sqnr_db", ("bogus", np.ones(4)), "reference"),
+    ("sqnr_db", (np.ones(3), np.ones(4)), "approx"),
+])
+def test_quant_refuses_values_that_are_not_numbers_or_scales(function, args, field) -> None:
+    """Found by a tester: these raised numpy's TypeError/ValueError/IndexError, or returned
+    a scale of 1.0 for a NaN or negative magnitude and divided by a zero scale."""
+    from simaccel import quant
+
+    with pytest.raises(simaccel.InputError) as refused:
+        getattr(quant, function)(*args)
+    assert (refused.value.source, refused.value.field) == (f"simaccel.quant.{function}", field)
+    assert quant.quantize(1.5, 0.1, quant.DType.INT8) == 15.0  # a scalar is fine

@@ -41,6 +41,16 @@ def _bad_dtype(function: str, dtype: object, integer: bool | None) -> InputError
                       f"expected {kind} ({', '.join(names)}), got {dtype!r}")
 
 
+def _reals(values: object, function: str, name: str) -> np.ndarray:
+    """``values`` as a float64 array, or `InputError` naming ``simaccel.quant.<function>``
+    and ``name`` for what is not numbers."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"simaccel.quant.{function}", name, "expected real numbers, got "
+                         f"{type(values).__name__}") from None
+
+
 def round_to(x: np.ndarray, dtype: DType) -> np.ndarray:
     """Round float64 values to the nearest value of a float ``dtype`` (ties to even).
     Raises `InputError` naming ``dtype`` for an integer type or a non-`DType`."""
@@ -62,18 +72,30 @@ def scale_for(max_abs: float | np.ndarray, dtype: DType) -> float | np.ndarray:
         limit = INT_MAX[dtype]
     except (KeyError, TypeError):
         raise _bad_dtype("scale_for", dtype, True) from None
-    return np.where(np.asarray(max_abs) > 0, np.asarray(max_abs) / limit, 1.0)
+    largest = _reals(max_abs, "scale_for", "max_abs")
+    if not (largest >= 0).all():  # NaN fails too
+        raise InputError("simaccel.quant.scale_for", "max_abs", "a largest magnitude is ≥ 0 "
+                         "and not NaN")
+    return np.where(largest > 0, largest / limit, 1.0)
 
 
 def quantize(x: np.ndarray, scale: float | np.ndarray, dtype: DType) -> np.ndarray:
-    """Integers (as float64) nearest to ``x / scale``, saturated to ``dtype``'s range.
-    Raises `InputError` naming ``dtype`` unless it is an integer `DType`."""
+    """Integers (as float64) nearest to ``x / scale``, saturated to ``dtype``'s range (NaN
+    stays NaN). Raises `InputError` naming ``dtype`` unless it is an integer `DType`,
+    ``scale`` unless every scale is finite and > 0 (and broadcasts against ``x``), ``x``
+    unless it is real numbers."""
     try:
         limit = INT_MAX[dtype]
     except (KeyError, TypeError):
         raise _bad_dtype("quantize", dtype, True) from None
-    q = np.divide(x, scale, dtype=np.float64)
-    np.rint(q, out=q)
+    step = _reals(scale, "quantize", "scale")
+    if not (np.isfinite(step) & (step > 0)).all():
+        raise InputError("simaccel.quant.quantize", "scale", "a scale is a finite number > 0")
+    try:
+        q = np.array(np.divide(_reals(x, "quantize", "x"), step, dtype=np.float64))
+    except ValueError as exc:  # shapes that do not broadcast
+        raise InputError("simaccel.quant.quantize", "scale", str(exc)) from None
+    np.rint(q, out=q)  # NaN stays NaN (a fully masked softmax row, as ONNX gives it)
     return np.clip(q, -limit, limit, out=q)
 
 
@@ -108,8 +130,11 @@ def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
     elements where ``reference`` is finite (a mask's ±inf is not signal); −inf when
     ``approx`` is NaN or infinite where ``reference`` is finite (a broken result never
     looks perfect)."""
-    reference = np.asarray(reference, dtype=np.float64).ravel()
-    approx = np.asarray(approx, dtype=np.float64).ravel()
+    reference = _reals(reference, "sqnr_db", "reference").ravel()
+    approx = _reals(approx, "sqnr_db", "approx").ravel()
+    if reference.shape != approx.shape:
+        raise InputError("simaccel.quant.sqnr_db", "approx", f"{approx.size} values against "
+                         f"{reference.size} in the reference")
     diff = reference - approx
     signal = float(np.dot(reference, reference))
     noise = float(np.dot(diff, diff))
