@@ -4,15 +4,16 @@ field by field, and the design points it makes, counted before any is made (see
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
 import random
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
 from simaccel.errors import InputError
 from simaccel.frontends.files import read_toml
@@ -74,6 +75,7 @@ def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
             if problem:
                 raise InputError(source, where, problem)
     _check_run_values(spec, source)
+    _check_field_values(spec, source)
     for key, values in spec.grid.items():
         if not values:
             raise InputError(source, f"grid.{key!r}", "no values to sweep")
@@ -107,6 +109,45 @@ def _refuse_twins(source: str, fields: list[str], values: list[Any]) -> None:
             raise InputError(source, where, f"the same as {seen[text]} ({text[:60]}); list "
                              "each once")
         seen[text] = where
+
+
+def _check_field_values(spec: SweepSpec, source: str) -> None:
+    """Refuse a hardware field's value that its field alone does not accept — a type (``true``
+    for ``array.rows``) or a bound (``array.rows = 0``) — naming where it is, before any point
+    runs (it made every point that used it an error row). Rules that tie fields together
+    (dtypes that must agree, sizes against ``[[memories]]``) are checked per point, where the
+    other fields' values are known."""
+    values = [(f"grid.{k!r}[{i}]", k, v) for k in spec.grid if k not in RUN_FIELDS
+              for i, v in enumerate(spec.grid[k])]
+    values += [(f"points[{i}].{k!r}", k, v) for i, p in enumerate(spec.points)
+               for k, v in p.items() if k not in RUN_FIELDS]
+    for where, key, value in values:
+        for dotted in key.split("+"):
+            problem = _value_problem(dotted.strip(), value)
+            if problem:
+                raise InputError(source, where, problem)
+
+
+def _value_problem(dotted: str, value: object) -> str | None:
+    """Why ``value`` is not one the hardware field ``dotted`` accepts on its own, or None."""
+    try:
+        _adapter(dotted).validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return f"{dotted}: {first['msg']} (got {value!r})"[:300]
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(dotted: str):
+    """A validator of the hardware field ``dotted`` alone (its type and bounds)."""
+    model: type[BaseModel] = Hardware
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        model = model.model_fields[part].annotation
+    info = model.model_fields[leaf]
+    return TypeAdapter(Annotated[info.annotation, *info.metadata]) if info.metadata \
+        else TypeAdapter(info.annotation)
 
 
 def _field_problem(dotted: str) -> str | None:

@@ -113,12 +113,16 @@ def test_rerun_resumes_skipping_finished_points(tmp_path: Path,
 
 
 def test_a_broken_point_keeps_its_error_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    """A point the config refuses only in combination (bf16 inputs against the base's int32
+    accumulators; fp32 accumulators against its int8 inputs) is an error row and the sweep
+    goes on; a value its field refuses on its own (``array.rows = 0`` or ``true``, a buffer
+    under one byte) is bad input, refused before any point runs, naming where it is."""
     spec = {
         "base": "scalesim_default", "workloads": [MNIST], "mode": "list",
         "points": [
             {"array.rows": 16},
-            {"array.rows": 0},                                     # refused by the config
-            {"array.rows": 16, "sram.ofmap_kib": 0.0005},          # under one byte
+            {"array.rows": 8, "dtypes.input": "bf16"},             # refused with int32 acc
+            {"array.rows": 12, "dtypes.accumulator": "fp32"},      # refused with int8 in
             {"array.rows": 32},
         ],
     }
@@ -127,10 +131,17 @@ def test_a_broken_point_keeps_its_error_and_the_sweep_goes_on(tmp_path: Path) ->
     assert len(frame) == 4
     ok = frame[frame["error"] == ""]
     assert len(ok) == 2 and (ok["cycles"] > 0).all()
-    assert "array.rows" in errors[0] and "greater than 0" in errors[0]
-    broken_sram = frame[frame["sram.ofmap_kib"] == 0.0005]["error"].iloc[0]
-    assert "sram.ofmap_kib" in broken_sram
+    assert "dtypes" in errors[8] and "integer types or both float" in errors[8]
+    assert "dtypes" in errors[12] and "accumulate" in errors[12]
     assert frame[frame["error"] != ""]["cycles"].isna().all()
+    for field, bad, words in [("array.rows", 0, "greater than 0"),
+                              ("array.rows", True, "valid integer"),
+                              ("sram.ofmap_kib", 0.0005, "greater than or equal to")]:
+        points = [{"array.rows": 16}, {field: bad}]
+        with pytest.raises(InputError, match=words) as refused:
+            simaccel.sweep({**spec, "points": points}, out=tmp_path / "bad.csv")
+        assert refused.value.field == f"points[1].{field!r}"
+        assert not (tmp_path / "bad.csv").exists()
 
 
 def test_workloads_are_parsed_and_lowered_once(monkeypatch) -> None:
@@ -458,7 +469,7 @@ def test_grids_are_counted_before_they_are_built(monkeypatch) -> None:
         f"sram.{k}": list(range(1, 11)) for k in ("ifmap_kib", "filter_kib", "ofmap_kib")} | {
         f"dram.{k}": list(range(1, 11)) for k in ("bytes_per_cycle", "bandwidth_gbps")} | {
         "clock_mhz": list(range(1, 11)), "vector.lanes": list(range(1, 11)),
-        "array.dataflow+dtypes.input": list(range(10))}
+        "dram.latency_ns": list(range(1, 11))}
     spec = sweeps.parse_spec({**SMALL, "mode": "random", "samples": 5, "seed": 1,
                               "grid": huge})
     assert sweeps.count_points(spec) == 5
