@@ -331,9 +331,9 @@ def evaluate(costs: Costs, names: tuple[str, ...], batch: int) -> LayerPlan:
     return _finish(costs, choices, batch)
 
 
-def _key(plan_cycles: int, plan_pj: float, objective: Objective) -> tuple[float, float]:
-    return ((plan_cycles, plan_pj) if objective is Objective.LATENCY
-            else (plan_pj, plan_cycles))
+def rank(cycles: int, pj: float, objective: Objective) -> tuple[float, float]:
+    """What ``objective`` ranks plans and layouts by: its own figure, then the other."""
+    return (cycles, pj) if objective is Objective.LATENCY else (pj, cycles)
 
 
 def search(costs: Costs, batch: int, allowed: Collection[str] = KINDS["per_layer"],
@@ -353,8 +353,8 @@ def search(costs: Costs, batch: int, allowed: Collection[str] = KINDS["per_layer
                 value = (cycles + step.cycles + step.convert_cycles, pj + step.energy_pj,
                          (*choices, step))
                 held = best.get(strategy.name)
-                if held is None or _key(*value[:2], objective) < _key(*held[:2], objective):
+                if held is None or rank(*value[:2], objective) < rank(*held[:2], objective):
                     best[strategy.name] = value
         states = list(best.values())
     plans = [_finish(costs, choices, batch) for _, _, choices in states]
-    return min(plans, key=lambda p: _key(p.cycles, p.energy_pj, objective))
+    return min(plans, key=lambda p: rank(p.cycles, p.energy_pj, objective))

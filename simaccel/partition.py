@@ -47,6 +47,7 @@ from simaccel.layer_plan import (
     Objective,
     costs_of,
     evaluate,
+    rank,
     search,
 )
 from simaccel.network import system_network
@@ -219,8 +220,7 @@ def _pipeline(report: Report, stages: list[Stage], micro_batches: int) -> Partit
 
 def _key(part: Partition, batch: int, objective: Objective) -> tuple[float, float]:
     """What ``objective`` ranks partitions by for ``batch`` inferences, then the other."""
-    cycles, pj = batch_cycles(part, batch), batch_energy_pj(part, batch)
-    return (cycles, pj) if objective is Objective.LATENCY else (pj, cycles)
+    return rank(batch_cycles(part, batch), batch_energy_pj(part, batch), objective)
 
 
 def _compare(a: tuple[float, ...], b: tuple[float, ...]) -> int:
@@ -255,8 +255,7 @@ def layer_partition(report: Report, kind: str, batch: int,
     if kind == "per_layer":
         plans = (_all_data(costs, batch), search(costs, batch, KINDS["tensor"], objective),
                  plan, *_seeded(costs, batch, objective))
-        keys = [(p.cycles, p.energy_pj) if objective is Objective.LATENCY
-                else (p.energy_pj, p.cycles) for p in plans]
+        keys = [rank(p.cycles, p.energy_pj, objective) for p in plans]
         plan = plans[min(range(len(plans)), key=functools.cmp_to_key(
             lambda i, j: _compare(keys[i], keys[j]) or i - j))]
     stage = Stage(0, len(plan.choices) - 1, plan.cycles, 0, 0)

@@ -74,8 +74,7 @@ def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
             problem = _field_problem(dotted.strip())
             if problem:
                 raise InputError(source, where, problem)
-    _check_run_values(spec, source)
-    _check_field_values(spec, source)
+    _check_values(spec, source)
     for key, values in spec.grid.items():
         if not values:
             raise InputError(source, f"grid.{key!r}", "no values to sweep")
@@ -85,19 +84,6 @@ def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
                   spec.workloads)
     spec._source = source
     return spec
-
-
-def _check_run_values(spec: SweepSpec, source: str) -> None:
-    """Refuse a value of a run field (``parallel``, ``batch``: `simaccel.sweep_parallel`)
-    that is not one it may take, naming where it is."""
-    values = [(f"grid.{k!r}[{i}]", k, v) for k in spec.grid if k in RUN_FIELDS
-              for i, v in enumerate(spec.grid[k])]
-    values += [(f"points[{i}].{k!r}", k, v) for i, p in enumerate(spec.points)
-               for k, v in p.items() if k in RUN_FIELDS]
-    for where, key, value in values:
-        problem = value_problem(key, value)
-        if problem:
-            raise InputError(source, where, problem)
 
 
 def _refuse_twins(source: str, fields: list[str], values: list[Any]) -> None:
@@ -111,21 +97,22 @@ def _refuse_twins(source: str, fields: list[str], values: list[Any]) -> None:
         seen[text] = where
 
 
-def _check_field_values(spec: SweepSpec, source: str) -> None:
-    """Refuse a hardware field's value that its field alone does not accept — a type (``true``
-    for ``array.rows``) or a bound (``array.rows = 0``) — naming where it is, before any point
-    runs (it made every point that used it an error row). Rules that tie fields together
-    (dtypes that must agree, sizes against ``[[memories]]``) are checked per point, where the
-    other fields' values are known."""
-    values = [(f"grid.{k!r}[{i}]", k, v) for k in spec.grid if k not in RUN_FIELDS
-              for i, v in enumerate(spec.grid[k])]
+def _check_values(spec: SweepSpec, source: str) -> None:
+    """Refuse, naming where it is, a run field's value that is not one it may take
+    (``parallel``, ``batch``: `simaccel.sweep_parallel`) and a hardware field's value that
+    its field alone does not accept — a type (``true`` for ``array.rows``) or a bound
+    (``array.rows = 0``) — before any point runs (it made every point that used it an error
+    row). Rules that tie fields together (dtypes that must agree, sizes against
+    ``[[memories]]``) are checked per point, where the other fields' values are known."""
+    values = [(f"grid.{k!r}[{i}]", k, v) for k in spec.grid for i, v in enumerate(spec.grid[k])]
     values += [(f"points[{i}].{k!r}", k, v) for i, p in enumerate(spec.points)
-               for k, v in p.items() if k not in RUN_FIELDS]
+               for k, v in p.items()]
     for where, key, value in values:
-        for dotted in key.split("+"):
-            problem = _value_problem(dotted.strip(), value)
-            if problem:
-                raise InputError(source, where, problem)
+        problems = [value_problem(key, value)] if key in RUN_FIELDS else [
+            _value_problem(dotted.strip(), value) for dotted in key.split("+")]
+        problem = next((p for p in problems if p), None)
+        if problem:
+            raise InputError(source, where, problem)
 
 
 def _value_problem(dotted: str, value: object) -> str | None:

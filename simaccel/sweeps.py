@@ -157,18 +157,22 @@ class SweepRun:
     interrupted: bool = False
 
 
+def _swept(spec: SweepSpec) -> list[Mapping[str, Any]]:
+    """The tables whose keys are the swept fields: the list's points, or the grid."""
+    return spec.points if spec.mode == "list" else [spec.grid]
+
+
 def sweeps_runs(spec: SweepSpec) -> tuple[str, ...]:
     """The partition's columns when a point of ``spec`` sweeps ``parallel`` or ``batch``,
     else none."""
-    keys = spec.points if spec.mode == "list" else [spec.grid]
-    return sweep_parallel.COLUMNS if any(map(sweep_parallel.sweeps_runs, keys)) else ()
+    return sweep_parallel.COLUMNS if any(map(sweep_parallel.sweeps_runs, _swept(spec))) \
+        else ()
 
 
 def columns(spec: SweepSpec) -> list[str]:
     """The output's columns: key, workload, parameters, metrics, the partition's (when
     the spec sweeps ``parallel`` or ``batch``), energy, area, error."""
-    keys = spec.points if spec.mode == "list" else [spec.grid]
-    params = sorted({k for p in keys for k in p})
+    params = sorted({k for p in _swept(spec) for k in p})
     runs = sweeps_runs(spec)
     return ["key", "workload", *params, *METRICS, *runs, *EXTRA]
 
@@ -210,16 +214,20 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     partition = bool(sweeps_runs(spec))
     tasks = [Task(point_key(params, w.id, base_input.id), w.path, w.label, params, partition)
              for params in iter_points(spec) for w in workloads]
-    if isinstance(scheduler, str):  # an unreachable scheduler is refused before any write
-        _connect(scheduler).close()
-    done = sweep_journal.resume(path, _fingerprint(spec, base_input, workloads),
-                                columns(spec)) if path is not None else set()
-    todo = [t for t in tasks if t.key not in done]
-    result = SweepRun(skipped=len(tasks) - len(todo))
-    if progress:
-        progress(0, len(todo))
-    handle = path.open("a", newline="", encoding="utf-8") if path is not None else None
+    # one connection for the sweep, made before any write: an unreachable scheduler is
+    # refused with nothing written
+    connected = _connect(scheduler) if isinstance(scheduler, str) else None
+    if connected is not None:
+        scheduler = lambda: connected  # noqa: E731 - the client, as a caller-owned one
+    result, handle = SweepRun(), None
     try:
+        done = sweep_journal.resume(path, _fingerprint(spec, base_input, workloads),
+                                    columns(spec)) if path is not None else set()
+        todo = [t for t in tasks if t.key not in done]
+        result.skipped = len(tasks) - len(todo)
+        if progress:
+            progress(0, len(todo))
+        handle = path.open("a", newline="", encoding="utf-8") if path is not None else None
         writer = csv.DictWriter(handle, fieldnames=columns(spec), extrasaction="ignore") \
             if handle is not None else None
         for row in _rows(base, prepared, todo, workers, scheduler, point_timeout_s, runner):
@@ -234,6 +242,8 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     finally:
         if handle is not None:
             handle.close()
+        if connected is not None:
+            connected.close()
     return result
 
 
