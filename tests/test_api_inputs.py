@@ -183,3 +183,11 @@ def test_quant_refuses_values_that_are_not_numbers_or_scales(function, args, fie
         getattr(quant, function)(*args)
     assert (refused.value.source, refused.value.field) == (f"simaccel.quant.{function}", field)
     assert quant.quantize(1.5, 0.1, quant.DType.INT8) == 15.0  # a scalar is fine
+
+
+def test_an_empty_path_or_a_folder_is_not_read_as_a_file(tmp_path) -> None:
+    """Found by a tester: ``design_points("")`` read "." and said "cannot read: [Errno 21]
+    Is a directory"; every reader now says the path is a folder."""
+    for path in ("", str(tmp_path)):
+        with pytest.raises(simaccel.InputError, match="is a folder, not a file"):
+            simaccel.design_points(path)

@@ -187,3 +187,18 @@ def test_a_run_crossing_too_many_links_is_refused_before_it_starts() -> None:
     assert len(messages) == 10_240 and MAX_LINK_TRANSFERS < 1_047_552
     with pytest.raises(TooManyMessages, match="1,047,552 links"):
         link_engine.run(system_network(hw), messages)
+
+
+def test_a_message_waiting_on_the_second_link_of_a_route_starts_when_it_frees() -> None:
+    """On a ring of 5, 0→2 holds links 0→1 and 1→2 for c = ⌈1 MiB / 47.62 B⌉ = 22,021
+    cycles; 1→2, ready at the same time, waits for 1→2 (the second link of that route) and
+    starts when it frees: it arrives at 2c + α = 45,092 cycles (α = 1050). The engine tries
+    only the messages waiting on a freed link; one that looked at a route's first link only
+    would leave it waiting for ever."""
+    from simaccel.collectives import Message
+
+    hw = simaccel.vary(simaccel.load_hardware("tpu_v4_like_x8"),
+                       {"system.chips": 5, "system.topology": "ring"})
+    run = link_engine.run(system_network(hw), [Message(0, 0, 2, 1 << 20),
+                                              Message(1, 1, 2, 1 << 20)])
+    assert run.cycles == 2 * 22_021 + 1050

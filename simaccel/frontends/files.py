@@ -13,6 +13,8 @@ def read_text(path: Path, allow_empty: bool = False) -> str:
     """The UTF-8 text of ``path``; an `InputError` if it is missing, unreadable or (unless
     ``allow_empty``) blank."""
     source = str(path)
+    if path.is_dir():  # Path("") is "." too: a folder, never what was meant
+        raise InputError(source, "", "is a folder, not a file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
