@@ -238,12 +238,15 @@ def checked_inputs(graph: Graph, inputs: Mapping[str, object]) -> dict[str, np.n
 def _numerics(graph, schedule, program, inputs, tell: Progress):
     from simaccel.numerics import check, weights
 
-    if schedule.fast_forwarded:  # the numerics execute every tile: the exact Program
-        schedule = build_schedule(tuple(w.kernel for w in schedule.layers), schedule.hardware,
-                                  exact=True)
-        program = _compile(schedule, graph, program)
-    params = weights.model_params(graph, graph.model.weights)
     data = dict(inputs) if inputs is not None else weights.input_tensors(graph)
-    total = len(schedule.layers)
-    return check.run(graph, schedule, program, params, data,
-                     on_kernel=lambda done: tell("checking numerics", done, total))
+    with check.Helpers() as helpers:  # draws and the fp model run ahead on a helper thread
+        fp = check.FpModel(graph, weights.layer_params(graph, graph.model.weights),
+                           weights.param_layers(graph), data, helpers)
+        if schedule.fast_forwarded:  # the numerics execute every tile: the exact Program
+            schedule = build_schedule(tuple(w.kernel for w in schedule.layers),
+                                      schedule.hardware, exact=True)
+            program = _compile(schedule, graph, program)
+        total = len(schedule.layers)
+        return check.run(graph, schedule, program, fp.params, data,
+                         on_kernel=lambda done: tell("checking numerics", done, total),
+                         fp=fp, helpers=helpers)

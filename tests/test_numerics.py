@@ -309,3 +309,45 @@ def test_sqnr_of_a_broken_result_is_minus_infinity_and_masks_are_not_signal() ->
     assert sqnr_db(np.array([3.0, -np.inf, 4.0]), np.array([3.0, -127.0, 4.0])) == np.inf
     assert sqnr_db(np.array([3.0, 4.0]), np.array([3.0, 4.5])) == pytest.approx(
         10 * np.log10(25 / 0.25))
+
+
+def test_fp_model_on_its_helper_thread_is_the_serial_fp_model():
+    """The check draws the parameters and runs the fp model on a helper thread, layer by
+    layer ahead of the main thread (docs/architecture.md, "Numerics"): the same values as
+    drawing everything and running `fp_model` in one thread, bit for bit, on a model with
+    branches, batchnorm and a dense head."""
+    from simaccel.numerics import check, weights
+    from simaccel.pipeline import prepare
+
+    graph = prepare(simaccel.load_model(WORKLOADS / "resnet18.json")).graph
+    inputs = weights.input_tensors(graph)
+    params = weights.model_params(graph)
+    serial = check.fp_model(graph, params, inputs)
+    with check.Helpers() as helpers:
+        fp = check.FpModel(graph, weights.layer_params(graph), weights.param_layers(graph),
+                           inputs, helpers)
+        assert list(fp.params) == list(params)
+        for name in reversed(graph.order):  # waits for the last first
+            assert np.array_equal(fp.tensors[name], serial[name]), name
+        for layer, values in params.items():
+            assert values.keys() == fp.params[layer].keys()
+            assert all(np.array_equal(v, fp.params[layer][k]) for k, v in values.items())
+        with pytest.raises(KeyError):
+            fp.tensors["no such tensor"]
+
+
+def test_an_error_on_the_helper_thread_reaches_the_caller():
+    """What the fp model's helper raises (here a stored weights file that lacks a
+    parameter) is raised where the check reads the value, not lost in the thread."""
+    from simaccel.errors import InputError
+    from simaccel.numerics import check, weights
+    from simaccel.pipeline import prepare
+
+    graph = prepare(simaccel.load_model(WORKLOADS / "mnist_cnn.json")).graph
+    stored = {f"{layer}.{key}": value for layer, values in weights.model_params(graph).items()
+              for key, value in values.items() if layer != "fc2"}
+    with check.Helpers() as helpers:
+        fp = check.FpModel(graph, weights.layer_params(graph, stored),
+                           weights.param_layers(graph), weights.input_tensors(graph), helpers)
+        with pytest.raises(InputError, match="fc2.kernel"):
+            fp.tensors[graph.order[0]]

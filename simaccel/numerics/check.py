@@ -17,7 +17,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -71,16 +72,137 @@ def fp_model(graph: Graph, params: Mapping, inputs: Mapping[str, np.ndarray]) ->
     return tensors
 
 
+class Helpers:
+    """The check's second core (docs/architecture.md, "Numerics"): two helper threads and
+    BLAS on one thread each, so that products run side by side instead of one BLAS pool
+    (OpenBLAS's, measured 2–5× slower than one thread per product for array-sized tiles on
+    a machine busy with other work). numpy releases the GIL in its products and bulk loops,
+    so the fp model runs ahead on one helper while the main thread builds the Program and
+    executes it, and each GEMM's reference is computed on the other while the Program's
+    tiles multiply. Results are the same as in one thread: every value is computed by the
+    same operations; only when is different."""
+
+    def __enter__(self) -> Helpers:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.stop = threading.Event()  #: set on leaving: a helper still running stops early
+        self._limit = _one_blas_thread()
+        self._limit.__enter__()
+        self.ahead = ThreadPoolExecutor(1, thread_name_prefix="simaccel-fp")
+        self.beside = ThreadPoolExecutor(1, thread_name_prefix="simaccel-reference")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.ahead.shutdown(cancel_futures=True)
+        self.beside.shutdown(cancel_futures=True)
+        self._limit.__exit__(*exc)
+
+
+class FpModel:
+    """`fp_model` computed on a helper thread, layer by layer in execution order, drawing
+    each layer's parameters just before it needs them: ``fp.tensors[name]`` and
+    ``fp.params[layer]`` wait until that value exists (and raise what the helper raised if
+    it failed before reaching it). ``params``: (layer, parameters) pairs in execution order
+    (`simaccel.numerics.weights.layer_params`), for the layers ``param_layers`` names."""
+
+    def __init__(self, graph: Graph, params: Iterable[tuple[str, Mapping]],
+                 param_layers: Iterable[str], inputs: Mapping[str, np.ndarray],
+                 helpers: Helpers) -> None:
+        import threading
+
+        ready = threading.Condition()
+        self.params = _Published(param_layers, ready)
+        self.tensors = _Published((*inputs, *graph.order), ready)
+        self.tensors.values_.update(inputs)
+        self._stop = helpers.stop
+        self.params.future = self.tensors.future = helpers.ahead.submit(
+            self._run, graph, iter(params))
+
+    def _run(self, graph: Graph, params: Iterator[tuple[str, Mapping]]) -> None:
+        try:
+            self._forward(graph, params)
+        finally:  # wake every reader: what it waits for may never come
+            self.params.finished = self.tensors.finished = True
+            self.tensors.publish(None, None)
+
+    def _forward(self, graph: Graph, params: Iterator[tuple[str, Mapping]]) -> None:
+        tensors, drawn = self.tensors.values_, self.params.values_
+        for name in graph.order:
+            if self._stop.is_set():  # the check ended (an error, an interrupt): stop
+                return
+            if name in self.params and name not in drawn:
+                for layer, values in params:  # draw up to this layer
+                    self.params.publish(layer, values)
+                    if layer == name:
+                        break
+            layer = graph.layer(name)
+            self.tensors.publish(name, reference.layer_forward(
+                layer, [tensors[t] for t in layer.inputs], drawn.get(name, {})))
+        for layer, values in params:  # parameters of layers the fp model never ran
+            self.params.publish(layer, values)
+
+
+class _Published(Mapping):
+    """A mapping whose keys are known up front and whose values a helper thread publishes;
+    reading a value waits for it (`FpModel`)."""
+
+    def __init__(self, keys: Iterable[str], ready) -> None:
+        self._keys = tuple(dict.fromkeys(keys))
+        self._known = set(self._keys)
+        self._ready = ready
+        self.future: Future | None = None  #: the helper's work, set once it is submitted
+        self.finished = False  #: the helper has stopped publishing (done or failed)
+        self.values_: dict[str, object] = {}
+
+    def publish(self, key: str | None, value: object) -> None:
+        """Set ``key`` and wake every reader (``None``: only wake them)."""
+        with self._ready:
+            if key is not None:
+                self.values_[key] = value
+            self._ready.notify_all()
+
+    def __getitem__(self, key: str):
+        if key not in self._known:
+            raise KeyError(key)
+        if key not in self.values_:
+            assert self.future is not None
+            with self._ready:  # the helper wakes readers after each value and when it ends
+                self._ready.wait_for(lambda: key in self.values_ or self.finished)
+            if key not in self.values_:
+                self.future.result()  # raises the helper's error
+                raise KeyError(key)  # the helper stopped before it: the check ended
+        return self.values_[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 def run(graph: Graph, schedule: Schedule, program: Program, params: Mapping,
         inputs: Mapping[str, np.ndarray],
-        on_kernel: Callable[[int], None] | None = None) -> NumericsRun:
+        on_kernel: Callable[[int], None] | None = None,
+        fp: FpModel | None = None, helpers: Helpers | None = None) -> NumericsRun:
     """Execute ``program`` (compiled from ``schedule``) numerically and check every kernel;
-    ``on_kernel`` is told how many kernels are done after each."""
+    ``on_kernel`` is told how many kernels are done after each. ``fp`` and ``helpers``: an
+    fp model already started on ``helpers`` (`simaccel.pipeline` starts it before it
+    compiles the Program); by default both are made here."""
+    if helpers is None:
+        with Helpers() as own:
+            return run(graph, schedule, program, params, inputs, on_kernel,
+                       FpModel(graph, params.items(), params, inputs, own), own)
     if any(ins.op is Opcode.SKIP for ins in program.instructions):
         raise ValueError("the numerics execute every tile: compile the schedule with "
                          "build_schedule(..., exact=True)")
+    assert fp is not None
+    fp_tensors = fp.tensors
     hw = schedule.hardware
-    fp = fp_model(graph, params, inputs)
     integer = {spec.name for spec in graph.model.inputs if spec.dtype.is_integer}
     held = {name: QTensor(np.asarray(x, dtype=np.float64), 1.0, DType.INT32)
             if name in integer else to_accelerator(x, hw.dtypes.input)
@@ -92,15 +214,17 @@ def run(graph: Graph, schedule: Schedule, program: Program, params: Mapping,
     for index, work in enumerate(schedule.layers):
         kernel = work.kernel
         if isinstance(kernel, GemmKernel):
-            out, check = _gemm(graph, work, by_kernel.get(index, []), held, params, fp, hw)
+            out, check = _gemm(graph, work, by_kernel.get(index, []), held, params, fp_tensors,
+                               hw, helpers)
         else:
-            out, check = _vector(graph, kernel, held, params, fp, hw)
+            out, check = _vector(graph, kernel, held, params, fp_tensors, hw)
         held[kernel.output] = out
         checks.append(check)
         if on_kernel is not None:
             on_kernel(len(checks))
     outputs = {name: held[name].real() for name in graph.model.outputs}
-    return NumericsRun(tuple(checks), outputs, {name: fp[name] for name in graph.model.outputs})
+    return NumericsRun(tuple(checks), outputs,
+                       {name: fp_tensors[name] for name in graph.model.outputs})
 
 
 def _requantize(y: np.ndarray, name: str, fp: Mapping, dtype: DType) -> QTensor:
@@ -142,7 +266,8 @@ def _operands(graph: Graph, kernel: GemmKernel, held: Mapping, params: Mapping, 
     weights, bias = _folded(graph, kernel, params)
     w_dtype = hw.dtypes.weight
     if w_dtype.is_integer:
-        w_scale = scale_for(np.abs(weights.reshape(-1, weights.shape[-1])).max(axis=0), w_dtype)
+        columns = weights.reshape(-1, weights.shape[-1])  # max |w| per output, no |w| temporary
+        w_scale = scale_for(np.maximum(columns.max(axis=0), -columns.min(axis=0)), w_dtype)
         w_vals = quantize(weights, w_scale, w_dtype)
         scale = x.scale * w_scale
         bias_acc = np.rint(bias / scale)
@@ -182,23 +307,26 @@ def _reference_acc(layer, x: QTensor, quantized: tuple, bias_acc: np.ndarray,
 
 
 def _gemm(graph: Graph, work: LayerSchedule, instructions: list[Instruction], held: dict,
-          params: Mapping, fp: Mapping, hw: Hardware) -> tuple[QTensor, Check]:
+          params: Mapping, fp: Mapping, hw: Hardware, helpers: Helpers
+          ) -> tuple[QTensor, Check]:
     kernel = work.kernel
     assert isinstance(kernel, GemmKernel)
     a, b, bias_acc, scale, quantized, layer = _operands(graph, kernel, held, params, hw)
-    expected = _reference_acc(layer, held[layer.inputs[0]], quantized, bias_acc, kernel,
-                              hw.dtypes.input.is_integer and hw.dtypes.weight.is_integer)
+    reference_acc = helpers.beside.submit(
+        _reference_acc, layer, held[layer.inputs[0]], quantized, bias_acc, kernel,
+        hw.dtypes.input.is_integer and hw.dtypes.weight.is_integer)
     fault = ""
     try:
-        with _one_blas_thread():
-            outcome = run_gemm(instructions, a, b, bias_acc, hw.dtypes.accumulator,
-                               _multiply(kernel, hw))
+        outcome = run_gemm(instructions, a, b, bias_acc, hw.dtypes.accumulator,
+                           _multiply(kernel, hw))
     except ProgramFault as exc:  # carry on with the reference values, and fail the check
+        expected = reference_acc.result()
         fault = f"the Program does not execute: {exc}"
         outcome = GemmOutcome(expected, False)
+    expected = reference_acc.result()
     if hw.dtypes.input.is_integer and hw.dtypes.weight.is_integer:
-        error = float(np.abs(outcome.accumulators - expected).max(initial=0.0))
-        ok = error == 0.0
+        ok = bool(np.array_equal(outcome.accumulators, expected))
+        error = 0.0 if ok else float(np.abs(outcome.accumulators - expected).max(initial=0.0))
     else:
         bound = 2 * kernel.k * 2.0**-24 * np.matmul(np.abs(a), np.abs(b)) + 1e-300
         diff = np.abs(outcome.accumulators - expected)
@@ -219,15 +347,16 @@ def _gemm(graph: Graph, work: LayerSchedule, instructions: list[Instruction], he
         "" if ok else "the Program's result differs from the reference"))
     return out, Check(status=status, dtype=_dtype_label(hw), max_abs_error=error,
                       sqnr_db=sqnr_db(fp[kernel.output], out.real()), overflow=outcome.overflow,
-                      note=note, zero_activations=float(np.mean(a == 0)) if a.size else 0.0)
+                      note=note,
+                      zero_activations=1.0 - np.count_nonzero(a) / a.size if a.size else 0.0)
 
 
 def _one_blas_thread() -> AbstractContextManager:
-    """BLAS on one thread while a Program's tiles multiply: array-sized products, where a
-    BLAS thread pool costs more than it gains, and on a machine busy with other work
+    """BLAS on one thread (process-wide) while the check runs: array-sized products, where
+    a BLAS thread pool costs more than it gains, and on a machine busy with other work
     (sweep workers, a test run) several times more — ResNet-50's int8 check measured
-    1.3–3.6 s against 6.4–6.8 s with OpenBLAS's pool at a load of 2–3 on 2 cores. The direct
-    convolutions of the reference keep the pool: they are whole-layer products."""
+    1.3–3.6 s against 6.4–6.8 s with OpenBLAS's pool at a load of 2–3 on 2 cores. The
+    check's own helper threads (`Helpers`) use the second core instead."""
     return _blas().limit(limits=1, user_api="blas")
 
 

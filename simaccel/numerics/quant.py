@@ -92,7 +92,7 @@ def quantize(x: np.ndarray, scale: float | np.ndarray, dtype: DType) -> np.ndarr
     if not (np.isfinite(step) & (step > 0)).all():
         raise InputError("simaccel.quant.quantize", "scale", "a scale is a finite number > 0")
     try:
-        q = np.array(np.divide(_reals(x, "quantize", "x"), step, dtype=np.float64))
+        q = np.asarray(np.divide(_reals(x, "quantize", "x"), step, dtype=np.float64))
     except ValueError as exc:  # shapes that do not broadcast
         raise InputError("simaccel.quant.quantize", "scale", str(exc)) from None
     np.rint(q, out=q)  # NaN stays NaN (a fully masked softmax row, as ONNX gives it)

@@ -100,18 +100,21 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, layer: Conv2d, integer: bool = Fal
         run = terms if largest == 0 else int(2.0**24 // largest)
         dtype = np.float32 if run >= 1 else np.float64
         run = max(min(run, terms), 1) if dtype is np.float32 else terms
-    weights = weights.astype(dtype)
+    weights = weights.astype(dtype, copy=False)
     out = np.empty((n, ho, wo, g, layer.filters // g))
     lines = max(1, WINDOW_ELEMENTS // max(wo * c * kh * kw, 1))
     for image in range(n):
         for top in range(0, ho, lines):
             cols = np.ascontiguousarray(win[image, top:top + lines], dtype=dtype)
             cols = cols.reshape(-1, g, terms).transpose(1, 0, 2)  # [g, rows, terms]
-            acc = np.matmul(cols[..., :run], weights[:, :run]).astype(np.float64)
+            part = out[image, top:top + lines].reshape(-1, g, layer.filters // g).transpose(
+                1, 0, 2)  # [g, rows, F/g], a view of the output
+            if dtype is np.float64:  # one product, written in place
+                np.matmul(cols, weights, out=part)
+                continue
+            part[...] = np.matmul(cols[..., :run], weights[:, :run])
             for start in range(run, terms, run):
-                acc += np.matmul(cols[..., start:start + run], weights[:, start:start + run])
-            out[image, top:top + lines] = acc.transpose(1, 0, 2).reshape(
-                -1, wo, g, layer.filters // g)
+                part += np.matmul(cols[..., start:start + run], weights[:, start:start + run])
     return out.reshape(n, ho, wo, layer.filters)
 
 
@@ -144,11 +147,11 @@ def matmul(a: np.ndarray, b: np.ndarray, layer: MatMul) -> np.ndarray:
 
 def layer_forward(layer: LayerSpec, ins: list[np.ndarray], params: dict) -> np.ndarray:
     """One layer in float64: what the model means."""
-    if isinstance(layer, Conv2d):
-        y = conv2d(ins[0], params["kernel"], layer) + params.get("bias", 0.0)
-        return ACTIVATIONS[layer.activation](y) if layer.activation else y
-    if isinstance(layer, Dense):
-        y = ins[0] @ params["kernel"] + params.get("bias", 0.0)
+    if isinstance(layer, Conv2d | Dense):
+        y = conv2d(ins[0], params["kernel"], layer) if isinstance(layer, Conv2d) \
+            else np.matmul(ins[0], params["kernel"])
+        if "bias" in params:  # y is new: add in place
+            y += params["bias"]
         return ACTIVATIONS[layer.activation](y) if layer.activation else y
     if isinstance(layer, MatMul):
         y = matmul(ins[0], ins[1], layer)
@@ -172,7 +175,10 @@ def layer_forward(layer: LayerSpec, ins: list[np.ndarray], params: dict) -> np.n
         return np.transpose(ins[0], layer.perm)
     if isinstance(layer, BatchNorm):
         scale = params["gamma"] / np.sqrt(params["var"] + layer.epsilon)
-        return (ins[0] - params["mean"]) * scale + params["beta"]
+        y = ins[0] - params["mean"]  # new: scale and shift in place
+        y *= scale
+        y += params["beta"]
+        return y
     if isinstance(layer, Elementwise):
         return ACTIVATIONS[layer.op](ins[0])
     if isinstance(layer, Softmax):

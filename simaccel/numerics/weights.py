@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -74,29 +74,46 @@ def model_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None) -
     """Parameters per layer (float64): all from ``stored`` (an .npz's arrays; a missing one
     is an error, never silently drawn), or without it drawn from the model's seed and each
     layer's name (`named_rng`), so the listing order of the layers changes nothing."""
-    params: dict[str, dict[str, np.ndarray]] = {}
-    for layer, shapes in _shapes(graph).items():
-        params[layer] = {}
-        rng = named_rng(graph.model.seed, layer) if stored is None else None
-        for key, shape in shapes.items():
-            drawn = _draw(rng, key, shape) if rng is not None else None
-            full = f"{layer}.{key}"
-            if stored is not None and full not in stored:
-                raise InputError(graph.model.weights_path or graph.model.source, full,
-                                 f"missing from the weights (shape {list(shape)}); a model "
-                                 "with a weights file must give every parameter")
-            if stored is not None:
-                # a mask constant of an elementwise op may be ±inf; GEMM weights may not
-                check_weights(stored[full], graph.model.weights_path or graph.model.source,
-                              full, infinite_ok=graph.layer(layer).op == "eltwise")
-                value = np.asarray(stored[full], dtype=np.float64)
-                if value.shape != shape:
-                    raise InputError(graph.model.weights_path or graph.model.source, full,
-                                     f"shape {list(value.shape)} does not match the layer's "
-                                     f"{list(shape)}")
-                drawn = value
-            params[layer][key] = drawn
-    return params
+    return dict(layer_params(graph, stored))
+
+
+def param_layers(graph: Graph) -> tuple[str, ...]:
+    """The layers that have parameters, in execution order (the keys of `model_params`)."""
+    return tuple(_shapes(graph))
+
+
+def layer_params(graph: Graph, stored: Mapping[str, np.ndarray] | None = None
+                 ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """`model_params` layer by layer, in execution order: (layer, its parameters). A stored
+    set is checked whole before the first layer is given."""
+    shapes = _shapes(graph)
+    if stored is not None:
+        loaded = {layer: _stored(graph, stored, layer, each) for layer, each in shapes.items()}
+        yield from loaded.items()
+        return
+    for layer, each in shapes.items():
+        rng = named_rng(graph.model.seed, layer)
+        yield layer, {key: _draw(rng, key, shape) for key, shape in each.items()}
+
+
+def _stored(graph: Graph, stored: Mapping[str, np.ndarray], layer: str,
+            shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """One layer's parameters from an .npz's arrays, checked (present, finite, shaped)."""
+    where = graph.model.weights_path or graph.model.source
+    out = {}
+    for key, shape in shapes.items():
+        full = f"{layer}.{key}"
+        if full not in stored:
+            raise InputError(where, full, f"missing from the weights (shape {list(shape)}); "
+                             "a model with a weights file must give every parameter")
+        # a mask constant of an elementwise op may be ±inf; GEMM weights may not
+        check_weights(stored[full], where, full, infinite_ok=graph.layer(layer).op == "eltwise")
+        value = np.asarray(stored[full], dtype=np.float64)
+        if value.shape != shape:
+            raise InputError(where, full, f"shape {list(value.shape)} does not match the "
+                             f"layer's {list(shape)}")
+        out[key] = value
+    return out
 
 
 def input_tensors(graph: Graph, seed: int | None = None) -> dict[str, np.ndarray]:
