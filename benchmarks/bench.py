@@ -16,10 +16,9 @@ Large models (issue 11, item 9: a Llama-7B-like decoder and a GPT-3-like layer o
 (building the model, simulating without the numerics check, the report dict) and its peak
 resident memory (``ru_maxrss``). ``--layers N`` caps the decoder at N layers so that a run
 finishes on a small machine; the line then also gives N-layer figures scaled to the full
-depth (a linear extrapolation, marked as such). ``--layers 0`` runs the full model. Today
-the engine runs every tile (no fast-forward yet), so these are heavy: about 30 CPU s and
-1 GiB per decoder layer, and the GPT-3-like layer (1.8 M tiles) several CPU minutes and
-8 GiB; select them with ``-k`` when you mean to.
+depth (a linear extrapolation, marked as such). ``--layers 0`` runs the full model (with
+the steady states fast-forwarded, a few seconds and well under 1 GiB; docs/architecture.md,
+"Fast-forward", gives the figures).
 
 The numerics case compares the cost of the int8 numerics check of ResNet-50 (the time
 ``check=True`` adds to a simulation) with one float64 BLAS pass over the same GEMMs

@@ -385,10 +385,14 @@ class Hardware(BaseModel):
         (SCALE-Sim's split ifmap/filter/ofmap buffers, none resident)."""
         if self.memories is not None:
             return self.memories
-        # built from the validated [sram] sizes: nothing to check again (a sweep point asks
-        # for them hundreds of times)
-        return tuple(MemoryConfig.model_construct(name=op.value, kib=self.sram.size_bytes(op)
-                                                  / 1024, holds=(op,)) for op in Operand)
+        # built from the validated [sram] sizes: nothing to check again; and kept with the
+        # [sram] they came from (a sweep point asks for them hundreds of times; a copy with
+        # another [sram], `model_copy(update=...)`, builds its own)
+        if self._split is None or self._split[0] is not self.sram:
+            self._split = (self.sram, tuple(MemoryConfig.model_construct(
+                name=op.value, kib=self.sram.size_bytes(op) / 1024, holds=(op,))
+                for op in Operand))
+        return self._split[1]
 
     def memory_of(self, operand: Operand) -> MemoryConfig:
         """The memory that holds ``operand``'s tiles."""
@@ -401,6 +405,7 @@ class Hardware(BaseModel):
     #: the file the user gave (set by the loaders) and its names for simaccel's fields
     _source: str | None = PrivateAttr(default=None)
     _labels: dict[str, str] = PrivateAttr(default_factory=dict)
+    _split: tuple[SramConfig, tuple[MemoryConfig, ...]] | None = PrivateAttr(default=None)
 
     def __eq__(self, other: object) -> bool:
         """Equal when every field is: the file a config was read from is not part of it."""

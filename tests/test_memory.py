@@ -357,3 +357,17 @@ def test_a_reduction_larger_than_the_buffer_streams_its_input() -> None:
     assert fast.traffic.dram_read_bytes == 16_000_000 and fast.traffic.dram_write_bytes == 16
     assert fast.compute_cycles == full.compute_cycles >= 16_000_000 // 32
     assert run_schedule(build_schedule((kernel,), hw, exact=True)).cycles >= 16_000_000 // 10
+
+
+def test_split_memories_follow_a_copy_with_another_sram():
+    """The split buffers built from ``[sram]`` are kept per config (a sweep point asks for
+    them hundreds of times), but a copy with another ``[sram]`` (`model_copy`, as the tiler's
+    single-buffered fallback makes) must see its own sizes, not the original's."""
+    from simaccel.domain import Operand
+
+    hw = simaccel.load_hardware("scalesim_default")
+    assert hw.memory_of(Operand.IFMAP).kib == hw.sram.ifmap_kib  # built and kept
+    smaller = hw.model_copy(update={"sram": hw.sram.model_copy(update={"ifmap_kib": 8.0})})
+    assert smaller.memory_of(Operand.IFMAP).kib == 8.0
+    assert smaller.memory_of(Operand.FILTER).kib == hw.sram.filter_kib
+    assert hw.memory_of(Operand.IFMAP).kib == hw.sram.ifmap_kib
