@@ -28,7 +28,7 @@ from simaccel.schedule import Schedule, Traffic, build_schedule
 #: (1.8 G) is, ResNet-50 (4.1 G) is not.
 CHECK_BY_DEFAULT_MAX_MACS = 2_000_000_000
 #: ... and only when the check's working memory (`numerics_bytes`) fits in this many bytes
-#: (1 GiB): ResNet-18 needs about 0.43 GiB; a batch-1 dense layer of 2^28 weights 6 GiB.
+#: (1 GiB): ResNet-18 needs about 0.45 GiB; a batch-1 dense layer of 2^28 weights 6 GiB.
 CHECK_BY_DEFAULT_MAX_BYTES = 1 << 30
 
 
@@ -177,13 +177,18 @@ def run(prepared: Prepared, hw: Hardware, check: bool | None = None,
 def numerics_bytes(graph: Graph, kernels: tuple[Kernel, ...]) -> int:
     """Working memory of the numerics check, in bytes, estimated from what it holds (all in
     float64, 8 bytes): every tensor of the model twice (the float model's and the
-    accelerator's), the weights three times (drawn, folded, quantized), and the largest GEMM's
-    im2col operand and accumulators twice."""
+    accelerator's), the weights three times (drawn, folded, quantized), the largest GEMM's
+    im2col operand and accumulators twice, and the convolution windows the two helper
+    threads copy out at the same time (each at most `reference.WINDOW_ELEMENTS`)."""
+    from simaccel.numerics.reference import WINDOW_ELEMENTS
+
     gemms = [k for k in kernels if isinstance(k, GemmKernel)]
     weights = sum(k.filter_elements for k in gemms if not k.filter_is_activation)
     activations = sum(math.prod(shape) for shape in graph.shapes.values())
     largest = max((k.groups * k.m * (k.k + k.n) for k in gemms), default=0)
-    return 8 * (3 * weights + 2 * activations + 2 * largest)
+    windows = max((min(k.groups * k.m * k.k, WINDOW_ELEMENTS) for k in gemms
+                   if k.op == "conv2d"), default=0)
+    return 8 * (3 * weights + 2 * activations + 2 * largest + 2 * windows)
 
 
 def _compile(schedule: Schedule, graph: Graph, timed: Program) -> Program:
