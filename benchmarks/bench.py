@@ -374,6 +374,20 @@ print(min(times))
 """
 
 
+#: What `start_up` calls the floor: the libraries the command cannot do without, at their
+#: least — numpy imported, one strict pydantic model built and used (its first class pays
+#: for pydantic's schema machinery), rich's console and table imported — and no simaccel.
+_FLOOR = """import numpy
+from typing import Annotated
+from pydantic import BaseModel, ConfigDict, Field
+class Probe(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    rows: Annotated[int, Field(ge=1)]
+Probe(rows=1)
+import rich.console, rich.table
+"""
+
+
 #: The start-up runs' environment: bytecode written and read, as a ``pip install`` leaves it
 #: (pip compiles every module at install), even where the shell sets PYTHONDONTWRITEBYTECODE.
 _COMPILED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -393,10 +407,11 @@ def start_up(repeat: int) -> None:
     schemas, numpy, rich) the command pays before it simulates. Median of ``repeat`` runs of
     each, interleaved so that a busy machine slows all three alike; then where the imports
     go by top-level package (``-X importtime``, which inflates every figure)."""
-    bare, cold, work = [], [], []
+    bare, cold, work, floor = [], [], [], []
     _wall([sys.executable, "-m", "simaccel.cli", *STARTUP_ARGS])  # writes the bytecode
     for _ in range(max(repeat, 5)):
         bare.append(_wall([sys.executable, "-c", "pass"]))
+        floor.append(_wall([sys.executable, "-c", _FLOOR]))
         cold.append(_wall([sys.executable, "-m", "simaccel.cli", *STARTUP_ARGS]))
         warm = subprocess.run([sys.executable, "-c", _WARM, *STARTUP_ARGS], check=True,
                               capture_output=True, text=True)
@@ -408,6 +423,8 @@ def start_up(repeat: int) -> None:
     print(f"  median of {len(cold)}: whole command {med(cold):.3f} s, bare python "
           f"{med(bare):.3f} s, the command's work {med(work):.3f} s (modules read from "
           "their bytecode, as installed)")
+    print(f"  the libraries' floor (numpy, one strict pydantic model validated, rich's "
+          f"table; no simaccel): {med(floor) - med(bare):.3f} s")
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "simaccel.cli",
                            *STARTUP_ARGS], check=True, capture_output=True, text=True,
                           env=_COMPILED)
