@@ -775,7 +775,40 @@ def cli_cases() -> None:
     add(Case("cli_import_into_a_folder", {"into/keep": ""}, None, "is a folder", "into",
              ["import", "model.onnx", "-o", "into"]))
     cli("cli_import_missing_parent", ["import", "model.onnx", "-o", "no/such/m.json"],
-        "no/such", None, "does not exist")
+        "no/such/m.json", None, "does not exist")
+    cli("cli_sweep_out_missing_parent", ["sweep", "spec.toml", "--out", "no/such/r.csv"],
+        "no/such/r.csv", None, "does not exist")
+    cli("cli_trace_missing_parent", ["collective", "all_reduce", "--bytes", "4096", "--hw",
+                                     "tpu_v4_like_x8", "--trace", "no/such/t.json"],
+        "no/such/t.json", None, "does not exist")
+    add(Case("cli_trace_is_a_folder", {"into/keep": ""}, None, "is a folder", "into",
+             ["collective", "all_reduce", "--bytes", "4096", "--trace", "into"]))
+    cli("cli_llm_out_missing_parent", ["llm", "llama2-7b", "--out", "no/such/run"],
+        "no/such/run", None, "does not exist")
+    for verb, option in (("simulate", "--out"), ("plot", "--out"), ("sweep", "--out"),
+                         ("import", "--output"), ("prune", "--output"), ("llm", "--out"),
+                         ("collective", "--trace"), ("lab", "--out")):
+        first = {"simulate": ["model.json"], "plot": ["run"], "sweep": ["spec.toml"],
+                 "import": ["model.onnx"], "prune": ["model.json", "--method", "magnitude",
+                                                     "--sparsity", "0.5"],
+                 "llm": ["llama2-7b"], "collective": ["all_reduce", "--bytes", "8"],
+                 "lab": ["student", "model.json"]}[verb]
+        cli(f"cli_{verb}_{option.strip('-')}_empty", [verb, *first, option, ""], option, None,
+            "is empty")
+    cli("cli_hw_empty", ["simulate", "model.json", "--hw", "", "--out", "out"], "--hw", None,
+        "is empty")
+    cli("cli_model_empty", ["simulate", "", "--out", "out"], "MODEL", None, "is empty")
+    cli("cli_plot_run_empty", ["plot", ""], "RUN", None, "is empty")
+    cli("cli_layers_empty", ["simulate", "model.json", "--out", "out", "--layers", ""],
+        "--layers", None, "is empty")
+    cli("cli_layers_past_the_last", ["simulate", "model.json", "--no-check", "--out", "out",
+                                     "--plots", "--layers", "7:7"],
+        "--layers", None, "past the last layer")
+    cli("cli_program_layers_past_the_last", ["program", "model.json", "--layers", "99:100"],
+        "--layers", None, "past the last layer")
+    cli("cli_train_layers_past_the_last", [
+        "simulate", "model.json", "--train", "--precision", "bf16", "--out", "out", "--plots",
+        "--layers", "29:30"], "--layers", None, "past the last layer")
     cli("cli_layers_range", ["simulate", "model.json", "--out", "out", "--layers", "a:b"],
         "--layers", None, "expected A:B")
     cli("cli_workers_zero", ["sweep", "spec.toml", "--out", "results.csv", "--workers", "0"],

@@ -202,9 +202,10 @@ def _simulate(args: argparse.Namespace) -> int:
         raise InputError("--plots", "", "needs --out DIR to write the PNGs into")
     if args.out:
         writable_folder(args.out)
-    timeline = _layer_range(args.layers)
+    _layer_range(args.layers)
     model = _load(args)
     hw = simaccel.load_hardware(args.hw)
+    timeline = _layer_range(args.layers, _kernel_count(model) if args.layers else None)
     model = _weight_density(model, args)
     inputs = _model_inputs(model, _read_inputs(args.input)) if args.input else None
     with display.progress(enabled=not args.quiet) as tell:
@@ -241,6 +242,13 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"simaccel: numerics check failed in {names}{more}", file=sys.stderr)
         return EXIT_CHECK_FAILED
     return EXIT_OK
+
+
+def _kernel_count(model) -> int:
+    """The layers of ``model``'s report (its kernels), which --layers indexes."""
+    from simaccel.pipeline import prepare
+
+    return len(prepare(model).kernels)
 
 
 def _load(args: argparse.Namespace):
@@ -380,15 +388,11 @@ def _import(args: argparse.Namespace) -> int:
     from simaccel.frontends.model_json import model_document
     from simaccel.graph import build_graph
 
-    out = Path(args.output)
-    if out.is_dir():
-        raise InputError(args.output, "", "is a folder; give the model.json file to write")
-    writable_folder(str(out.parent))
+    out = Path(args.output)  # checked to be writable by cli_outputs.check
     model = _load(args)
     build_graph(model)  # refuse to write a model that does not hold together
     weights = out.with_suffix(".npz") if model.weights else None  # a weightless model: none
     try:
-        out.parent.mkdir(exist_ok=True)
         if weights is not None:
             np.savez(weights, **{k: np.asarray(v) for k, v in model.weights.items()})
         out.write_text(json.dumps(model_document(model, weights.name if weights else None),
@@ -431,28 +435,20 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def writable_folder(path: str) -> None:
     """Refuse, before any work, an output folder that cannot be written: a file, a folder
-    whose parent does not exist, or one the process cannot create files in."""
-    import tempfile
-    from pathlib import Path
+    whose parent does not exist, or one the process cannot create files in
+    (`simaccel.cli_outputs.writable`)."""
+    from simaccel.cli_outputs import Output, writable
 
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(path, "", "exists and is not a folder")
-    probe = folder if folder.is_dir() else folder.parent
-    if not folder.is_dir() and probe.exists() and not probe.is_dir():
-        raise InputError(path, "", f"its parent {str(probe)!r} is not a folder")
-    if not folder.is_dir() and not probe.is_dir():
-        raise InputError(path, "", f"its parent folder {str(probe)!r} does not exist")
-    try:
-        with tempfile.TemporaryFile(dir=probe):
-            pass
-    except OSError as exc:
-        raise InputError(path, "", f"cannot write there: {exc.strerror or exc}") from None
+    writable(path, "--out", Output.FOLDER)
 
 
-def _layer_range(text: str | None) -> tuple[int, int | None]:
-    if not text:
+def _layer_range(text: str | None, count: int | None = None) -> tuple[int, int | None]:
+    """``--layers A:B`` as (A, B or None); with ``count`` (the layers there are), a range
+    past the last layer is refused too. Raises `InputError` naming --layers."""
+    if text is None:
         return (0, None)
+    if not text.strip():
+        raise InputError("--layers", "", "is empty: expected A:B layer indices")
     try:
         first, _, last = text.partition(":")
         span = (int(first or 0), int(last) if last else None)
@@ -460,6 +456,9 @@ def _layer_range(text: str | None) -> tuple[int, int | None]:
         raise InputError("--layers", "", f"expected A:B layer indices, got {text!r}") from None
     if span[0] < 0 or (span[1] is not None and span[1] < span[0]):
         raise InputError("--layers", "", f"expected 0 <= A <= B, got {text!r}")
+    if count is not None and max(span[0], span[1] or 0) >= count:
+        raise InputError("--layers", "", f"{text!r} is past the last layer: there are "
+                         f"{count} (0:{count - 1})")
     return span
 
 
@@ -485,7 +484,7 @@ def _plot(args: argparse.Namespace) -> int:
     report, trace = read_run(report_path)
     out = args.out or str(report_path.parent)
     writable_folder(out)
-    timeline = _layer_range(args.layers)
+    timeline = _layer_range(args.layers, len(report["layers"]))
     _headless_matplotlib()
     from simaccel.plots import write_plots
 
@@ -562,7 +561,7 @@ def _program(args: argparse.Namespace) -> int:
 
     program = simaccel.compile(_load(args), simaccel.load_hardware(args.hw),
                                exact=args.exact)
-    first, last = _layer_range(args.layers)
+    first, last = _layer_range(args.layers, len(program.kernels))
     print(program.listing(first, None if last is None else last + 1))
     return EXIT_OK
 
@@ -644,6 +643,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                "sparsity": _sparsity, "llm": _llm, "partition": _partition,
                "collective": _collective, "train": _train, "lab": _lab_student}[args.verb]
     try:
+        from simaccel import cli_outputs
+
+        cli_outputs.check(args)
         return handler(args)
     except InputError as exc:
         # one line even when a message quotes a newline (a name, configparser's errors)

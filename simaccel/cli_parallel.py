@@ -256,9 +256,9 @@ def run_collective(args: argparse.Namespace) -> int:
     hw = simaccel.load_hardware(args.hw)
     network = system_network(hw) if level == "system" else chip_network(hw)
     if args.trace:
-        from simaccel.cli import writable_folder
+        from simaccel.cli_outputs import Output, writable
 
-        writable_folder(str(Path(args.trace).parent or "."))
+        writable(args.trace, "--trace", Output.FILE)
     try:
         messages = plan(kind, algorithm, network.nodes, nbytes)
         run = link_engine.run(network, messages)

@@ -117,6 +117,9 @@ def simulate_train(args: argparse.Namespace) -> int:
         raise InputError("--input", "", "not used with --train")
     if args.plots and not args.out:
         raise InputError("--plots", "", "needs --out DIR to write the PNGs into")
+    from simaccel.cli import _layer_range
+
+    _layer_range(args.layers)
     model = simaccel.load_model(args.model, allow_unknown=args.allow_unknown)
     hw = training_hardware(simaccel.load_hardware(args.hw), args.precision)
     optimizer = Optimizer(args.optimizer or "sgd")
@@ -128,6 +131,7 @@ def simulate_train(args: argparse.Namespace) -> int:
                              "only with --parallel data")
         return run_cli(args, model, hw, optimizer)
     result = simulate_step(model, hw, optimizer, args.batch, args.recompute)
+    timeline = _layer_range(args.layers, len(result.report.results.layers))
     if args.json:
         sys.stdout.write(json.dumps(_json_safe(result.to_dict()), indent=1) + "\n")
     else:
@@ -137,9 +141,7 @@ def simulate_train(args: argparse.Namespace) -> int:
         for line in display.summary_lines(result.report)[:1] + step_lines(result):
             out.print(line, highlight=False)
     if args.out:
-        from simaccel.cli import _headless_matplotlib, _layer_range
-
-        timeline = _layer_range(args.layers)
+        from simaccel.cli import _headless_matplotlib
 
         def also(folder: Path) -> list[Path]:
             path = folder / "training.json"
