@@ -34,6 +34,7 @@ def vary(hw, changes: Mapping[str, Any]):
             isinstance(key, str) and key.strip() for key in changes):
         raise InputError(where, "changes", f"expected a dict of dotted field names to values "
                          f"(such as {{'array.rows': 32}}), got {changes!r}")
+    _check_memories(where, changes)
     try:
         return _vary(loaded, changes)
     except ValidationError as exc:
@@ -63,4 +64,45 @@ def pareto_front(frame, objectives: Sequence[str]):
     if missing:
         raise InputError(where, "objectives", f"{missing[0]!r} is not a column; columns: "
                          f"{', '.join(map(str, columns))}")
+    for name in objectives:
+        if not _numeric(frame[name]):
+            raise InputError(where, "objectives", f"column {name!r} is not numeric "
+                             f"({frame[name].dtype}): an objective is a number to minimise")
     return _front(frame, list(objectives))
+
+
+def _numeric(column) -> bool:
+    """A pandas column of real numbers (booleans are not an objective)."""
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(column)
+                and not pd.api.types.is_bool_dtype(column)
+                and not pd.api.types.is_complex_dtype(column))
+
+
+def _check_memories(where: str, changes: Mapping[str, Any]) -> None:
+    """A ``memories`` change is the whole list of ``[[memories]]`` tables, each checked as
+    a config's (`simaccel.hardware.MemoryConfig`) before `simaccel.hardware.vary` reads
+    them; ``memories.0.kib`` (one field of one entry) is refused. Raises `InputError`
+    naming ``where`` and the field (``memories[0].holds``)."""
+    from pydantic import ValidationError
+
+    from simaccel.frontends.validation import raise_input_error
+    from simaccel.hardware import MemoryConfig
+
+    for key, value in changes.items():
+        for dotted in key.split("+"):
+            head, _, rest = dotted.strip().partition(".")
+            if head != "memories":
+                continue
+            if rest:
+                raise InputError(where, dotted.strip(), "a [[memories]] entry is changed "
+                                 "whole: give 'memories' the list of its tables")
+            if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+                raise InputError(where, "memories", f"expected a list of [[memories]] "
+                                 f"tables, got {type(value).__name__}")
+            for i, table in enumerate(value):
+                try:
+                    MemoryConfig.model_validate(table)
+                except ValidationError as exc:
+                    raise_input_error(where, exc, prefix=("memories", i))

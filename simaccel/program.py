@@ -149,8 +149,12 @@ class Program:
 
     def listing(self, first: int = 0, last: int | None = None) -> str:
         """A readable listing of kernels ``first`` to ``last`` (exclusive): one line per
-        instruction, ``#index core.unit op what  bytes/cycles  ← deps``."""
-        last = len(self.kernels) if last is None else last
+        instruction, ``#index core.unit op what  bytes/cycles  ← deps``. Raises
+        `InputError` naming ``Program.listing`` and ``first`` or ``last`` for a value that
+        is not a kernel index (0 ≤ first ≤ last ≤ the kernels)."""
+        _index(first, "first", 0, len(self.kernels))
+        last = len(self.kernels) if last is None else _index(last, "last", first,
+                                                              len(self.kernels))
         placed = {p.tensor: p for p in self.placements}
         lines: list[str] = []
         current: int | None = None
@@ -171,6 +175,20 @@ class Program:
                              f"{kernel.output} [{home}]")
             lines.append(format_instruction(ins))
         return "\n".join(lines)
+
+
+def _index(value: object, name: str, low: int, high: int) -> int:
+    """``value`` as a kernel index in ``low..high`` (an int; a bool or float is refused)."""
+    import numbers
+
+    from simaccel.errors import InputError
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputError("Program.listing", name, f"expected a kernel index, got {value!r}")
+    if not low <= value <= high:
+        raise InputError("Program.listing", name, f"{value} is outside {low}..{high} "
+                         f"(the program has {high} kernels)")
+    return int(value)
 
 
 def format_instruction(ins: Instruction) -> str:

@@ -127,9 +127,23 @@ class Report:
         then moved into place, so a failed run never leaves a half-written report behind.
         trace.json records the SHA-256 of the report.json it belongs with
         (``otherData.report_sha256``), so a folder mixing files of two runs is detected.
+        Folders it creates for ``out_dir`` are removed again if writing fails. Raises
+        `InputError` naming ``Report.write`` and ``out_dir`` (not a path, empty, or a file)
+        or ``also`` (not callable); an `OSError` of the file system passes through.
         """
-        folder = Path(out_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _out_folder(out_dir, also)
+        created = _first_missing(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return self._write_set(folder, also)
+        except BaseException:
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
+            raise
+
+    def _write_set(self, folder: Path,
+                   also: Callable[[Path], list[Path]] | None) -> list[Path]:
+        """`write` into the existing ``folder``."""
         report_text = self.to_json()
         trace = self.trace_events()
         trace["otherData"]["report_sha256"] = report_digest(report_text)
@@ -151,6 +165,35 @@ class Report:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return written
+
+
+def _out_folder(out_dir: object, also: object) -> Path:
+    """`Report.write`'s arguments checked: ``out_dir`` a non-empty path that is not a
+    file, ``also`` None or callable."""
+    from simaccel.errors import InputError
+
+    if not isinstance(out_dir, str | PurePath) or not str(out_dir).strip():
+        raise InputError("Report.write", "out_dir", f"expected a folder path, got "
+                         f"{out_dir!r}")
+    if also is not None and not callable(also):
+        raise InputError("Report.write", "also", f"expected None or a function of the "
+                         f"folder, got {type(also).__name__}")
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("Report.write", "out_dir", f"{str(out_dir)!r} exists and is not a "
+                         "folder")
+    return folder
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (what `write`
+    creates), or None."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
 
 
 def report_digest(report_text: str) -> str:

@@ -63,7 +63,16 @@ BAD = [  # (function, where, field, args, kwargs)
     (simaccel.load_model, "simaccel.load_model", "dims", (DIGITS,), {"dims": {1: 2}}),
     (simaccel.load_model, "simaccel.load_model", "allow_unknown", (DIGITS,),
      {"allow_unknown": "yes"}),
+    (simaccel.vary, "simaccel.vary", "memories", (HW, {"memories": 5}), {}),
+    (simaccel.vary, "simaccel.vary", "memories[0].name", (HW, {"memories": [{}]}), {}),
+    (simaccel.vary, "simaccel.vary", "memories.0.kib", (HW, {"memories.0.kib": 5}), {}),
+    (simaccel.vary, "simaccel.vary", "memories[0].holds[0]", (INT8, {"memories": [
+        {"name": "m", "kib": 64, "holds": ["weights"]}]}), {}),
     (simaccel.pareto_front, "simaccel.pareto_front", "frame", (None, ["a"]), {}),
+    (simaccel.pareto_front, "simaccel.pareto_front", "objectives",
+     (pd.DataFrame({"a": ["x", "y"]}), ["a"]), {}),
+    (simaccel.pareto_front, "simaccel.pareto_front", "objectives",
+     (pd.DataFrame({"a": [True, False]}), ["a"]), {}),
     (simaccel.pareto_front, "simaccel.pareto_front", "objectives", (FRAME, ["zz"]), {}),
     (simaccel.pareto_front, "simaccel.pareto_front", "objectives", (FRAME, "a"), {}),
     (simaccel.pareto_front, "simaccel.pareto_front", "objectives", (FRAME, []), {}),
@@ -88,6 +97,15 @@ BAD = [  # (function, where, field, args, kwargs)
     (quant.quantize, "simaccel.quant.quantize", "dtype", (np.ones(2), 1.0, "x"), {}),
     (quant.round_to, "simaccel.quant.round_to", "dtype", (np.ones(2), DType.INT8), {}),
     (quant.to_accelerator, "simaccel.quant.to_accelerator", "dtype", (np.ones(2), None), {}),
+    (quant.scale_for, "simaccel.quant.scale_for", "max_abs", ("1", "int8"), {}),
+    (quant.scale_for, "simaccel.quant.scale_for", "max_abs", (True, "int8"), {}),
+    (quant.quantize, "simaccel.quant.quantize", "x", (np.ones(2) * 1j, 1.0, "int8"), {}),
+    (quant.quantize, "simaccel.quant.quantize", "x", (["1", "2"], 1.0, "int8"), {}),
+    (quant.to_accelerator, "simaccel.quant.to_accelerator", "dtype", (np.ones(2), "int9"),
+     {}),
+    (simaccel.grading.grade, "simaccel.grading.grade", "key", ("nope", 1), {}),
+    (simaccel.grading.grade, "simaccel.grading.grade", "key", ("01", 1), {}),
+    (simaccel.grading.grade, "simaccel.grading.grade", "key", ("01.99", 1), {}),
     (teaching.first_layer, "simaccel.teaching.first_layer", "model", (3.5, HW), {}),
     (teaching.tile_plan, "simaccel.teaching.tile_plan", "hw", (GEMM, None), {}),
     (teaching.memory_traffic, "simaccel.teaching.memory_traffic", "model", (None, HW), {}),
@@ -191,3 +209,73 @@ def test_an_empty_path_or_a_folder_is_not_read_as_a_file(tmp_path) -> None:
     for path in ("", str(tmp_path)):
         with pytest.raises(simaccel.InputError, match="is a folder, not a file"):
             simaccel.design_points(path)
+
+
+@pytest.fixture(scope="module")
+def report() -> simaccel.Report:
+    return simaccel.simulate(GEMM, HW, check=False)
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (("a",), "first"), ((None,), "first"), ((True,), "first"), ((-1,), "first"),
+    ((0, 1.5), "last"), ((1, 0), "last"), ((0, 99), "last"), ((99,), "first"),
+])
+def test_listing_refuses_what_is_not_a_kernel_index(args, field) -> None:
+    """Found by a tester: ``listing("a")`` and ``listing(None)`` raised TypeError."""
+    program = simaccel.compile(GEMM, HW)
+    with pytest.raises(simaccel.InputError) as refused:
+        program.listing(*args)
+    assert (refused.value.source, refused.value.field) == ("Program.listing", field)
+    assert program.listing(0, 1) == program.listing()  # the GEMM model: one kernel
+
+
+@pytest.mark.parametrize(("out", "also", "field"), [
+    (None, None, "out_dir"), ("", None, "out_dir"), (5, None, "out_dir"),
+    ("taken", None, "out_dir"), ("run", 5, "also"),
+])
+def test_report_write_refuses_a_bad_folder_or_also(out, also, field, report, tmp_path,
+                                                    monkeypatch) -> None:
+    """Found by a tester: FileExistsError for a file, TypeError for None or ``also=5``."""
+    monkeypatch.chdir(tmp_path)
+    Path("taken").write_text("mine")
+    with pytest.raises(simaccel.InputError) as refused:
+        report.write(out, also=also)
+    assert (refused.value.source, refused.value.field) == ("Report.write", field)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_report_write_leaves_nothing_when_also_fails(report, tmp_path) -> None:
+    """An ``also`` that raises: the folders ``write`` made are gone, one given is empty."""
+    def broken(folder: Path) -> list[Path]:
+        (folder / "half.png").write_text("x")
+        raise RuntimeError("plot failed")
+
+    with pytest.raises(RuntimeError, match="plot failed"):
+        report.write(tmp_path / "new" / "run", also=broken)
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError, match="plot failed"):
+        report.write(tmp_path / "kept", also=broken)
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]
+    assert list((tmp_path / "kept").iterdir()) == []
+    assert [p.name for p in report.write(tmp_path / "new")] == [
+        "layers.csv", "report.json", "trace.json"]
+
+
+def test_quant_takes_a_dtype_or_its_name_everywhere() -> None:
+    """Found by a tester: ``to_accelerator(x, "int8")`` was refused while `scale_for` and
+    `quantize` took "int8"."""
+    x = np.array([-2.0, 0.5, 1.0])
+    by_name = quant.to_accelerator(x, "int8")
+    # scale 2/127: −2 → −127, 0.5 → 31.75 → 32, 1 → 63.5 → 64 (ties to even)
+    assert np.array_equal(by_name.values, [-127.0, 32.0, 64.0]) and by_name.dtype is DType.INT8
+    assert by_name.scale == pytest.approx(2 / 127)
+    assert np.array_equal(quant.round_to(np.array([1 + 2**-9]), "bf16"), [1.0])  # 8 bits
+
+
+def test_sqnr_never_scores_garbage_as_perfect() -> None:
+    """A NaN reference: a number against it is −inf (they disagree), NaN against NaN is
+    left out, and a reference with no finite value at all measures nothing: NaN."""
+    assert quant.sqnr_db([np.nan], [1.0]) == float("-inf")
+    assert np.isnan(quant.sqnr_db([np.nan], [np.nan]))
+    assert quant.sqnr_db([np.nan, 1.0], [np.nan, 1.0]) == float("inf")  # exact where finite
+    assert quant.sqnr_db([3.0, 4.0], [3.0, 3.0]) == pytest.approx(10 * np.log10(25.0))

@@ -74,11 +74,16 @@ def grade(key: str, answer: object, **context: object) -> None:
     """Print ``correct`` if ``answer`` is exercise ``key``'s answer for the lab's ``context``
     (its parameters and objects, as keyword arguments); raise ``AssertionError`` saying how it
     is wrong (direction and rough size for numbers), or that there is no answer yet (``...``
-    or ``None``), never showing the expected value. Raises ``KeyError`` for an unknown key."""
+    or ``None``), never showing the expected value. Raises `InputError` naming ``key`` for
+    an unknown exercise (``"01"``, ``"nope"``) and ``context`` for keywords it does not
+    take."""
     if not isinstance(key, str):
         raise InputError("simaccel.grading.grade", "key", f"expected an exercise name such as "
                          f"'01.1', got {type(key).__name__}")
-    item = lookup(key)
+    try:
+        item = lookup(key)
+    except KeyError as exc:
+        raise InputError("simaccel.grading.grade", "key", exc.args[0]) from None
     if answer is None or answer is Ellipsis:
         check(answer, None, hint=item.hint)
     try:

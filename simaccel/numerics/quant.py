@@ -14,6 +14,8 @@ import numpy as np
 from simaccel.domain import DType
 from simaccel.errors import InputError
 
+#: the float DTypes' names, which every function here takes as the DType they name
+_FLOAT_NAMES = frozenset(d.value for d in DType if not d.is_integer)
 INT_MAX = {DType.INT8: 127, DType.INT16: 32767, DType.INT32: 2**31 - 1, DType.INT48: 2**47 - 1}
 
 
@@ -43,12 +45,18 @@ def _bad_dtype(function: str, dtype: object, integer: bool | None) -> InputError
 
 def _reals(values: object, function: str, name: str) -> np.ndarray:
     """``values`` as a float64 array, or `InputError` naming ``simaccel.quant.<function>``
-    and ``name`` for what is not numbers."""
+    and ``name`` for what is not numbers: text (``"1"``), booleans and complex numbers are
+    refused, not converted."""
     try:
-        return np.asarray(values, dtype=np.float64)
+        array = values if isinstance(values, np.ndarray) else np.asarray(
+            values if not isinstance(values, str | bytes) else None)
     except (TypeError, ValueError):
+        array = None
+    if array is None or array.dtype.kind not in "iuf":
         raise InputError(f"simaccel.quant.{function}", name, "expected real numbers, got "
-                         f"{type(values).__name__}") from None
+                         f"{type(values).__name__}" + (f" of {array.dtype}" if isinstance(
+                             array, np.ndarray) and array.dtype.kind != "O" else ""))
+    return np.asarray(array, dtype=np.float64)
 
 
 def round_to(x: np.ndarray, dtype: DType) -> np.ndarray:
@@ -62,6 +70,8 @@ def round_to(x: np.ndarray, dtype: DType) -> np.ndarray:
         bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
         rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
         return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
+    if isinstance(dtype, str) and dtype in _FLOAT_NAMES:  # "bf16" as DType.BF16
+        return round_to(x, DType(dtype))
     raise _bad_dtype("round_to", dtype, False)
 
 
@@ -102,7 +112,10 @@ def quantize(x: np.ndarray, scale: float | np.ndarray, dtype: DType) -> np.ndarr
 def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) -> QTensor:
     """Represent real values ``x`` in ``dtype``: quantized with a scale calibrated on
     ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types. Raises
-    `InputError` naming ``dtype`` unless it is a `DType`."""
+    `InputError` naming ``dtype`` unless it is a `DType` or a DType's name (``"int8"``,
+    as `scale_for` and `quantize` take it)."""
+    if isinstance(dtype, str) and not isinstance(dtype, DType):
+        dtype = DType(dtype) if dtype in {d.value for d in DType} else dtype
     try:
         integer = dtype.is_integer
     except AttributeError:
@@ -128,8 +141,9 @@ def finite_max(x: np.ndarray) -> float:
 def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
     """Signal-to-quantization-noise ratio of ``approx`` against ``reference`` (dB), over the
     elements where ``reference`` is finite (a mask's ±inf is not signal); −inf when
-    ``approx`` is NaN or infinite where ``reference`` is finite (a broken result never
-    looks perfect)."""
+    ``approx`` is NaN or infinite where ``reference`` is finite, or a number where
+    ``reference`` is NaN (a broken result never looks perfect); NaN when no element of
+    ``reference`` is finite (nothing to measure: never a perfect score for garbage)."""
     reference = _reals(reference, "sqnr_db", "reference").ravel()
     approx = _reals(approx, "sqnr_db", "approx").ravel()
     if reference.shape != approx.shape:
@@ -142,6 +156,10 @@ def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
         kept = np.isfinite(reference)
         if not np.isfinite(approx[kept]).all():  # a finite value came out NaN or ±inf
             return float("-inf")
+        if (np.isnan(reference) & ~np.isnan(approx)).any():  # a number against a NaN
+            return float("-inf")
+        if not kept.any():
+            return float("nan")
         reference, diff = reference[kept], diff[kept]
         signal, noise = float(np.dot(reference, reference)), float(np.dot(diff, diff))
     if noise == 0:
