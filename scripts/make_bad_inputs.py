@@ -133,6 +133,12 @@ def npz_bytes(arrays: dict) -> bytes:
     return buffer.getvalue()
 
 
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
 # --- small edits of a base document -----------------------------------------------------------
 
 DROP = object()
@@ -681,7 +687,7 @@ def weight_cases() -> None:
     w = DENSE_WEIGHTS
     weights("npz_empty_file", b"", None, "not a readable .npz")
     weights("npz_corrupt_zip", b"PK\x03\x04" + bytes(60), None, "not a readable .npz")
-    weights("npz_text", b"fc.kernel = [1, 2, 3]\n", None, "not a readable .npz")
+    weights("npz_text", b"fc.kernel = [1, 2, 3]\n", None, "not a .npy or .npz file")
     weights("npz_truncated", npz_bytes(w)[:200], None, "not a readable .npz")
     npy = io.BytesIO()
     np.save(npy, np.zeros(3))
@@ -826,10 +832,36 @@ def cli_cases() -> None:
         ["plot", "run"]))
 
 
+def input_cases() -> None:
+    """``simulate --input``: the base model's input ``image`` is [1, 28, 28, 1]."""
+    shape = (1, 28, 28, 1)
+
+    def given(id: str, array: np.ndarray, keyword: str) -> None:
+        add(Case(id, {"x.npy": npy_bytes(array)}, "image", keyword, "x.npy",
+                 ["simulate", "model.json", "--out", "out", "--input", "image=x.npy"]))
+
+    given("input_complex", np.ones(shape, dtype=np.complex128), "not real numbers")
+    given("input_nan", np.full(shape, np.nan), "holds NaN (--input image)")
+    given("input_infinity", np.full(shape, -np.inf), "holds infinity")
+    given("input_1e300", np.full(shape, 1e300), "at most 3.403e+38")
+    given("input_subnormal", np.full(shape, 1e-310), "subnormal")
+    given("input_text", np.full(shape, "1"), "not real numbers")
+    zero = npy_bytes(np.zeros(shape))
+    add(Case("input_twice", {"x.npy": zero}, "image", "given twice", "--input",
+             ["simulate", "model.json", "--out", "out", "--input", "image=x.npy", "--input",
+              "image=x.npy"]))
+    add(Case("input_unknown_name", {"x.npy": zero}, "nope", "no input named 'nope'", "--input",
+             ["simulate", "model.json", "--out", "out", "--input", "nope=x.npy"]))
+    cli("input_empty_file_name", ["simulate", "model.json", "--out", "out", "--input",
+                                  "image="], "--input", "image=", "file name is empty")
+    add(Case("input_text_as_npz", {"x.npz": "image,1\n"}, None, "not a .npy or .npz file",
+             "x.npz", ["simulate", "model.json", "--out", "out", "--input", "x.npz"]))
+
+
 def build() -> list[Case]:
     CASES.clear()
     for group in (model_cases, hardware_cases, topology_cases, cfg_cases, weight_cases,
-                  spec_cases, onnx_cases, cli_cases):
+                  spec_cases, onnx_cases, cli_cases, input_cases):
         group()
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1]

@@ -292,15 +292,24 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
 
 def _read_inputs(items: list[str]) -> dict:
     """Arrays by input name from ``NAME=file.npy``, ``NAME=file.npz`` (its array NAME, or
-    its only array) and ``file.npz`` (every array by its key)."""
+    its only array) and ``file.npz`` (every array by its key); an input given twice, an
+    empty file name or a file that is not .npy/.npz is refused, and each array is checked
+    (`simaccel.input_arrays.array_problem`) naming its file and input."""
     from pathlib import Path
 
     import numpy as np
 
-    arrays = {}
+    from simaccel.input_arrays import numpy_file_problem
+
+    arrays: dict = {}
+    files: dict = {}
     for item in items:
         name, eq, where = item.partition("=")
+        if not (where if eq else name).strip():
+            raise InputError("--input", item, "the file name is empty: give NAME=FILE")
         path = Path(where if eq else name)
+        if (problem := numpy_file_problem(path)) is not None:
+            raise InputError(str(path), "", problem)
         try:
             loaded = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
@@ -308,17 +317,31 @@ def _read_inputs(items: list[str]) -> dict:
         if isinstance(loaded, np.ndarray):
             if not eq:
                 raise InputError("--input", item, "a .npy file needs NAME=FILE.npy")
-            arrays[name] = loaded
+            _add_input(arrays, files, name, loaded, path)
             continue
         with loaded:
             if not eq:
-                arrays.update({key: loaded[key] for key in loaded.files})
+                for key in loaded.files:
+                    _add_input(arrays, files, key, loaded[key], path)
             elif name in loaded.files or len(loaded.files) == 1:
-                arrays[name] = loaded[name if name in loaded.files else loaded.files[0]]
+                _add_input(arrays, files, name,
+                           loaded[name if name in loaded.files else loaded.files[0]], path)
             else:
                 raise InputError(str(path), name, f"no array of that name (it has: "
                                  f"{', '.join(loaded.files)})")
     return arrays
+
+
+def _add_input(arrays: dict, files: dict, name: str, value, path) -> None:
+    """Input ``name`` read from ``path``: refused if given before or not usable numbers."""
+    from simaccel.input_arrays import array_problem
+
+    if name in arrays:
+        raise InputError("--input", name, f"given twice (from {files[name]} and {path}): "
+                         "give each input once")
+    if (problem := array_problem(value)) is not None:
+        raise InputError(str(path), name, f"{problem} (--input {name})")
+    arrays[name], files[name] = value, path
 
 
 def _model_inputs(model, arrays: dict) -> dict:
@@ -343,9 +366,14 @@ def _model_inputs(model, arrays: dict) -> dict:
                                  f", the model's input is {list(want)}")
         return simaccel_inputs(model, arrays)
     specs = {spec.name: spec for spec in model.inputs}
+    unknown = sorted(set(arrays) - set(specs))
+    if unknown:
+        raise InputError("--input", unknown[0], f"the model has no input named "
+                         f"{unknown[0]!r}; its inputs are {', '.join(sorted(specs))}")
     if set(arrays) != set(specs):
-        raise InputError("--input", (sorted(set(arrays) ^ set(specs)))[0],
-                         f"the model's inputs are {', '.join(sorted(specs))}; give each once")
+        raise InputError("--input", sorted(set(specs) - set(arrays))[0],
+                         f"missing: the model's inputs are {', '.join(sorted(specs))}; "
+                         "give each once")
     for name, value in arrays.items():
         if tuple(np.shape(value)) != specs[name].shape:
             raise InputError("--input", name, f"shape {list(np.shape(value))}, the model's "

@@ -207,8 +207,11 @@ def check_by_default(graph: Graph, kernels: tuple[Kernel, ...]) -> bool:
 
 def checked_inputs(graph: Graph, inputs: Mapping[str, object]) -> dict[str, np.ndarray]:
     """The ``inputs`` given to `simulate`, checked against the model's: every input by name,
-    each an array of real numbers of exactly its declared shape (NHWC, batch first), finite.
-    Raises `InputError` naming the input and what is wrong."""
+    each an array of real numbers of exactly its declared shape (NHWC, batch first), finite,
+    neither above fp32's range nor subnormal (`simaccel.input_arrays`). Raises `InputError`
+    naming the input and what is wrong."""
+    from simaccel.input_arrays import array_problem
+
     where = "simulate(inputs=...)"
     if not isinstance(inputs, Mapping):
         raise InputError(where, "", f"expected a mapping of input name to array, got "
@@ -234,8 +237,8 @@ def checked_inputs(graph: Graph, inputs: Mapping[str, object]) -> dict[str, np.n
             raise InputError(where, repr(name), f"shape {list(value.shape)} is not the "
                              f"declared {list(spec.shape)} (NHWC, batch first: transpose or "
                              "reshape it)")
-        if not np.isfinite(value).all():
-            raise InputError(where, repr(name), "holds NaN or infinity")
+        if (problem := array_problem(value)) is not None:
+            raise InputError(where, repr(name), problem)
         out[name] = value.astype(np.float64)
     return out
 

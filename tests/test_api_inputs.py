@@ -279,3 +279,19 @@ def test_sqnr_never_scores_garbage_as_perfect() -> None:
     assert np.isnan(quant.sqnr_db([np.nan], [np.nan]))
     assert quant.sqnr_db([np.nan, 1.0], [np.nan, 1.0]) == float("inf")  # exact where finite
     assert quant.sqnr_db([3.0, 4.0], [3.0, 3.0]) == pytest.approx(10 * np.log10(25.0))
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    (1e300, r"at most 3\.403e\+38"), (-1e39, r"at most 3\.403e\+38"), (1e-310, "subnormal"),
+    (np.nan, "holds NaN"), (np.inf, "holds infinity"),
+])
+def test_simulate_refuses_inputs_outside_fp32_or_subnormal(value, said) -> None:
+    """Found by a tester: 1e300 gave raw RuntimeWarnings and a null SQNR, 1e-310 a
+    RuntimeWarning and then blamed the accumulator."""
+    inputs = {"a": np.full((4, 8), value)}
+    with pytest.raises(simaccel.InputError, match=said) as refused:
+        simaccel.simulate(GEMM, HW, inputs=inputs)
+    assert (refused.value.source, refused.value.field) == ("simulate(inputs=...)", "'a'")
+    largest = {"a": np.full((4, 8), float(np.finfo(np.float32).max))}
+    assert simaccel.simulate(GEMM, HW, check=False, inputs=largest).to_dict()["total"]["macs"] \
+        == 4 * 8 * 3

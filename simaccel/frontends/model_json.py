@@ -110,6 +110,10 @@ def load_npz(path: Path, source: str) -> dict:
     `InputError` naming the file (and the key)."""
     import numpy as np
 
+    from simaccel.input_arrays import numpy_file_problem
+
+    if (problem := numpy_file_problem(path)) is not None:
+        raise InputError(str(path), "", problem)
     try:
         data = np.load(path, allow_pickle=False)
         if not hasattr(data, "files"):
