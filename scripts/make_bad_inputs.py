@@ -281,7 +281,21 @@ def model_cases() -> None:
     model("unknown_padding", edit(m, "layers[0].padding", "sam"), "layers[0].padding",
           "'same' or 'valid'")
     model("padding_three_numbers", edit(m, "layers[0].padding", [1, 1, 1]), "layers[0].padding",
-          "")
+          "got a list of 3")
+    for id, pads, said in (("padding_2000", [2000, 0, 0, 0], "0 … 1024, not 2000"),
+                           ("padding_half", [1.5, 0, 0, 0], "0 … 1024, not 1.5"),
+                           ("padding_true", [True, 0, 0, 0], "0 … 1024, not True"),
+                           ("padding_empty_list", [], "got a list of 0"),
+                           ("padding_one_int_2000", 2000, "0 … 1024, not 2000")):
+        model(id, edit(m, "layers[0].padding", pads), "layers[0].padding", said)
+    avg = {"name": "avg", "op": "avgpool2d", "inputs": ["conv1"], "pool": [2, 2],
+           "padding": 1, "count_include_pad": True}
+    model("uncounted_over_padding", plus_layers({**avg, "uncounted": [5, 5]}),
+          "layers[7].uncounted", "exceeds the bottom padding (1)")
+    model("uncounted_with_same", plus_layers({**avg, "padding": "same", "uncounted": [1, 0]}),
+          "layers[7].uncounted", "explicit sides")
+    model("count_include_pad_one", plus_layers({**avg, "count_include_pad": 1}),
+          "layers[7].count_include_pad", "valid boolean")
     model("layer_without_inputs", edit(m, "layers[0].inputs", []), "layers[0].inputs",
           "at least 1")
     model("input_dim_1e9", edit(m, "inputs[0].shape", [1, 10**9, 28, 1]), "inputs[0].shape[1]",
@@ -312,7 +326,7 @@ def model_cases() -> None:
     model("pool_over_1024", edit(m, "layers[1].pool", [2000, 2]), "layers[1].pool[0]",
           "less than or equal to 1024")
     model("padding_negative", edit(m, "layers[0].padding", [-1, 0, 0, 0]),
-          "layers[0].padding", "")
+          "layers[0].padding", "0 … 1024, not -1")
     model("outputs_not_a_list", edit(m, "outputs", "fc2"), "outputs", "")
     model("description_not_text", edit(m, "description", 5), "description", "valid string")
     model("weights_not_text", edit(m, "weights", 5), "weights", "valid string")

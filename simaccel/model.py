@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from simaccel.bounds import Bool, Int, Real, Str
 from simaccel.domain import DType
@@ -54,12 +54,26 @@ def _pair(value: object) -> object:
 
 
 def _padding(value: object) -> object:
-    """Accept ``[ph, pw]`` as ``(ph, ph, pw, pw)`` and an int as four equal sides."""
+    """Accept ``[ph, pw]`` as ``(ph, ph, pw, pw)`` and an int as four equal sides; a list
+    (or int) is refused saying what is wrong with it: the sides are 4 (or 2, or 1)
+    integers 0 … `MAX_WINDOW`."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return (value,) * 4
-    if isinstance(value, list | tuple) and len(value) == 2:
+        value = [value]
+    if not isinstance(value, list | tuple):
+        return value  # a keyword ('same', 'valid') or anything else: the type check says
+    if len(value) not in (1, 2, 4):
+        raise ValueError(f"expected 'same', 'valid' or [top, bottom, left, right] (also "
+                         f"[h, w] or one integer), got a list of {len(value)}")
+    for side in value:
+        if isinstance(side, bool) or not isinstance(side, int):
+            raise ValueError(f"the sides are integers 0 … {MAX_WINDOW}, not {side!r}")
+        if not 0 <= side <= MAX_WINDOW:
+            raise ValueError(f"the sides are integers 0 … {MAX_WINDOW}, not {side}")
+    if len(value) == 1:
+        return tuple(value) * 4
+    if len(value) == 2:
         return (value[0], value[0], value[1], value[1])
-    return value
+    return tuple(value)
 
 
 class _Layer(BaseModel):
@@ -123,10 +137,29 @@ class Pool2d(_Windowed):
     op: Literal["maxpool2d", "avgpool2d"]
     pool: tuple[Window, Window]
     dilation: tuple[Window, Window] = (1, 1)
-    count_include_pad: bool = False
+    count_include_pad: Bool = False
     uncounted: tuple[Pad, Pad] = (0, 0)
 
     _pair_pool = field_validator("pool", "dilation", mode="before")(_pair)
+
+    @field_validator("uncounted")
+    @classmethod
+    def _uncounted_within_padding(cls, uncounted: tuple[int, int],
+                                  info: ValidationInfo) -> tuple[int, int]:
+        """The uncounted rows and columns are part of the bottom and right padding, given as
+        explicit sides (ONNX's importer always gives them)."""
+        if "padding" not in info.data:  # the padding itself was refused
+            return uncounted
+        padding = info.data["padding"]
+        if not isinstance(padding, tuple) and any(uncounted):
+            raise ValueError(f"needs the padding as explicit sides, not {padding!r}")
+        bottom, right = (padding[1], padding[3]) if isinstance(padding, tuple) else (0, 0)
+        for count, side, name in ((uncounted[0], bottom, "bottom"),
+                                  (uncounted[1], right, "right")):
+            if count > side:
+                raise ValueError(f"exceeds the {name} padding ({side}): the uncounted rows "
+                                 "and columns are part of the padding")
+        return uncounted
 
 
 class GlobalAvgPool(_Layer):
