@@ -510,6 +510,9 @@ def _plot(args: argparse.Namespace) -> int:
     run = Path(args.run)
     report_path = run / "report.json" if run.is_dir() else run
     report, trace = read_run(report_path)
+    from simaccel.report_fields import check_plot_fields
+
+    check_plot_fields(report, str(report_path))
     out = args.out or str(report_path.parent)
     writable_folder(out)
     timeline = _layer_range(args.layers, len(report["layers"]))

@@ -84,7 +84,7 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError):
         report.write(tmp_path / "run", also=broken)
-    assert list((tmp_path / "run").iterdir()) == []
+    assert not (tmp_path / "run").exists()  # the folder write made is gone with its files
 
 
 @pytest.mark.parametrize(("damage", "words"), [
@@ -120,3 +120,67 @@ def test_plot_refuses_a_mixed_or_corrupt_run(tmp_path: Path, damage: str, words:
     assert captured.out == "" and len(captured.err.splitlines()) == 1, captured.err
     assert words in captured.err
     assert not (run / "cycles.png").exists()
+
+
+@pytest.fixture(scope="module")
+def saved_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A run's report.json, as a dict to edit."""
+    run = tmp_path_factory.mktemp("saved") / "run"
+    _run(run)
+    return json.loads((run / "report.json").read_text())
+
+
+def _set(doc: dict, path: str, value: object) -> None:
+    *parents, leaf = [int(p) if p.isdigit() else p for p in path.split(".")]
+    for part in parents:
+        doc = doc[part]
+    if value is KeyError:
+        del doc[leaf]
+    else:
+        doc[leaf] = value
+
+
+@pytest.mark.parametrize(("path", "value", "field", "words"), [
+    ("layers.0.cycles", KeyError, "layers[0].cycles", "missing"),
+    ("layers.0.cycles", -5, "layers[0].cycles", "must be ≥ 0, not -5"),
+    ("layers.0.cycles", "12", "layers[0].cycles", "expected a whole number, got a string"),
+    ("layers.0.macs", True, "layers[0].macs", "got a boolean"),
+    ("layers.1.energy_pj", {}, "layers[1].energy_pj.mac", "missing"),
+    ("layers.2.end_cycle", 0, "layers[2].end_cycle", "before start_cycle"),
+    ("layers.3.utilization", None, "layers[3].utilization", "got null"),
+    ("layers.4", [], "layers[4]", "expected an object"),
+    ("layers", [], "layers", "empty"),
+    ("hardware.clock_mhz", 0, "hardware.clock_mhz", "must be > 0, not 0"),
+    ("hardware.derived", {"pes": 0}, "hardware.derived.pes", "must be > 0"),
+    ("model", "mnist", "model.name", "missing"),
+    ("total.energy_pj.total", -1.0, "total.energy_pj.total", "must be ≥ 0"),
+])
+def test_plot_names_the_report_field_it_cannot_draw(
+        saved_report: dict, tmp_path: Path, path: str, value: object, field: str, words: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a tester: an edited report.json said "KeyError: 'cycles'", and a zero
+    clock, negative cycles or no layers plotted with exit 0."""
+    doc = json.loads(json.dumps(saved_report))
+    _set(doc, path, value)
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(doc))
+
+    assert main(["plot", str(report)]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"simaccel: {report}: {field}: "), captured.err
+    assert words in captured.err and len(captured.err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_the_plot_checks_pass_a_report_as_written(saved_report: dict) -> None:
+    """A report as `simulate --out` writes it passes, also with unlimited bandwidth (null,
+    SCALE-Sim's CALC mode) and a layer with no GEMM to map (mapping_efficiency null)."""
+    from simaccel.report_fields import check_plot_fields
+
+    doc = json.loads(json.dumps(saved_report))
+    check_plot_fields(doc, "report.json")
+    doc["hardware"]["derived"]["dram_bytes_per_cycle"] = None
+    doc["layers"][1]["mapping_efficiency"] = None
+    check_plot_fields(doc, "report.json")
