@@ -313,6 +313,13 @@ def model_cases() -> None:
     model("seed_negative", edit(m, "seed", -1), "seed", "greater than or equal to 0")
     model("seed_2_32", edit(m, "seed", 2**32), "seed", "less than")
     model("name_empty", edit(m, "name", ""), "name", "at least 1 character")
+    model("name_newline", edit(m, "name", "mnist\ncnn"), "name", "control character")
+    model("layer_name_nul", edit(m, "layers[6].name", "fc\u00002"), "layers[6].name",
+          "control character")
+    model("input_name_tab", edit(m, "inputs[0].name", "im\tage"), "inputs[0].name",
+          "control character")
+    model("output_name_newline", edit(m, "outputs", ["fc\n2"]), "outputs[0]",
+          "control character")
     model("name_too_long", edit(m, "name", "n" * 100_000), "name", "at most 256 characters")
     model("layer_name_too_long", edit(m, "layers[3].name", "p" * 10_000), "layers[3].name",
           "at most 256 characters")
@@ -398,8 +405,9 @@ def model_cases() -> None:
     # wiring
     model("cycle", plus_layers(relu("a", "b"), relu("b", "a")), "layers[7].inputs", "cycle")
     model("self_loop", plus_layers(relu("a", "a")), "layers[7].inputs", "cycle")
-    model("cycle_through_names_with_newlines",
-          plus_layers(relu("a\nb", "c"), relu("c", "a\nb")), "layers[7].inputs", "cycle")
+    model("cycle_through_names_with_newlines",  # the names are refused before the wiring
+          plus_layers(relu("a\nb", "c"), relu("c", "a\nb")), "layers[7].name",
+          "control character")
     model("dangling_input", edit(m, "layers[5].inputs", ["flaten"]), "layers[5].inputs[0]",
           "no input or layer named 'flaten'")
     model("duplicate_layer_name", edit(m, "layers[3].name", "pool1"), "layers[3].name",
@@ -582,6 +590,10 @@ def hardware_cases() -> None:
 
 
 def topology_cases() -> None:
+    topology("topology_underscore_digits", cells(1, ifmap_height="2_8"), "row 1.ifmap_height",
+             "expected a whole number, got '2_8'")
+    topology("topology_arabic_indic_digits", cells(1, ifmap_width="٢٨"),
+             "row 1.ifmap_width", "expected a whole number")
     topology("topology_non_numeric", cells(1, filter_height="three"), "row 1.filter_height",
              "expected a whole number, got 'three'")
     topology("topology_float", cells(1, strides="1.5"), "row 1.strides",
@@ -649,9 +661,13 @@ def cfg_cases() -> None:
     cfg("cfg_missing_ifmap_sram", edit(c, f"{a}.IfmapSramSzkB"), f"{a}.IfmapSramSzkB",
         "missing")
     cfg("cfg_array_height_nan", edit(c, f"{a}.ArrayHeight", "nan"), f"{a}.ArrayHeight",
-        "whole number")
+        "expected a number, got 'nan'")
     cfg("cfg_array_height_inf", edit(c, f"{a}.ArrayHeight", "inf"), f"{a}.ArrayHeight",
-        "whole number")
+        "expected a number, got 'inf'")
+    cfg("cfg_underscore_digits", edit(c, f"{a}.ArrayHeight", "3_2"), f"{a}.ArrayHeight",
+        "expected a number, got '3_2'")
+    cfg("cfg_arabic_indic_digits", edit(c, f"{a}.IfmapSramSzkB", "٦٤"),
+        f"{a}.IfmapSramSzkB", "expected a number")
     cfg("cfg_array_height_fraction", edit(c, f"{a}.ArrayHeight", "32.5"), f"{a}.ArrayHeight",
         "whole number")
     cfg("cfg_array_height_text", edit(c, f"{a}.ArrayHeight", "big"), f"{a}.ArrayHeight",
@@ -665,7 +681,8 @@ def cfg_cases() -> None:
         "'os', 'ws' or 'is'")
     for key in ("IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB"):
         cfg(f"cfg_{key}_zero", edit(c, f"{a}.{key}", "0"), f"{a}.{key}", "greater than or equal")
-        cfg(f"cfg_{key}_nan", edit(c, f"{a}.{key}", "nan"), f"{a}.{key}", "finite")
+        cfg(f"cfg_{key}_nan", edit(c, f"{a}.{key}", "nan"), f"{a}.{key}",
+            "expected a number, got 'nan'")
         cfg(f"cfg_{key}_subnormal", edit(c, f"{a}.{key}", "5e-324"), f"{a}.{key}", "")
         cfg(f"cfg_{key}_huge", edit(c, f"{a}.{key}", "1e30"), f"{a}.{key}", "less than")
     user = edit(c, "run_presets", {"InterfaceBandwidth": "USER"})

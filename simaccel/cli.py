@@ -2,7 +2,8 @@
 ``show``, ``import``, ``compare``, ``plot``, ``sweep``, ``llm``, ``partition``,
 ``collective``, ``hw list``, ``prune`` and ``sparsity``.
 
-Bad input prints one line naming the file and the field and exits 2; a failed numerics
+Bad input prints one line naming the file and the field and exits 2, as does running out
+of memory (one line; ``--no-check`` skips the numerics check); a failed numerics
 check writes the (complete) report, names the layers and exits 3; an internal error prints
 a short message and exits 1 (with ``--debug``, the traceback).
 """
@@ -686,6 +687,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("simaccel: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:  # the machine, not a bug: say what to do, in one line
+        print(f"simaccel: {args.verb}: ran out of memory" + (
+            " (the numerics check holds the model's weights and activations in float64: "
+            "--no-check skips it)" if args.verb == "simulate" and args.check is not False else ""),
+            file=sys.stderr)
+        return EXIT_INPUT
     except BrokenPipeError:  # the reader stopped reading (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

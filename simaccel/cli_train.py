@@ -66,12 +66,15 @@ def add_step_options(parser: argparse.ArgumentParser, train_verb: bool = False) 
                             help="with --parallel data: system (chips, default) or chip "
                                  "(its cores, joined by the on-chip ring)")
     parser.add_argument("--batch", type=positive, default=None,
-                        help="minibatch size (default: the model's; train: 32)")
+                        help="minibatch size (default 32)" if train_verb else
+                        "with --train: minibatch size (default: the model's batch)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
-                        help="parameter update (default: sgd; train: adam)")
+                        help="parameter update (default adam)" if train_verb else
+                        "with --train: parameter update (default sgd)")
     parser.add_argument("--precision", choices=("bf16", "fp16", "fp32"), default=None,
-                        help="operand type for training, fp32 accumulators and master "
-                             "weights (default: the config's types, which must be float)")
+                        help=("" if train_verb else "with --train: ") + "operand type for "
+                             "training, fp32 accumulators and master weights (default: the "
+                             "config's types, which must be float)")
 
 
 def add_train_parser(verbs) -> None:

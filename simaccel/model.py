@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from simaccel.bounds import Bool, Int, Real, Str
 from simaccel.domain import DType
@@ -32,7 +39,21 @@ Window = Annotated[Int, Field(gt=0, le=MAX_WINDOW)]
 Pad = Annotated[Int, Field(ge=0, le=MAX_WINDOW)]
 Axis = Annotated[Int, Field(ge=-8, le=7)]
 Epsilon = Annotated[Real, Field(gt=0, lt=1)]
-Name = Annotated[Str, Field(min_length=1, max_length=256)]
+
+
+def _printable(name: str) -> str:
+    """A name holds no control character (newline, tab, NUL, DEL: ASCII 0–31 and 127),
+    which would break the one-line messages, tables and CSV rows it is printed in."""
+    bad = _CONTROL.search(name)
+    if bad is not None:
+        raise ValueError(f"a name may not hold a control character ({bad.group()!r})")
+    return name
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+Name = Annotated[Str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
 
 ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax")
 Activation = Literal["relu", "relu6", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax"]

@@ -83,3 +83,27 @@ def test_base_documents_are_valid(argv: list[str], tmp_path: Path,
     assert main([*argv, "--out", "out", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
     assert Path("out/report.json").is_file()
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "model.json", "--hw", "hw.toml"],
+    ["simulate", "topology.csv", "--hw", "hw.cfg"],
+    ["sweep", "spec.toml", "--out", "results.csv", "--workers", "1", "--quiet"],
+], ids=["model_json+toml", "topology_csv+cfg", "sweep_spec"])
+def test_a_byte_order_mark_is_read_like_none(argv: list[str], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a tester: JSON with a UTF-8 BOM gave Python's hint, TOML and .cfg "Invalid
+    statement" / "no section headers"; CSV already read it. Every text input reads the
+    same with a BOM as without."""
+    work = tmp_path / "work"
+    shutil.copytree(CORPUS / "base", work)
+    monkeypatch.chdir(work)
+    assert main(argv + ["--no-check"] * (argv[0] == "simulate")) == 0
+    plain = capsys.readouterr().out
+    for name in ("model.json", "hw.toml", "hw.cfg", "topology.csv", "spec.toml"):
+        path = work / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    Path("results.csv").unlink(missing_ok=True)
+    assert main(argv + ["--no-check"] * (argv[0] == "simulate")) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out == plain

@@ -92,3 +92,33 @@ def test_plot_layers_past_the_last_names_layers(tmp_path: Path,
     assert main(["plot", str(run), "--layers", "6:7"]) == 2
     assert sorted(p.name for p in run.iterdir()) == before
     assert len(json.loads((run / "report.json").read_text())["layers"]) == 7
+
+
+def test_running_out_of_memory_is_one_line_suggesting_no_check(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a tester: ``--check`` under memory pressure said "internal error:
+    MemoryError"."""
+    import simaccel
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(simaccel, "simulate", exhausted)
+    assert main(["simulate", MNIST, "--check", "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1
+    assert captured.err.startswith("simaccel: simulate: ran out of memory")
+    assert "--no-check skips it" in captured.err
+    assert main(["simulate", MNIST, "--no-check", "--quiet"]) == 2
+    assert capsys.readouterr().err == "simaccel: simulate: ran out of memory\n"
+
+
+def test_step_options_say_they_need_train_in_simulate_help() -> None:
+    """Found by a tester: ``simulate --batch`` said "default: the model's" though it is
+    refused without --train."""
+    verbs = dict(_verbs(_parser()))
+    options = {a.dest: a.help for a in verbs["simulate"]._actions}
+    for dest in ("batch", "optimizer", "precision", "recompute", "parallel"):
+        assert options[dest].startswith("with --train"), dest
+    train = {a.dest: a.help for a in verbs["train"]._actions}
+    assert "--train" not in train["batch"] + train["optimizer"] + train["precision"]

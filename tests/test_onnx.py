@@ -242,6 +242,7 @@ def test_import_writes_a_model_json_that_simulates_like_the_onnx(tmp_path: Path,
                                                                  capsys) -> None:
     onnx_path = save(cnn(17), tmp_path)
     out = tmp_path / "converted" / "model.json"
+    out.parent.mkdir()  # import refuses a missing parent folder, as every verb does
     assert main(["import", str(onnx_path), "-o", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["format"] == "simaccel-model/1" and doc["weights"] == "model.npz"

@@ -10,13 +10,14 @@ from simaccel.errors import InputError
 
 
 def read_text(path: Path, allow_empty: bool = False) -> str:
-    """The UTF-8 text of ``path``; an `InputError` if it is missing, unreadable or (unless
-    ``allow_empty``) blank."""
+    """The UTF-8 text of ``path`` (a leading byte-order mark, which Windows editors write,
+    dropped: every text input reads the same with or without one); an `InputError` if it
+    is missing, unreadable or (unless ``allow_empty``) blank."""
     source = str(path)
     if path.is_dir():  # Path("") is "." too: a folder, never what was meant
         raise InputError(source, "", "is a folder, not a file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(source, "", "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -16,6 +16,7 @@ from simaccel.model import (
     MODEL_FORMAT,
     LayerSpec,
     Model,
+    Name,
     TensorSpec,
     natural_key,
 )
@@ -28,11 +29,11 @@ class ModelFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     format: Literal["simaccel-model/1"]
-    name: Annotated[Str, Field(min_length=1, max_length=256)]
+    name: Name
     description: Annotated[Str, Field(max_length=10_000)] = ""
     inputs: tuple[TensorSpec, ...] = Field(min_length=1)
     layers: tuple[LayerSpec, ...] = Field(min_length=1)
-    outputs: tuple[Annotated[Str, Field(min_length=1, max_length=256)], ...] | None = None
+    outputs: tuple[Name, ...] | None = None
     weights: Annotated[Str, Field(min_length=1, max_length=4096)] | None = None
     seed: Annotated[Int, Field(ge=0, lt=2**32)] = 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import math
+import re
 from pathlib import Path
 
 from simaccel.errors import InputError
@@ -18,6 +19,8 @@ from simaccel.frontends.hardware_toml import parse_hardware
 from simaccel.hardware import Hardware
 
 _SECTION = "architecture_presets"
+#: a decimal number in ASCII digits, as SCALE-Sim's configs write them: 32, 64.0, 1e3
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
 
 
 def load_scalesim_cfg(path: Path) -> Hardware:
@@ -41,11 +44,10 @@ def load_scalesim_cfg(path: Path) -> Hardware:
 
     def number(key: str) -> float:
         value = get(key)
-        try:
-            return float(value)
-        except ValueError:
+        if not _DECIMAL.fullmatch(value):  # float() reads "1_0", "nan" and other digits
             raise InputError(source, f"{_SECTION}.{key}", f"expected a number, got "
-                             f"{value!r}") from None
+                             f"{value!r}")
+        return float(value)
 
     mode = get("InterfaceBandwidth", "run_presets", "CALC").upper()
     if mode not in ("CALC", "USER"):

@@ -22,6 +22,7 @@ kept so results compare line by line:
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -48,12 +49,17 @@ def _cells(line: str) -> list[str]:
     return cells
 
 
+#: a whole number as SCALE-Sim's topologies write it: ASCII digits, perhaps a sign
+_WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
+
+
 def _int(source: str, row: int, column: str, text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
+    """A cell as a whole number written in ASCII digits only (Python's int() would also
+    read ``9_0`` as 90 and other scripts' digits)."""
+    if not _WHOLE.fullmatch(text):
         raise InputError(source, f"row {row}.{column}", f"expected a whole number, got "
-                         f"{text!r}") from None
+                         f"{text!r}")
+    value = int(text)
     if value <= 0 or value > 1 << 20:
         raise InputError(source, f"row {row}.{column}", f"must be a positive integer at most "
                          f"2**20, got {value}")
