@@ -247,6 +247,7 @@ def test_cli_sweep_writes_csv_then_parquet_and_resumes(tmp_path: Path, capsys) -
                     '[grid]\n"array.rows+array.cols" = [8, 16]\n"sram.double_buffered" = '
                     '[true, false]\n')
     out = tmp_path / "out" / "r.parquet"
+    out.parent.mkdir()  # sweep refuses a missing parent folder, as every verb does
     assert main(["sweep", str(spec), "--out", str(out), "--workers", "2", "--quiet"]) == 0
     assert "4 points run (0 failed)" in capsys.readouterr().out
     frame = pd.read_parquet(out)
