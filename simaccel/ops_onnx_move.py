@@ -175,12 +175,39 @@ def cumsum(v: list, a: dict) -> np.ndarray:
     return np.flip(out, axis) if a.get("reverse", 0) else out
 
 
+#: ScatterND's and ScatterElements' ``reduction`` (opset 16+; 18 adds max and min): how an
+#: update combines with the element it lands on.
+_REDUCTION = {"none": None, "add": np.add, "mul": np.multiply, "max": np.maximum,
+              "min": np.minimum}
+
+
 def scatter_nd(v: list, a: dict) -> np.ndarray:
     out = np.array(v[0], copy=True)
     idx = as_int(v[1])
+    combine = _REDUCTION[a.get("reduction", "none")]
     for index, update in zip(idx.reshape(-1, idx.shape[-1]),
                              v[2].reshape(-1, *v[2].shape[idx.ndim - 1:]), strict=True):
-        out[tuple(index)] = update
+        at = tuple(index)
+        out[at] = update if combine is None else combine(out[at], update)
+    return out
+
+
+def scatter_elements(v: list, a: dict) -> np.ndarray:
+    """ScatterElements: ``data`` with each update written at its own position, except along
+    ``axis`` where the index tensor says (negative indices count from the end); updates to
+    one element combine by ``reduction``, in order. Raises KeyError for an unknown
+    reduction."""
+    out = np.array(v[0], copy=True)
+    axis = int(a.get("axis", 0)) % out.ndim
+    idx = as_int(v[1])
+    idx = np.where(idx < 0, idx + out.shape[axis], idx)
+    where = list(np.indices(idx.shape, sparse=True))
+    where[axis] = idx
+    combine = _REDUCTION[a.get("reduction", "none")]
+    if combine is None:
+        out[tuple(where)] = v[2]
+    else:
+        combine.at(out, tuple(where), v[2])
     return out
 
 

@@ -24,10 +24,10 @@ from pydantic import ValidationError
 from simaccel import ops_onnx
 from simaccel.domain import DType
 from simaccel.errors import InputError
+from simaccel.frontends.onnx_conv_transpose import conv_transpose
 from simaccel.frontends.onnx_gemm import (
     NLC,
     conv,
-    conv_transpose,
     einsum,
     gemm,
     matmul,
@@ -45,6 +45,7 @@ from simaccel.frontends.onnx_patterns import (
 )
 from simaccel.frontends.onnx_quantized import qdq, qlinear
 from simaccel.frontends.onnx_rnn import RNN_OPS
+from simaccel.frontends.onnx_select import multi_output
 from simaccel.frontends.onnx_tensors import (
     TO_NCHW,
     Importer,
@@ -89,6 +90,7 @@ HANDLERS: dict[str, Callable] = {
     "Pad": pad, "Flatten": reshape_like, "Reshape": reshape_like,
     "Squeeze": reshape_like, "Unsqueeze": reshape_like, "Transpose": transpose,
     "Identity": alias, "Dropout": alias, "QuantizeLinear": qdq, "DequantizeLinear": qdq,
+    "TopK": multi_output,
     **{op: reduce for op, d in ops_onnx.REDUCE.items() if op.startswith("Reduce")},
 }
 
