@@ -6,8 +6,9 @@ Families: HuggingFace encoders (DistilBERT, RoBERTa, ALBERT, ELECTRA, DeBERTa-v2
 (encoder and decoder), decoders (Mistral, Phi-3, Gemma, OPT, BLOOM with ALiBi, GPT-NeoX,
 Falcon), CLIP's text and vision towers, Wav2Vec2, Segformer, MobileViT; torchvision VGG,
 AlexNet, Inception-v3, ResNeXt, Wide ResNet, MNASNet; and small modules for the ops users
-hit (transposed convs, resizing, pixel shuffle, group and instance norm, activations, einsum
-attention, rotary embeddings, a KV-cache write with index_put, top-k and argmax heads).
+hit (transposed convs, resizing (bicubic too), pixel shuffle, group and instance norm,
+activations, einsum attention, rotary embeddings, a KV-cache write with index_put, top-k
+and argmax heads).
 
     python scripts/export_onnx_fixtures_more.py [--out DIR] [NAME ...]
 
@@ -294,6 +295,19 @@ class Decoder(nn.Module):
         return y, z
 
 
+class Bicubic(nn.Module):
+    """Bicubic upsampling (as ViTs resize position embeddings): by a scale factor, and to a
+    size with align_corners."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = nn.functional.interpolate(self.conv(x), scale_factor=2, mode="bicubic")
+        return nn.functional.interpolate(y, size=(11, 13), mode="bicubic", align_corners=True)
+
+
 class NormsAndActivations(nn.Module):
     """GroupNorm, InstanceNorm (affine), LeakyReLU, PReLU (per channel), Hardswish, SiLU,
     Mish, ELU, Softplus, GELU (tanh)."""
@@ -415,6 +429,7 @@ MORE = {
     "resnext_tiny": (resnext, image), "wide_resnet_tiny": (wide_resnet, image),
     "mnasnet_tiny": (mnasnet, image),
     "decoder_ops": (Decoder, lambda: torch.randn(1, 8, 10, 10)),
+    "bicubic": (Bicubic, lambda: image(8)),
     "norms_activations": (NormsAndActivations, lambda: image(16)),
     "einsum_attention": (EinsumAttention, lambda: torch.randn(1, 8, 32)),
     "rope_attention": (Rope, lambda: torch.randn(1, 8, 32)),

@@ -110,6 +110,7 @@ def test_matmul_by_a_constant_of_too_many_matrices_is_one_line(tmp_path: Path,
     assert main(["simulate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "m.onnx" in err[0] and "MatMul" in err[0] and "4097" in err[0]
+    assert "bmm" in err[0]  # the node
 
 
 def test_grouped_and_one_dimensional_conv_transpose(tmp_path: Path) -> None:
@@ -126,3 +127,37 @@ def test_grouped_and_one_dimensional_conv_transpose(tmp_path: Path) -> None:
     path = check_against_onnxruntime(b.model([("x", [1, 4, 3, 4])], [y], 17), tmp_path)
     ops = [layer.op for layer in simaccel.load_model(path).layers]
     assert ops.count("dense") == 2 + 4 and ops.count("concat") == 2
+
+
+@pytest.mark.parametrize("transform, exclude", [("half_pixel", 0), ("align_corners", 0),
+                                                ("half_pixel", 1)])
+def test_cubic_resize(transform: str, exclude: int, tmp_path: Path) -> None:
+    """Keys' cubic kernel (a = -0.75, torch's bicubic; -0.5 with exclude_outside) by a
+    scale of 2 in H and to a size in W, on a conv's output held NHWC."""
+    b = GraphBuilder(seed=46)
+    y = b.op("Conv", ["x", b.weight((4, 3, 3, 3))], "conv", kernel_shape=[3, 3],
+             pads=[1, 1, 1, 1])
+    sizes = b.const(np.array([1, 4, 12, 9]), "sizes", np.int64)
+    y = b.op("Resize", [y, "", "", sizes], "resize", mode="cubic",
+             coordinate_transformation_mode=transform, exclude_outside=exclude,
+             cubic_coeff_a=-0.5 if exclude else -0.75)
+    check_against_onnxruntime(b.model([("x", [1, 3, 6, 5])], [y], 18), tmp_path)
+
+
+@pytest.mark.parametrize("attributes, reason", [
+    ({"mode": "linear", "antialias": 1}, "antialias"),
+    ({"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize"},
+     "tf_crop_and_resize"),
+])
+def test_a_resize_simaccel_does_not_compute_is_one_line(attributes, reason, tmp_path: Path,
+                                                        capsys) -> None:
+    b = GraphBuilder(seed=47)
+    scales = b.const(np.array([1.0, 1.0, 2.0, 2.0]), "scales")
+    roi = b.const(np.array([0, 0, 0, 0, 1, 1, 1, 1.0]), "roi")
+    y = b.op("Resize", [b.op("Relu", ["x"], "relu"), roi, scales], "resize", **attributes)
+    path = tmp_path / "m.onnx"
+    onnx.save(b.model([("x", [1, 2, 4, 4])], [y], 18), path)
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "m.onnx" in err[0] and "Resize" in err[0] and reason in err[0]
+    assert "resize" in err[0].split(reason)[1]  # the node, after the reason

@@ -44,6 +44,7 @@ from simaccel.frontends.onnx_patterns import (
     layernorm_pattern,
 )
 from simaccel.frontends.onnx_quantized import qdq, qlinear
+from simaccel.frontends.onnx_resize import resize
 from simaccel.frontends.onnx_rnn import RNN_OPS
 from simaccel.frontends.onnx_select import multi_output
 from simaccel.frontends.onnx_tensors import (
@@ -90,7 +91,7 @@ HANDLERS: dict[str, Callable] = {
     "Pad": pad, "Flatten": reshape_like, "Reshape": reshape_like,
     "Squeeze": reshape_like, "Unsqueeze": reshape_like, "Transpose": transpose,
     "Identity": alias, "Dropout": alias, "QuantizeLinear": qdq, "DequantizeLinear": qdq,
-    "TopK": multi_output,
+    "TopK": multi_output, "Resize": resize,
     **{op: reduce for op, d in ops_onnx.REDUCE.items() if op.startswith("Reduce")},
 }
 
@@ -212,7 +213,7 @@ def _unsupported_message(unknown: list[tuple[str, str, str]], limit: int = 400) 
     parts = []
     for op, n in counts.most_common():
         where, why = first[op]
-        detail = f"{why[:80]}" if why else f"e.g. {where[:40]}"
+        detail = f"{why[:80]}; e.g. {where[:40]}" if why else f"e.g. {where[:40]}"
         parts.append(f"{op} ×{n} ({detail})")
     text = ", ".join(parts)
     if len(text) > limit:
