@@ -12,8 +12,9 @@ from simaccel.ops_onnx_move import as_int
 def topk(v: list, a: dict) -> np.ndarray:
     """TopK (opset 11+): the ``K`` (second operand) largest (``largest=1``) or smallest
     elements along ``axis`` (default -1), sorted; equal values keep the lower index first,
-    as the ONNX spec requires. ``output_index`` 0: the values, 1: their indices (float64
-    holding the integers). Raises IndexError for an ``output_index`` other than 0 or 1."""
+    as the ONNX spec requires. ``output_index`` (set by the frontend) 0: the values, 1: their
+    indices (float64 holding the integers). Raises KeyError without ``output_index`` and
+    IndexError for one other than 0 or 1."""
     x = v[0]
     k = int(as_int(v[1]).reshape(-1)[0])
     axis = int(a.get("axis", -1)) % x.ndim
