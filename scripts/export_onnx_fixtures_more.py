@@ -6,9 +6,9 @@ Families: HuggingFace encoders (DistilBERT, RoBERTa, ALBERT, ELECTRA, DeBERTa-v2
 (encoder and decoder), decoders (Mistral, Phi-3, Gemma, OPT, BLOOM with ALiBi, GPT-NeoX,
 Falcon), CLIP's text and vision towers, Wav2Vec2, Segformer, MobileViT; torchvision VGG,
 AlexNet, Inception-v3, ResNeXt, Wide ResNet, MNASNet; and small modules for the ops users
-hit (transposed convs, resizing (bicubic too), pixel shuffle, group and instance norm,
-activations, einsum attention, rotary embeddings, a KV-cache write with index_put, top-k
-and argmax heads).
+hit (transposed convs, resizing (bicubic too), a spatial transformer's GridSample, pixel
+shuffle, group and instance norm, activations, einsum attention, rotary embeddings, a
+KV-cache write with index_put, top-k and argmax heads).
 
     python scripts/export_onnx_fixtures_more.py [--out DIR] [NAME ...]
 
@@ -308,6 +308,26 @@ class Bicubic(nn.Module):
         return nn.functional.interpolate(y, size=(11, 13), mode="bicubic", align_corners=True)
 
 
+class SpatialTransformer(nn.Module):
+    """A spatial transformer: a small network predicts an affine transform per image, the
+    sampling grid is its product with the output pixels' coordinates, GridSample
+    resamples the image (bilinear, border padding)."""
+
+    def __init__(self, size: int = 16) -> None:
+        super().__init__()
+        self.loc = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.Flatten(),
+                                 nn.Linear(4 * 7 * 7, 6))
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size),
+                                indexing="ij")
+        self.register_buffer("base", torch.stack([xs, ys, torch.ones_like(xs)], -1),
+                             persistent=False)  # [H, W, 3]
+
+    def forward(self, x):
+        theta = self.loc(x).reshape(-1, 2, 3)
+        grid = torch.einsum("hwk,nck->nhwc", self.base, theta)
+        return nn.functional.grid_sample(x, grid, padding_mode="border", align_corners=True)
+
+
 class NormsAndActivations(nn.Module):
     """GroupNorm, InstanceNorm (affine), LeakyReLU, PReLU (per channel), Hardswish, SiLU,
     Mish, ELU, Softplus, GELU (tanh)."""
@@ -430,6 +450,7 @@ MORE = {
     "mnasnet_tiny": (mnasnet, image),
     "decoder_ops": (Decoder, lambda: torch.randn(1, 8, 10, 10)),
     "bicubic": (Bicubic, lambda: image(8)),
+    "spatial_transformer": (SpatialTransformer, lambda: image(16)),
     "norms_activations": (NormsAndActivations, lambda: image(16)),
     "einsum_attention": (EinsumAttention, lambda: torch.randn(1, 8, 32)),
     "rope_attention": (Rope, lambda: torch.randn(1, 8, 32)),

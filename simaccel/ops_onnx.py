@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from simaccel import ops_onnx_move as mv
+from simaccel import ops_onnx_sample as smp
 from simaccel import ops_onnx_select as sel
 from simaccel.ops_onnx_move import as_int
 
@@ -305,6 +306,8 @@ MOVE: dict[str, OpDef] = {
     "SpaceToDepth": OpDef("move", 1, mv.space_to_depth), "Trilu": OpDef("move", 1, mv.trilu),
     "CumSum": OpDef("move", 1, mv.cumsum), "ScatterND": OpDef("move", 1, mv.scatter_nd),
     "ScatterElements": OpDef("move", 1, mv.scatter_elements),
+    # four taps, each weighted and added: as Resize's linear mode, per tap
+    "GridSample": OpDef("move", 4, smp.grid_sample),
     "OneHot": OpDef("move", 1, mv.one_hot),
     "Transpose": OpDef("move", 1, lambda v, a: np.transpose(v[0], a.get("perm"))),
     "Identity": OpDef("move", 1, lambda v, a: v[0]),

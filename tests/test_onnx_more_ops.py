@@ -161,3 +161,50 @@ def test_a_resize_simaccel_does_not_compute_is_one_line(attributes, reason, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "m.onnx" in err[0] and "Resize" in err[0] and reason in err[0]
     assert "resize" in err[0].split(reason)[1]  # the node, after the reason
+
+
+@pytest.mark.parametrize("mode", ["linear", "nearest"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("corners", [0, 1])
+def test_grid_sample(mode: str, padding: str, corners: int, tmp_path: Path) -> None:
+    """GridSample of a conv's output at a grid computed from the input (a spatial
+    transformer), reaching up to 1.6 beyond [-1, 1] so that every padding is exercised."""
+    b = GraphBuilder(seed=48)
+    y = b.op("Conv", ["x", b.weight((4, 2, 3, 3))], "conv", kernel_shape=[3, 3],
+             pads=[1, 1, 1, 1])                                                  # [1,4,5,6]
+    grid = b.op("Mul", [b.op("Tanh", ["g"], "tanh"), b.const(2.6)], "grid")      # [1,3,7,2]
+    out = b.op("GridSample", [y, grid], "sample", mode=mode, padding_mode=padding,
+               align_corners=corners)
+    check_against_onnxruntime(b.model([("x", [1, 2, 5, 6]), ("g", [1, 3, 7, 2])], [out], 20),
+                              tmp_path)
+
+
+def test_a_cubic_grid_sample_is_one_line(tmp_path: Path, capsys) -> None:
+    b = GraphBuilder(seed=49)
+    out = b.op("GridSample", [b.op("Relu", ["x"], "relu"), "g"], "sample", mode="cubic")
+    path = tmp_path / "m.onnx"
+    onnx.save(b.model([("x", [1, 2, 4, 4]), ("g", [1, 3, 3, 2])], [out], 20), path)
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "m.onnx" in err[0] and "GridSample" in err[0] and "cubic" in err[0]
+
+
+def test_nearest_grid_sample_rounds_ties_to_even() -> None:
+    """Width 4, align_corners 0: x = -0.5 and 0 are pixels 0.5 and 1.5, which round (as
+    torch's nearest) to pixels 0 and 2; bilinearly they are the means of their neighbours."""
+    x = np.array([0.0, 10.0, 20.0, 30.0]).reshape(1, 1, 1, 4)
+    grid = np.array([[-0.5, 0.0], [0.0, 0.0]]).reshape(1, 1, 2, 2)
+    nearest = run("GridSample", [x, grid], {"mode": "nearest"})
+    assert nearest.ravel().tolist() == [0.0, 20.0]
+    assert run("GridSample", [x, grid], {"mode": "linear"}).ravel().tolist() == [5.0, 15.0]
+
+
+def test_einsum_of_a_constant_first_operand(tmp_path: Path) -> None:
+    """A spatial transformer's grid: constant pixel coordinates [H, W, 3] times each image's
+    affine transform [N, 2, 3] ("hwk,nck->nhwc"): a dense layer, the operands swapped."""
+    b = GraphBuilder(seed=50)
+    theta = b.op("MatMul", ["x", b.weight((4, 6))], "loc")
+    theta = b.op("Reshape", [theta, b.const(np.array([2, 2, 3]), "s", np.int64)], "theta")
+    out = b.op("Einsum", [b.weight((5, 7, 3)), theta], "grid", equation="hwk,nck->nhwc")
+    path = check_against_onnxruntime(b.model([("x", [2, 4])], [out], 17), tmp_path)
+    assert [layer.op for layer in simaccel.load_model(path).layers].count("dense") == 2

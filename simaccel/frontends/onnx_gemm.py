@@ -235,19 +235,20 @@ def einsum(im: Importer, node) -> None:
     a, b = terms
     if set(out) - set(a + b) or (set(a) ^ set(b)) - set(out):
         raise refuse(im, node, f"Einsum {eq!r} is not a matrix product")
-    if im.const(node.input[0]) is not None:
-        raise refuse(im, node, "Einsum of a constant first operand is not supported")
-    x = im.get(node.input[0], node)
+    first, second = node.input[0], node.input[1]
+    if im.const(first) is not None:  # the product is the same with the operands swapped
+        (a, first), (b, second) = (b, second), (a, first)
+    x = im.get(first, node)
     size = dict(zip(a, x.shape, strict=True))
     batch = [c for c in out if c in a and c in b]
     rows = [c for c in out if c in a and c not in b]
     cols = [c for c in out if c in b and c not in a]
     inner = [c for c in a if c in b and c not in out]
-    w = im.const(node.input[1])
+    w = im.const(second)
     if w is not None:
         size.update(zip(b, w.shape, strict=True))
     else:
-        size.update(zip(b, im.get(node.input[1], node).shape, strict=True))
+        size.update(zip(b, im.get(second, node).shape, strict=True))
     dims = lambda letters: [size[c] for c in letters]  # noqa: E731
     m, k, n = (int(np.prod(dims(g))) for g in (rows, inner, cols))
     xa = _arrange(im, x, a, batch + rows + inner, [*dims(batch), m, k], node)
@@ -259,7 +260,7 @@ def einsum(im: Importer, node) -> None:
         name = im.add(Dense, hint, [xa], op="dense", units=n, bias=False)
         im.weights[f"{name}.kernel"] = kernel
     else:
-        y = im.get(node.input[1], node)
+        y = im.get(second, node)
         yb = _arrange(im, y, b, batch + inner + cols, [*dims(batch), k, n], node)
         name = im.add(MatMul, hint, [xa, yb], op="matmul")
     grouped = batch + rows + cols

@@ -44,7 +44,7 @@ from simaccel.frontends.onnx_patterns import (
     layernorm_pattern,
 )
 from simaccel.frontends.onnx_quantized import qdq, qlinear
-from simaccel.frontends.onnx_resize import resize
+from simaccel.frontends.onnx_resize import grid_sample, resize
 from simaccel.frontends.onnx_rnn import RNN_OPS
 from simaccel.frontends.onnx_select import multi_output
 from simaccel.frontends.onnx_tensors import (
@@ -91,7 +91,7 @@ HANDLERS: dict[str, Callable] = {
     "Pad": pad, "Flatten": reshape_like, "Reshape": reshape_like,
     "Squeeze": reshape_like, "Unsqueeze": reshape_like, "Transpose": transpose,
     "Identity": alias, "Dropout": alias, "QuantizeLinear": qdq, "DequantizeLinear": qdq,
-    "TopK": multi_output, "Resize": resize,
+    "TopK": multi_output, "Resize": resize, "GridSample": grid_sample,
     **{op: reduce for op, d in ops_onnx.REDUCE.items() if op.startswith("Reduce")},
 }
 
