@@ -24,10 +24,10 @@ from pydantic import ValidationError
 from simaccel import ops_onnx
 from simaccel.domain import DType
 from simaccel.errors import InputError
+from simaccel.frontends.onnx_conv_transpose import conv_transpose
 from simaccel.frontends.onnx_gemm import (
     NLC,
     conv,
-    conv_transpose,
     einsum,
     gemm,
     matmul,
@@ -44,7 +44,9 @@ from simaccel.frontends.onnx_patterns import (
     layernorm_pattern,
 )
 from simaccel.frontends.onnx_quantized import qdq, qlinear
+from simaccel.frontends.onnx_resize import grid_sample, resize
 from simaccel.frontends.onnx_rnn import RNN_OPS
+from simaccel.frontends.onnx_select import multi_output
 from simaccel.frontends.onnx_tensors import (
     TO_NCHW,
     Importer,
@@ -89,6 +91,7 @@ HANDLERS: dict[str, Callable] = {
     "Pad": pad, "Flatten": reshape_like, "Reshape": reshape_like,
     "Squeeze": reshape_like, "Unsqueeze": reshape_like, "Transpose": transpose,
     "Identity": alias, "Dropout": alias, "QuantizeLinear": qdq, "DequantizeLinear": qdq,
+    "TopK": multi_output, "Resize": resize, "GridSample": grid_sample,
     **{op: reduce for op, d in ops_onnx.REDUCE.items() if op.startswith("Reduce")},
 }
 
@@ -210,7 +213,7 @@ def _unsupported_message(unknown: list[tuple[str, str, str]], limit: int = 400) 
     parts = []
     for op, n in counts.most_common():
         where, why = first[op]
-        detail = f"{why[:80]}" if why else f"e.g. {where[:40]}"
+        detail = f"{why[:80]}; e.g. {where[:40]}" if why else f"e.g. {where[:40]}"
         parts.append(f"{op} ×{n} ({detail})")
     text = ", ".join(parts)
     if len(text) > limit:
