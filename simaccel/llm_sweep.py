@@ -15,6 +15,7 @@ fits no chip) keeps its message in ``error`` and the sweep goes on. Rows are in 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,10 +34,14 @@ METRICS = ("ttft_s", "tpot_s", "tokens_per_s", "total_s", "prefill_utilization",
 
 
 def check_grid(grid: Mapping[str, Sequence[Any]], source: str = "grid") -> None:
-    """Refuse an empty grid, a key that is neither ``parallel`` nor a hardware field, and
-    a key with no values or a value given twice (`InputError` naming the key)."""
+    """Refuse an empty grid, a key that is neither ``parallel`` nor a hardware field, a
+    key with no values or a value given twice, two keys that set one field
+    (`simaccel.hardware_keys`), and a value its hardware field alone does not accept — a
+    type or a bound, as a sweep spec's are (`simaccel.sweep_spec.key_value_problem`) —
+    before any point runs (`InputError` naming the key)."""
+    from simaccel.hardware_keys import clash
     from simaccel.llm_parallel import Parallel
-    from simaccel.sweep_spec import _field_problem
+    from simaccel.sweep_spec import _field_problem, key_value_problem
 
     if not grid:
         raise InputError(source, "", "nothing to sweep")
@@ -56,6 +61,12 @@ def check_grid(grid: Mapping[str, Sequence[Any]], source: str = "grid") -> None:
             problem = _field_problem(dotted.strip())
             if problem:
                 raise InputError(source, key, problem)
+        problem = next((p for p in (key_value_problem(key, v) for v in values) if p), None)
+        if problem:
+            raise InputError(source, key, problem)
+    found = clash(grid)
+    if found is not None:
+        raise InputError(source, found.second, found.message(repr(found.first)))
 
 
 def _row(spec: LlmSpec, hw: Hardware, point: dict[str, Any], batch: int, prompt: int,
@@ -88,11 +99,12 @@ def _row(spec: LlmSpec, hw: Hardware, point: dict[str, Any], batch: int, prompt:
 
 def sweep_llm(config: str | LlmSpec, base: str | Hardware,
               grid: Mapping[str, Sequence[Any]], batch: int = 1, prompt: int = 128,
-              generate: int = 32):
+              generate: int = 32, *, source: str = "grid"):
     """One row per grid point (a pandas DataFrame): the point's values, `METRICS`, the
     layout ``chosen`` (what ``auto`` picked) and ``error``. ``config``: a config.json path,
     a shipped LLM name or an `LlmSpec`; ``base``: a shipped config name, a .toml path or a
-    `Hardware`. Raises `InputError` for a bad grid, config or base, or without pandas."""
+    `Hardware`; ``source``: what a bad grid's message names (the CLI: ``--sweep``). Raises
+    `InputError` for a bad grid (`check_grid`), config or base, or without pandas."""
     try:
         import pandas as pd
     except ImportError:
@@ -102,10 +114,20 @@ def sweep_llm(config: str | LlmSpec, base: str | Hardware,
     import simaccel
     from simaccel.frontends.hf_config import load_llm
 
-    check_grid(grid)
+    check_grid(grid, source)
     spec = load_llm(config) if isinstance(config, str) else config
     hw = simaccel.load_hardware(base) if isinstance(base, str) else base
     keys = sorted(grid)
     rows = [_row(spec, hw, dict(zip(keys, values, strict=True)), batch, prompt, generate)
             for values in itertools.product(*(grid[k] for k in keys))]
     return pd.DataFrame(rows)
+
+
+def to_records(frame) -> list[dict[str, Any]]:
+    """The rows of a `sweep_llm` frame as JSON-ready dicts (RFC 8259: a figure a failed
+    point lacks, NaN in the frame, is None; numpy scalars are Python numbers)."""
+    def plain(value: Any) -> Any:
+        value = value.item() if hasattr(value, "item") else value
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
