@@ -35,38 +35,42 @@ METRICS = ("ttft_s", "tpot_s", "tokens_per_s", "total_s", "prefill_utilization",
 
 def check_grid(grid: Mapping[str, Sequence[Any]], source: str = "grid") -> None:
     """Refuse an empty grid, a key that is neither ``parallel`` nor a hardware field, a
-    key with no values or a value given twice, two keys that set one field
-    (`simaccel.hardware_keys`), and a value its hardware field alone does not accept — a
-    type or a bound, as a sweep spec's are (`simaccel.sweep_spec.key_value_problem`) —
-    before any point runs (`InputError` naming the key)."""
+    key with no values, a value its field alone does not accept — a type or a bound, as a
+    sweep spec's are (`simaccel.sweep_spec.key_value_problem`) — a value given twice, and
+    two keys that set one field (`simaccel.hardware_keys`), before any point runs
+    (`InputError` naming ``source`` and the key)."""
     from simaccel.hardware_keys import clash
-    from simaccel.llm_parallel import Parallel
-    from simaccel.sweep_spec import _field_problem, key_value_problem
 
     if not grid:
         raise InputError(source, "", "nothing to sweep")
     for key, values in grid.items():
-        if not values:
-            raise InputError(source, key, "no values to sweep")
-        twice = [v for i, v in enumerate(values) if v in values[:i]]
-        if twice:  # as the sweep spec refuses: the same point twice is a typo
-            raise InputError(source, key, f"{twice[0]!r} is given twice")
-        if key == PARALLEL:
-            bad = [v for v in values if v not in {p.value for p in Parallel}]
-            if bad:
-                raise InputError(source, key, f"{bad[0]!r} is not one of "
-                                 f"{', '.join(p.value for p in Parallel)}")
-            continue
-        for dotted in key.split("+"):
-            problem = _field_problem(dotted.strip())
-            if problem:
-                raise InputError(source, key, problem)
-        problem = next((p for p in (key_value_problem(key, v) for v in values) if p), None)
+        problem = _values_problem(key, values)
         if problem:
             raise InputError(source, key, problem)
     found = clash(grid)
     if found is not None:
         raise InputError(source, found.second, found.message(repr(found.first)))
+
+
+def _values_problem(key: str, values: Sequence[Any]) -> str | None:
+    """Why ``values`` cannot be swept as ``key`` on their own, or None."""
+    from simaccel.llm_parallel import Parallel
+    from simaccel.sweep_spec import _field_problem, key_value_problem
+
+    if not values:
+        return "no values to sweep"
+    if key == PARALLEL:
+        names = [p.value for p in Parallel]
+        problems = [f"{v!r} is not one of {', '.join(names)}" for v in values
+                    if v not in names]
+    else:
+        problems = [_field_problem(dotted.strip()) for dotted in key.split("+")]
+        if not any(problems):  # a field's values are checked once the field is known
+            problems += [key_value_problem(key, v) for v in values]
+    # then, as the sweep spec refuses: the same point twice is a typo (8 and 8.0 are one:
+    # the values checked above compare as their fields read them)
+    problems += [f"{v!r} is given twice" for i, v in enumerate(values) if v in values[:i]]
+    return next((p for p in problems if p), None)
 
 
 def _row(spec: LlmSpec, hw: Hardware, point: dict[str, Any], batch: int, prompt: int,

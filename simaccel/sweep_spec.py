@@ -1,6 +1,7 @@
 """The sweep spec: what a ``sweep.toml`` (or the same keys as a dict) may say, checked
 field by field, and the design points it makes, counted before any is made (see
-`simaccel.sweeps` for the format)."""
+`simaccel.sweeps` for the format). A point sets each field once (`simaccel.hardware_keys`)
+and its values compare as their fields read them, so that a row names what its point ran."""
 
 from __future__ import annotations
 
