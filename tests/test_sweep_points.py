@@ -190,12 +190,15 @@ def test_llm_grid_values_are_checked_before_any_point(grid: dict, field: str,
     assert words in err.value.message
 
 
-def test_llm_cli_sweep_refuses_a_bad_value_up_front(capsys) -> None:
+def test_llm_cli_sweep_refuses_a_bad_value_up_front(tmp_path: Path, capsys) -> None:
+    """It used to run system.chips=2, then give 0 an error row and exit 0."""
+    out = tmp_path / "run"
     assert main(["llm", "llama2-7b", "--prompt", "8", "--generate", "1", "--hw",
-                 "tpu_v4_like_x8", "--parallel", "tensor", "--sweep",
-                 "system.chips=2,0"]) == 2
+                 "tpu_v4_like_x8", "--parallel", "tensor", "--sweep", "system.chips=2,0",
+                 "--out", str(out)]) == 2
     captured = capsys.readouterr()
     assert not captured.out and captured.err.startswith("simaccel: --sweep: system.chips:")
+    assert len(captured.err.splitlines()) == 1 and not out.exists()
     assert main(["llm", "llama2-7b", "--hw", "tpu_v4_like_x8", "--sweep", "system.chips=2",
                  "--sweep", "system.chips=4"]) == 2
     assert "given twice" in capsys.readouterr().err
