@@ -11,11 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-#: Fields that are alternative spellings of one quantity, by the name of that quantity:
+#: Fields by the quantity they set, where that is not the field itself; a quantity holds
+#: those named beneath it (``a`` holds ``a.b``), as a table holds its fields.
 #: `simaccel.hardware.DramConfig` takes exactly one of ``bandwidth_gbps`` (GB/s) and
-#: ``bytes_per_cycle`` (at the array clock), and `vary` setting either drops the other.
-SPELLINGS: dict[str, str] = {"dram.bandwidth_gbps": "dram.bandwidth",
-                             "dram.bytes_per_cycle": "dram.bandwidth"}
+#: ``bytes_per_cycle`` (at the array clock), two spellings of one bandwidth, and `vary`
+#: setting either drops the other. `simaccel.hardware.EnergyConfig`'s ``static_mw``, when
+#: given, is the static power instead of the leakage that ``pe_leakage_uw`` and
+#: ``sram_leakage_nw_per_byte`` add up to (`simaccel.energy.energy_table`), so it holds both.
+SPELLINGS: dict[str, str] = {
+    "dram.bandwidth_gbps": "dram.bandwidth",
+    "dram.bytes_per_cycle": "dram.bandwidth",
+    "energy.static_mw": "energy.static_power",
+    "energy.pe_leakage_uw": "energy.static_power.pe_leakage",
+    "energy.sram_leakage_nw_per_byte": "energy.static_power.sram_leakage",
+}
 
 
 def fields(key: str) -> list[str]:
@@ -51,14 +60,15 @@ class Clash:
         if self.first == self.second:
             what = (f"names {b} twice" if a == b else f"ties {a} and {b}, two spellings of "
                     f"{quantity(b)}" if quantity(a) == quantity(b)
-                    else f"ties {a} and {b}, one inside the other")
+                    else f"ties {a} and {b}: one overrides the other")
         elif a == b:
             what = f"sets {b}, as {first_where} does"
         elif quantity(a) == quantity(b):
             what = (f"sets {quantity(b)}, as {first_where} does ({b} and {a} are two "
                     "spellings of it)")
         else:
-            what = f"sets {b}, and {first_where} sets {a}: one holds the other"
+            whole, part = (a, b) if quantity(b).startswith(quantity(a) + ".") else (b, a)
+            what = f"sets {b}, and {first_where} sets {a}: {whole} overrides {part}"
         return f"{what}; one of the values would not be applied: set each field once"
 
 

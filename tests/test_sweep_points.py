@@ -38,6 +38,9 @@ BASE = {"base": "scalesim_default", "workloads": [MNIST]}
     (["dram.bandwidth_gbps+dram.bytes_per_cycle"],
      ("dram.bandwidth_gbps+dram.bytes_per_cycle",) * 2),
     (["dram", "dram.latency_ns"], ("dram", "dram.latency_ns")),  # a table holds its field
+    # a fixed static power is instead of the leakage figures: setting both drops one
+    (["energy.pe_leakage_uw", "energy.static_mw"], ("energy.pe_leakage_uw", "energy.static_mw")),
+    (["energy.pe_leakage_uw", "energy.sram_leakage_nw_per_byte"], None),  # they add up
     (["array.rows", "array.cols", "dram.bytes_per_cycle", "dram.latency_ns", "parallel",
       "batch"], None),
     (["array.row", "array.rows"], None),  # a prefix of a name is not a table
