@@ -528,7 +528,9 @@ def schedule_kernel(kernel: Kernel, hw: Hardware, exact: bool = False) -> LayerS
     """Fold and tile one kernel on ``hw``; ``exact``: list every tile (no fast-forward)."""
     if isinstance(kernel, GemmKernel):
         tiling = plan_gemm_tiles(kernel, hw)
-        plan: FoldPlan | None = plan_folds(kernel, hw.array)
+        sparse = execution(kernel, hw)  # a sparse array that skips folds fewer K rows
+        plan: FoldPlan | None = plan_folds(replace(kernel, k=sparse.array_k(kernel.k))
+                                           if sparse.saves_time else kernel, hw.array)
         steps = tuple(_gemm_steps(kernel, tiling, hw, not exact))
         unit = Unit.ARRAY
     else:
