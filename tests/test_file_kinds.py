@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+import simaccel
 from simaccel.cli import main
+from simaccel.compare import onnx_outputs, simaccel_inputs
+from simaccel.errors import InputError
+from simaccel.frontends.model_json import check_weights, may_be_infinite
+from simaccel.model import Dense, OnnxOp
+from simaccel.pipeline import simulate
+from tests.test_onnx_exports import EXPORTS, FP32, stored
 
 _DATA = Path(__file__).resolve().parent / "data"
 
@@ -23,3 +33,43 @@ def test_a_model_onnxruntime_cannot_run_is_one_line_with_its_reason(capfd) -> No
     assert err.startswith("simaccel: ") and "conv_dil_same_s2.onnx" in err
     assert "onnxruntime cannot run this model: Conv node" in err
     assert "Dilation not supported" in err and "ONNXRuntimeError" not in err
+
+
+@pytest.mark.parametrize(("name", "mask"), [("hf_gpt2_legacy", "model/h.0/attn/Add.c1"),
+                                            ("hf_gpt2_masked_legacy",
+                                             "model/h.0/attn/Where.c2")])
+def test_an_import_with_infinite_mask_constants_reloads_simulates_and_agrees(
+        name: str, mask: str, tmp_path: Path, capsys) -> None:
+    """GPT-2's exported causal mask is a folded constant holding −inf (an ``Add``'s, a
+    ``Where``'s fill): what ``import`` writes, ``simulate`` reads, and the reloaded model's
+    fp32 run equals onnxruntime's stored outputs (rtol 1e-4 of the largest magnitude)."""
+    out = tmp_path / "m.json"
+    assert main(["import", str(EXPORTS / f"{name}.onnx"), "-o", str(out)]) == 0
+    with np.load(tmp_path / "m.npz") as written:
+        assert np.isneginf(written[mask]).any()  # the case this test is about
+    assert main(["simulate", str(out)]) == 0
+    assert "holds infinity" not in capsys.readouterr().err
+    feeds, want = stored(name)
+    imported, reloaded = simaccel.load_model(EXPORTS / f"{name}.onnx"), simaccel.load_model(out)
+    assert reloaded.weights is not None and np.isneginf(reloaded.weights[mask]).any()
+    report = simulate(reloaded, FP32, check=True, inputs=simaccel_inputs(imported, feeds))
+    assert all(c.status == "pass" for c in report.numerics.checks)
+    got = onnx_outputs(imported, report.numerics.outputs)  # the ONNX names, by the import
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value, rtol=0,
+                                   atol=1e-4 * float(np.abs(value).max()) + 1e-30)
+
+
+def test_learned_weights_stay_finite_where_mask_constants_may_not() -> None:
+    """±inf is allowed in an ONNX op's constants only: a dense kernel holding it is still
+    refused, naming the key, and NaN is refused even in a mask."""
+    dense = Dense(name="fc", op="dense", inputs=("x",), units=3)
+    mask = OnnxOp(name="m", op="eltwise", onnx_op="Add", inputs=("x",), consts=((1, (4,)),),
+                  shape=(1, 4))
+    assert may_be_infinite(mask) and not may_be_infinite(dense)
+    check_weights(np.array([0.0, -np.inf]), "w.npz", "m.c1", infinite_ok=True)
+    with pytest.raises(InputError, match="holds NaN"):
+        check_weights(np.array([0.0, np.nan]), "w.npz", "m.c1", infinite_ok=True)
+    with pytest.raises(InputError, match="holds infinity") as caught:
+        check_weights(np.array([0.0, np.inf]), "w.npz", "fc.kernel")
+    assert caught.value.field == "fc.kernel"
