@@ -5,9 +5,11 @@ order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 import simaccel
@@ -17,7 +19,9 @@ from simaccel.errors import InputError
 from simaccel.frontends.model_json import check_weights, may_be_infinite
 from simaccel.model import Dense, OnnxOp
 from simaccel.pipeline import simulate
+from tests.onnx_builders import GraphBuilder, onnx_macs
 from tests.test_onnx_exports import EXPORTS, FP32, stored
+from tests.test_onnx_kinds import check_against_onnxruntime
 
 _DATA = Path(__file__).resolve().parent / "data"
 
@@ -73,3 +77,46 @@ def test_learned_weights_stay_finite_where_mask_constants_may_not() -> None:
     with pytest.raises(InputError, match="holds infinity") as caught:
         check_weights(np.array([0.0, np.inf]), "w.npz", "fc.kernel")
     assert caught.value.field == "fc.kernel"
+
+
+def _vector_products() -> dict[str, tuple[Callable, list]]:
+    """MatMul with a 1-D operand on either side, constant or computed, batched or not:
+    (builder of the output, the model's inputs)."""
+    return {
+        "vector_times_constant": (lambda b: b.op("MatMul", ["x", b.weight((6, 4))]),
+                                  [("x", [6])]),
+        "matrix_times_constant_vector": (lambda b: b.op("MatMul", ["x", b.weight((6,))]),
+                                         [("x", [3, 6])]),
+        "constant_vector_times_matrix": (lambda b: b.op("MatMul", [b.weight((6,)), "x"]),
+                                         [("x", [2, 6, 4])]),
+        "vector_times_batched_matrix": (lambda b: b.op("MatMul", ["v", "x"]),
+                                        [("v", [6]), ("x", [2, 6, 4])]),
+        "batched_matrix_times_vector": (lambda b: b.op("MatMul", [
+            b.op("Relu", ["x"]), "v"]), [("x", [2, 3, 6]), ("v", [6])]),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_vector_products()))
+def test_matmul_with_a_1d_operand_as_numpy_reads_it(case: str, tmp_path: Path) -> None:
+    """ONNX MatMul "behaves like numpy.matmul": a 1-D left operand is a row, a 1-D right
+    one a column, the added axis removed after. Outputs equal onnxruntime's and MACs the
+    graph's own count (x[6]·W[6,4]: 24)."""
+    build, inputs = _vector_products()[case]
+    b = GraphBuilder(seed=21)
+    proto = b.model(inputs, [build(b)], 17)
+    check_against_onnxruntime(proto, tmp_path)
+    if case == "vector_times_constant":
+        assert onnx_macs(proto) == 24
+
+
+def test_a_dot_product_is_refused_naming_the_onnx_node(tmp_path: Path, capsys) -> None:
+    """Two 1-D operands make a rank-0 scalar, which simaccel holds no tensor of: refused
+    naming the ONNX file and node, not a model.json field."""
+    b = GraphBuilder()
+    path = tmp_path / "dot.onnx"
+    onnx.save(b.model([("u", [6]), ("v", [6])], [b.op("MatMul", ["u", "v"], "dot")], 17),
+              path)
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"simaccel: {path}: ") and "dot" in err and "1-D" in err
+    assert "layers[" not in err

@@ -12,6 +12,7 @@ from simaccel.errors import InputError
 from simaccel.frontends.onnx_graph import (
     attrs,
 )
+from simaccel.frontends.onnx_matmul1d import promote_vectors
 from simaccel.frontends.onnx_patterns import (
     trailing_bias,
     trailing_scale,
@@ -207,6 +208,8 @@ def gemm(im: Importer, node) -> None:
 
 
 def matmul(im: Importer, node) -> None:
+    if promote_vectors(im, node, matmul):  # a 1-D operand, as numpy.matmul reads it
+        return None
     left = im.const(node.input[0])
     if left is not None:
         return _constant_times(im, node, left)
