@@ -87,6 +87,8 @@ def build_graph(model: Model) -> Graph:
             shapes[name] = infer_shape(layer, [shapes[t] for t in layer.inputs])
         except ShapeError as exc:
             field = f"layers[{index}]" + (f".{exc.field}" if exc.field else "")
+            if name in model.onnx_nodes:  # an ONNX import: the node the user can find
+                field = f"node {model.onnx_nodes[name]}"
             raise InputError(src, field, f"{exc.message} (layer {name!r}, op {layer.op})")\
                 from None
     return Graph(model=model, dag=dag, order=order, shapes=MappingProxyType(shapes))

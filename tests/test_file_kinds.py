@@ -5,6 +5,7 @@ order."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from simaccel.cli import main
 from simaccel.compare import onnx_outputs, simaccel_inputs
 from simaccel.errors import InputError
 from simaccel.frontends.model_json import check_weights, may_be_infinite
-from simaccel.model import Dense, OnnxOp
+from simaccel.graph import build_graph
+from simaccel.model import Dense, OnnxOp, TensorSpec
 from simaccel.pipeline import simulate
 from tests.onnx_builders import GraphBuilder, onnx_macs
 from tests.test_onnx_exports import EXPORTS, FP32, stored
@@ -120,3 +122,19 @@ def test_a_dot_product_is_refused_naming_the_onnx_node(tmp_path: Path, capsys) -
     err = capsys.readouterr().err
     assert err.startswith(f"simaccel: {path}: ") and "dot" in err and "1-D" in err
     assert "layers[" not in err
+
+
+def test_a_shape_refusal_of_an_onnx_import_names_the_node(tmp_path: Path) -> None:
+    """Every layer of an import knows the ONNX node it was made for, and a shape that does
+    not fit names that node, never a ``layers[i]`` field of a model.json nobody wrote."""
+    b = GraphBuilder(seed=2)
+    y = b.op("MatMul", ["x", b.weight((6, 4))], "mm")
+    path = tmp_path / "m.onnx"
+    onnx.save(b.model([("x", [6])], [y], 17), path)
+    model = simaccel.load_model(path)
+    assert set(model.onnx_nodes) == {layer.name for layer in model.layers}
+    assert set(model.onnx_nodes.values()) == {y}
+    wrong = dataclasses.replace(model, inputs=(TensorSpec(name="x", shape=(5,)),))
+    with pytest.raises(InputError) as caught:
+        build_graph(wrong)
+    assert caught.value.source == str(path) and caught.value.field == f"node {y}"
