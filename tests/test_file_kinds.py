@@ -18,6 +18,7 @@ from simaccel.cli import main
 from simaccel.compare import onnx_outputs, simaccel_inputs
 from simaccel.errors import InputError
 from simaccel.frontends.model_json import check_weights, may_be_infinite
+from simaccel.frontends.scalesim_cfg_keys import KEYS
 from simaccel.graph import build_graph
 from simaccel.model import Dense, OnnxOp, TensorSpec
 from simaccel.pipeline import simulate
@@ -138,3 +139,81 @@ def test_a_shape_refusal_of_an_onnx_import_names_the_node(tmp_path: Path) -> Non
     with pytest.raises(InputError) as caught:
         build_graph(wrong)
     assert caught.value.source == str(path) and caught.value.field == f"node {y}"
+
+
+_FULL_CFG = _DATA / "example_ideal_8x8_os.cfg"  # every section SCALE-Sim 3.0.0's scale.cfg has
+
+
+def _cfg(tmp_path: Path, old: str, new: str) -> Path:
+    text = _FULL_CFG.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / _FULL_CFG.name  # the name is in the description
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("old", "new", "field", "words"), [
+    ("SparsitySupport : false", "SparsitySupport : true", "sparsity.SparsitySupport",
+     "sparse compute"),
+    ("ReadRequestBuffer", "MemoryBanks : 4\nReadRequestBuffer", "architecture_presets."
+     "MemoryBanks", "banked DRAM"),
+    ("UseRamulatorTrace: False", "UseRamulatorTrace: True", "run_presets.UseRamulatorTrace",
+     "Ramulator"),
+    ("IfmapCustomLayout: False", "IfmapCustomLayout: True", "layout.IfmapCustomLayout",
+     "custom SRAM layouts"),
+    ("FilterCustomLayout: False", "FilterCustomLayout: maybe", "layout.FilterCustomLayout",
+     "expected true or false"),
+    ("[run_presets]", "[foo]\nbar : 1\n\n[run_presets]", "foo", "unknown section"),
+    ("Dataflow : os", "Dataflow : os\nSramRowSize : 8", "architecture_presets.sramrowsize",
+     "unknown key"),
+])
+def test_a_cfg_key_that_would_change_the_result_is_refused(tmp_path: Path, old: str, new: str,
+                                                            field: str, words: str,
+                                                            capsys) -> None:
+    """A .cfg asking for what simaccel does not model (sparse compute, DRAM banks, Ramulator,
+    a custom layout) or holding a section or key it does not know is refused naming the
+    file, section and key, exit 2, nothing on stdout."""
+    path = _cfg(tmp_path, old, new)
+    with pytest.raises(InputError) as caught:
+        simaccel.load_hardware(path)
+    assert (caught.value.source, caught.value.field) == (str(path), field)
+    assert words in caught.value.message
+    assert main(["simulate", str(_DATA / "setA_gemm_topology.csv"), "--hw", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"simaccel: {path}: {field}: ")
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("SparsitySupport : false", "SparsitySupport : no"),
+    ("ReadRequestBuffer", "MemoryBanks : 1\nReadRequestBuffer"),
+    ("UseRamulatorTrace: False", "UseRamulatorTrace: false"),
+    ("IfmapOffset:    0", "IfmapOffset:    123"),
+    ("BlockSize : 8", "BlockSize : 4"),
+    ("IfmapSRAMBankNum: 1", "IfmapSRAMBankNum: 16"),
+    ("[run_presets]", "[network_presets]\nTopologyCsvLoc : \"x.csv\"\n\n[run_presets]"),
+])
+def test_a_cfg_key_that_changes_nothing_is_accepted(tmp_path: Path, old: str,
+                                                    new: str) -> None:
+    """Keys at the value that turns their feature off, and keys no value of which changes
+    what simaccel reports, load to the same hardware as SCALE-Sim's sample config."""
+    assert simaccel.load_hardware(_cfg(tmp_path, old, new)) == simaccel.load_hardware(_FULL_CFG)
+
+
+def test_every_key_of_scalesims_sample_configs_is_read_or_accepted() -> None:
+    """SCALE-Sim 3.0.0's configs/scale.cfg and google_ramulator.cfg hold these sections and
+    keys (google's differ only in values): each has a rule in the table."""
+    shipped = {
+        "general": ["run_name"],
+        "architecture_presets": [
+            "ArrayHeight", "ArrayWidth", "IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB",
+            "IfmapOffset", "FilterOffset", "OfmapOffset", "Bandwidth", "Dataflow",
+            "MemoryBanks", "ReadRequestBuffer", "WriteRequestBuffer"],
+        "layout": ["IfmapCustomLayout", "IfmapSRAMBankBandwidth", "IfmapSRAMBankNum",
+                   "IfmapSRAMBankPort", "FilterCustomLayout", "FilterSRAMBankBandwidth",
+                   "FilterSRAMBankNum", "FilterSRAMBankPort"],
+        "sparsity": ["SparsitySupport", "SparseRep", "OptimizedMapping", "BlockSize",
+                     "RandomNumberGeneratorSeed"],
+        "run_presets": ["InterfaceBandwidth", "UseRamulatorTrace"],
+    }
+    for section, keys in shipped.items():
+        assert {k.lower() for k in keys} <= set(KEYS[section]), section
