@@ -5,7 +5,9 @@ order."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import simaccel
 from simaccel.cli import main
 from simaccel.compare import onnx_outputs, simaccel_inputs
 from simaccel.errors import InputError
-from simaccel.frontends.model_json import check_weights, may_be_infinite
+from simaccel.frontends.model_json import check_weights, may_be_infinite, parse_model
 from simaccel.frontends.scalesim_cfg_keys import KEYS
 from simaccel.graph import build_graph
 from simaccel.model import Dense, OnnxOp, TensorSpec
@@ -217,3 +219,44 @@ def test_every_key_of_scalesims_sample_configs_is_read_or_accepted() -> None:
     }
     for section, keys in shipped.items():
         assert {k.lower() for k in keys} <= set(KEYS[section]), section
+
+
+_ORDER_CSV = ("Layer name, M, N, K,\nzeta, 4, 4, 4,\nalpha, 8, 8, 8,\nConv10, 2,2,2,\n"
+              "conv9, 2,2,2,\n")
+
+
+def test_topology_rows_report_in_file_order(tmp_path: Path) -> None:
+    """SCALE-Sim runs and reports a topology's rows in file order; so do the table,
+    report.json and layers.csv (not by name: Conv10, alpha, conv9, zeta)."""
+    path = tmp_path / "order.csv"
+    path.write_text(_ORDER_CSV, encoding="utf-8")
+    rows = ["zeta", "alpha", "Conv10", "conv9"]
+    assert build_graph(simaccel.load_model(path)).order == tuple(rows)
+    out = tmp_path / "run"
+    assert main(["simulate", str(path), "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert [layer["name"] for layer in report["layers"]] == rows
+    with (out / "layers.csv").open(encoding="utf-8", newline="") as f:
+        assert [row["name"] for row in csv.DictReader(f)] == rows
+
+
+def test_a_model_json_still_runs_by_its_graph_not_its_listing() -> None:
+    """The same independent layers in a model.json run in natural name order whatever the
+    listing (tests/test_order.py holds the rest); a listed order that reads ahead is
+    refused."""
+    def layer(name: str) -> dict:
+        return {"name": name, "op": "dense", "inputs": ["x"], "units": 2}
+
+    orders = set()
+    for names in (["zeta", "alpha", "Conv10", "conv9"], ["conv9", "Conv10", "alpha", "zeta"]):
+        model = parse_model({"format": "simaccel-model/1", "name": "m", "inputs": [
+            {"name": "x", "shape": [1, 2]}], "layers": [layer(n) for n in names]})
+        assert not model.sequential
+        orders.add(build_graph(model).order)
+    assert orders == {("Conv10", "alpha", "conv9", "zeta")}  # natural_key, case first
+    ahead = dataclasses.replace(model, sequential=True, outputs=("a",), layers=(
+        Dense(name="a", op="dense", inputs=("b",), units=2),
+        Dense(name="b", op="dense", inputs=("x",), units=2)))
+    with pytest.raises(InputError) as caught:
+        build_graph(ahead)
+    assert caught.value.field == "layers[0].inputs[0]"
