@@ -35,7 +35,7 @@ def test_a_model_onnxruntime_cannot_run_is_one_line_with_its_reason(capfd) -> No
     """Conv auto_pad=SAME_UPPER with dilation 2: onnxruntime 1.x refuses it at run time
     ("Dilation not supported for AutoPadType::SAME_UPPER"); compare says so on one line,
     exit 2, and onnxruntime's own colored log line never reaches the terminal."""
-    code = main(["compare", str(_DATA / "onnx_cases" / "conv_dil_same_s2.onnx")])
+    code = main(["compare", str(_DATA / "onnxruntime_refuses" / "conv_dil_same_s2.onnx")])
     out, err = capfd.readouterr()
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "\x1b[" not in err
