@@ -166,7 +166,7 @@ def _cfg(tmp_path: Path, old: str, new: str) -> Path:
     ("FilterCustomLayout: False", "FilterCustomLayout: maybe", "layout.FilterCustomLayout",
      "expected true or false"),
     ("[run_presets]", "[foo]\nbar : 1\n\n[run_presets]", "foo", "unknown section"),
-    ("Dataflow : os", "Dataflow : os\nSramRowSize : 8", "architecture_presets.sramrowsize",
+    ("Dataflow : os", "Dataflow : os\nSramRowSize : 8", "architecture_presets.SramRowSize",
      "unknown key"),
 ])
 def test_a_cfg_key_that_would_change_the_result_is_refused(tmp_path: Path, old: str, new: str,

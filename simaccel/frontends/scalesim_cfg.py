@@ -33,7 +33,7 @@ def load_scalesim_cfg(path: Path) -> Hardware:
         raise InputError(source, "", f"not a valid SCALE-Sim .cfg: {exc.message}") from None
     if not parser.has_section(_SECTION):
         raise InputError(source, _SECTION, "missing section")
-    check_keys(parser, source)  # nothing that would change the result is dropped
+    check_keys(parser, source, text)  # nothing that would change the result is dropped
 
     def get(key: str, section: str = _SECTION, default: str | None = None) -> str:
         if parser.has_option(section, key):

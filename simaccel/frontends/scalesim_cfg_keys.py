@@ -21,6 +21,7 @@ nothing. Section names are case-sensitive and keys are not, as in SCALE-Sim's
 from __future__ import annotations
 
 import configparser
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -92,9 +93,10 @@ KEYS: dict[str, dict[str, Key]] = {section: {k.name.lower(): k for k in keys} fo
 }.items()}
 
 
-def check_keys(parser: configparser.ConfigParser, source: str) -> None:
+def check_keys(parser: configparser.ConfigParser, source: str, text: str) -> None:
     """Refuse (`InputError` naming ``source`` and ``section.Key``) a section or key not in
-    `KEYS`, and a `Use.DEFAULT_ONLY` key at another value than its default."""
+    `KEYS`, and a `Use.DEFAULT_ONLY` key at another value than its default. ``text`` is the
+    file's, for an unknown key's spelling (configparser lowers it)."""
     for section in parser.sections():
         if section not in KEYS:
             raise InputError(source, section, f"unknown section; SCALE-Sim's are "
@@ -102,7 +104,8 @@ def check_keys(parser: configparser.ConfigParser, source: str) -> None:
         for option in parser.options(section):
             key = KEYS[section].get(option)
             if key is None:
-                raise InputError(source, f"{section}.{option}", "unknown key in this section; "
+                raise InputError(source, f"{section}.{_spelled(option, text)}", "unknown key in "
+                                 "this section; "
                                  f"simaccel reads or accepts {_names(section)}")
             if key.use is Use.DEFAULT_ONLY:
                 _check_default(key, parser.get(section, option), source, f"{section}.{key.name}")
@@ -122,6 +125,13 @@ def _check_default(key: Key, value: str, source: str, field: str) -> None:
     if not same:
         raise InputError(source, field, f"{value.strip()!r} cannot be simulated: {key.why}; "
                          f"only {key.default} is accepted")
+
+
+def _spelled(option: str, text: str) -> str:
+    """``option`` as the file spells it (the first line that sets it)."""
+    found = re.search(rf"^[ \t]*({re.escape(option)})[ \t]*[:=]", text,
+                      re.IGNORECASE | re.MULTILINE)
+    return found[1] if found else option
 
 
 def _names(section: str) -> str:
