@@ -13,6 +13,7 @@ from simaccel.frontends.onnx_const_matmul import batched_by_constant
 from simaccel.frontends.onnx_graph import (
     attrs,
 )
+from simaccel.frontends.onnx_matmul1d import promote_vectors
 from simaccel.frontends.onnx_patterns import (
     trailing_bias,
     trailing_scale,
@@ -176,6 +177,8 @@ def gemm(im: Importer, node) -> None:
 
 
 def matmul(im: Importer, node) -> None:
+    if promote_vectors(im, node, matmul):  # a 1-D operand, as numpy.matmul reads it
+        return None
     left = im.const(node.input[0])
     if left is not None:
         return _constant_times(im, node, left)

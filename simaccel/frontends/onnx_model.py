@@ -154,6 +154,7 @@ def _walk(im: Importer, graph) -> None:
             find_gelu(im, node)
     downstream: set[str] = set()  # tensors computed from an unsupported op's output
     for node in graph.node:
+        im.node = node.name or node.output[0]
         guarded(im.source, node, partial(_translate, im, node, downstream))
 
 
@@ -315,5 +316,5 @@ def load_onnx(path: Path, allow_unknown: bool = False,
                  layers=tuple(im.layers), outputs=tuple(name for _, name, _ in outputs),
                  source=source, description=f"imported from ONNX {path.name}{note}",
                  weights=im.weights, onnx_inputs=tuple(declared),
-                 onnx_outputs=tuple(outputs), dims=given)
+                 onnx_outputs=tuple(outputs), dims=given, onnx_nodes=im.origin)
 
