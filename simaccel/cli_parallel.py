@@ -149,12 +149,21 @@ def _llm_sweep(args: argparse.Namespace, spec, hw, batch: int, prompt: int,
         key, sep, values = item.partition("=")
         if not sep or not key or not values:
             raise InputError("--sweep", "", f"expected KEY=V1,V2,..., got {item!r}")
+        if key.strip() in grid:
+            raise InputError("--sweep", key.strip(), "given twice: list its values once")
         grid[key.strip()] = [_value(v.strip()) for v in values.split(",")]
-    frame = sweep_llm(spec, hw, grid, batch, prompt, generate)
+    frame = sweep_llm(spec, hw, grid, batch, prompt, generate, source="--sweep")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         frame.to_csv(out / "llm_sweep.csv", index=False)
+    if args.json:
+        from simaccel.llm_sweep import to_records
+
+        print(json.dumps({"model": spec.name, "hardware": hw.name, "batch": batch,
+                          "prompt": prompt, "generate": generate, "grid": grid,
+                          "rows": to_records(frame)}, indent=1, allow_nan=False))
+        return 0
     print(frame.to_string(index=False))
     return 0
 

@@ -5,6 +5,7 @@ only here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,9 +110,41 @@ def run_onnxruntime(path: Path, feeds: Mapping[str, np.ndarray]) -> dict[str, np
     except ImportError:
         raise InputError(str(path), "", "compare needs onnxruntime: pip install "
                          "'simaccel[compare]'") from None
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(None, dict(feeds)), strict=True))
+    options = ort.SessionOptions()
+    options.log_severity_level = _ORT_LOG_FATAL  # its reason is raised, never logged raw
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        return dict(zip(names, session.run(None, dict(feeds)), strict=True))
+    except _ort_errors(ort) as exc:
+        raise InputError(str(path), "", "onnxruntime cannot run this model: "
+                         + _ort_reason(str(exc))) from None
+
+
+_ORT_LOG_FATAL = 4
+"""onnxruntime's ``log_severity_level`` for fatal only (0 verbose ... 4 fatal; its
+``SessionOptions`` documentation)."""
+
+
+def _ort_errors(ort: object) -> tuple[type[Exception], ...]:
+    """The exception types onnxruntime raises for a model or input it cannot run (its
+    ``onnxruntime_pybind11_state`` status classes, one per ONNX Runtime status code)."""
+    state = ort.capi.onnxruntime_pybind11_state  # type: ignore[attr-defined]
+    names = ("Fail", "InvalidArgument", "NoSuchFile", "NoModel", "EngineError",
+             "RuntimeException", "InvalidProtobuf", "ModelLoaded", "NotImplemented",
+             "InvalidGraph", "EPFail", "NotFound", "ModelRequiresCompilation")
+    return tuple(getattr(state, n) for n in names if hasattr(state, n))
+
+
+def _ort_reason(text: str) -> str:
+    """onnxruntime's message without its status prefix: ``[ONNXRuntimeError] : 2 :
+    INVALID_ARGUMENT : Non-zero status code returned while running Conv node. Name:'y'
+    Status Message: Dilation not supported ...`` becomes ``Conv node 'y': Dilation not
+    supported ...``."""
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text.strip())
+    node = re.match(r"Non-zero status code returned while running (\w+) node\. "
+                    r"Name:'([^']*)' Status Message: (.*)", text, re.S)
+    return f"{node[1]} node '{node[2]}': {node[3]}" if node else text
 
 
 def compare(path: Path, model: Model, hw: Hardware, given: Mapping[str, np.ndarray],

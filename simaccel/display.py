@@ -106,7 +106,9 @@ def summary_lines(report: Report) -> list[str]:
         f"{t['stall_cycles']:,})   MACs {t['macs']:,}",
         f"latency {t['latency_s'] * 1e3:.3f} ms at {hw.clock_mhz:g} MHz   "
         f"{t['inferences_per_s']:,.1f} inferences/s   "
-        f"{t['tops']:.3f} TOPS achieved of {peak:.3f} peak",
+        f"{t['tops']:.3f} TOPS achieved of {peak:.3f} peak"
+        + (" (dense-equivalent: the array skips zero weights)"
+           if t["array_macs"] < t["macs"] else ""),
         f"utilization {_pct(t['utilization'])}%   mapping efficiency "
         f"{_pct(t['mapping_efficiency'])}%",
         f"DRAM read {t['dram_read_bytes']:,} B, written {t['dram_write_bytes']:,} B, average "

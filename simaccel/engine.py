@@ -18,7 +18,8 @@ One `simpy.Environment` per run (docs/architecture.md, "Engine"), with:
 
 **Fast-forward**: a ``skip`` instruction on a kernel's compute unit stands for iterations of
 one of its loops that are all alike (`simaccel.schedule`, "Fast-forward"). Its period is the
-time between the ends of the compute of the two iterations listed before it; at the skip,
+mean time of the two iterations listed before it (from the end of the compute of the
+iteration before them to the end of the last); at the skip,
 every scheduled event of the kernel (transfers in flight, loads' arrivals, space granted,
 instructions done) moves ``repeat`` periods later, and so does the compute unit. Events of
 other kernels stay where they are: what ran in the steady state's shadow (another core, the
@@ -168,17 +169,22 @@ class _Run:
         self.position[key] = len(queue)
 
     def _skip(self, ins: Instruction) -> Process:
-        """Fast-forward ``ins.repeat`` iterations: the period is the time between the ends
-        of the compute of the last two listed iterations; whatever the kernel has still to
+        """Fast-forward ``ins.repeat`` iterations: the period is the mean time of the last
+        two listed iterations (from the end of the compute of the one before them to the end
+        of the last: double buffering behind a long DRAM latency makes iterations alternate
+        long and short, and one iteration alone would measure only the short one); whatever
+        the kernel has still to
         do — this unit's next instruction and every pending event of the kernel's transfers,
         space and dependencies — moves that many periods later. Other kernels' events stay
         where they are."""
-        period = self.ended[ins.probes[1]] - self.ended[ins.probes[0]]
-        shift = ins.repeat * period
+        span = self.ended[ins.probes[-1]] - self.ended[ins.probes[0]]
+        iterations = len(ins.probes) - 1
+        period = span / iterations
+        shift = ins.repeat * span // iterations
         start = int(self.env.now)
         if shift > 0:
-            self.skips.append((ins.kernel, self.ended[ins.probes[0]] - period,
-                               self.ended[ins.probes[1]], start, start + shift))
+            self.skips.append((ins.kernel, int(self.ended[ins.probes[0]] - period),
+                               self.ended[ins.probes[-1]], start, start + shift))
             self._warp(ins.kernel, shift)
             self._busy(ins.core, start, start + min(ins.cycles, shift))
             if self.keep_trace:

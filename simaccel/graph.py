@@ -9,7 +9,8 @@ The execution order depends on the graph alone, never on the order the file list
 (`execution_order`): a layer runs once every tensor it reads exists; among the layers ready
 to run, the one whose inputs were completed last goes first (a chain runs on while it can,
 so a residual block's main path runs before its shortcut), and ties go by name in natural
-order (``conv2`` before ``conv10``).
+order (``conv2`` before ``conv10``). A model whose file format fixes the order (a SCALE-Sim
+topology, `Model.sequential`) runs its layers in the order listed.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def build_graph(model: Model) -> Graph:
     for j, name in enumerate(model.outputs):
         if name not in dag:
             raise InputError(src, f"outputs[{j}]", f"no input or layer named {name!r}")
-    order = execution_order(dag)
+    order = _listed_order(model) if model.sequential else execution_order(dag)
     shapes: dict[str, Shape] = {spec.name: spec.shape for spec in model.inputs}
     for name in order:
         index = dag.nodes[name]["index"]
@@ -87,6 +88,8 @@ def build_graph(model: Model) -> Graph:
             shapes[name] = infer_shape(layer, [shapes[t] for t in layer.inputs])
         except ShapeError as exc:
             field = f"layers[{index}]" + (f".{exc.field}" if exc.field else "")
+            if name in model.onnx_nodes:  # an ONNX import: the node the user can find
+                field = f"node {model.onnx_nodes[name]}"
             raise InputError(src, field, f"{exc.message} (layer {name!r}, op {layer.op})")\
                 from None
     return Graph(model=model, dag=dag, order=order, shapes=MappingProxyType(shapes))
@@ -109,6 +112,20 @@ def execution_order(dag: Dag) -> tuple[str, ...]:
             if waiting[consumer] == 0:  # ready now: after everything readied before
                 heapq.heappush(ready, (-len(order), natural_key(consumer), consumer))
     return tuple(order)
+
+
+def _listed_order(model: Model) -> tuple[str, ...]:
+    """The layers in the order ``model`` lists them (`Model.sequential`); a layer that reads
+    a layer listed after it is refused, naming its input."""
+    done = {spec.name for spec in model.inputs}
+    for i, layer in enumerate(model.layers):
+        for j, tensor in enumerate(layer.inputs):
+            if tensor not in done:
+                raise InputError(model.source, f"layers[{i}].inputs[{j}]", f"reads "
+                                 f"{tensor!r}, which runs after it (layers run in the order "
+                                 "listed)")
+        done.add(layer.name)
+    return tuple(layer.name for layer in model.layers)
 
 
 def _reject_cycles(model: Model, dag: Dag) -> None:

@@ -22,6 +22,8 @@ from pydantic import (
 
 from simaccel.bounds import Bool, Int, Real, RealOrInf, Str
 from simaccel.domain import Dataflow, DType, Operand
+from simaccel.errors import InputError
+from simaccel.hardware_keys import clash
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -496,7 +498,12 @@ def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
     a key ``"array.rows+array.cols"`` sets both fields to one value. Setting one of the DRAM
     bandwidth fields drops the other. On a config with ``[[memories]]``, ``sram.X_kib`` sizes
     operand X's tile buffer within its memory. Raises pydantic's ``ValidationError`` for a
-    value or a field the config does not accept."""
+    value or a field the config does not accept, and `InputError` naming both keys for two
+    keys that set one field (directly, through a ``+`` tie, or as ``dram.bandwidth_gbps``
+    and ``dram.bytes_per_cycle``: `simaccel.hardware_keys`)."""
+    found = clash(changes)
+    if found is not None:
+        raise InputError("simaccel.vary", repr(found.second), found.message(repr(found.first)))
     data = copy.deepcopy(hw.model_dump(exclude_none=True))
     for key, value in changes.items():
         for dotted in key.split("+"):

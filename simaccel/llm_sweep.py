@@ -15,6 +15,7 @@ fits no chip) keeps its message in ``error`` and the sweep goes on. Rows are in 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,29 +34,43 @@ METRICS = ("ttft_s", "tpot_s", "tokens_per_s", "total_s", "prefill_utilization",
 
 
 def check_grid(grid: Mapping[str, Sequence[Any]], source: str = "grid") -> None:
-    """Refuse an empty grid, a key that is neither ``parallel`` nor a hardware field, and
-    a key with no values or a value given twice (`InputError` naming the key)."""
-    from simaccel.llm_parallel import Parallel
-    from simaccel.sweep_spec import _field_problem
+    """Refuse an empty grid, a key that is neither ``parallel`` nor a hardware field, a
+    key with no values, a value its field alone does not accept — a type or a bound, as a
+    sweep spec's are (`simaccel.sweep_spec.key_value_problem`) — a value given twice, and
+    two keys that set one field (`simaccel.hardware_keys`), before any point runs
+    (`InputError` naming ``source`` and the key)."""
+    from simaccel.hardware_keys import clash
 
     if not grid:
         raise InputError(source, "", "nothing to sweep")
     for key, values in grid.items():
-        if not values:
-            raise InputError(source, key, "no values to sweep")
-        twice = [v for i, v in enumerate(values) if v in values[:i]]
-        if twice:  # as the sweep spec refuses: the same point twice is a typo
-            raise InputError(source, key, f"{twice[0]!r} is given twice")
-        if key == PARALLEL:
-            bad = [v for v in values if v not in {p.value for p in Parallel}]
-            if bad:
-                raise InputError(source, key, f"{bad[0]!r} is not one of "
-                                 f"{', '.join(p.value for p in Parallel)}")
-            continue
-        for dotted in key.split("+"):
-            problem = _field_problem(dotted.strip())
-            if problem:
-                raise InputError(source, key, problem)
+        problem = _values_problem(key, values)
+        if problem:
+            raise InputError(source, key, problem)
+    found = clash(grid)
+    if found is not None:
+        raise InputError(source, found.second, found.message(repr(found.first)))
+
+
+def _values_problem(key: str, values: Sequence[Any]) -> str | None:
+    """Why ``values`` cannot be swept as ``key`` on their own, or None."""
+    from simaccel.llm_parallel import Parallel
+    from simaccel.sweep_spec import _field_problem, key_value_problem
+
+    if not values:
+        return "no values to sweep"
+    if key == PARALLEL:
+        names = [p.value for p in Parallel]
+        problems = [f"{v!r} is not one of {', '.join(names)}" for v in values
+                    if v not in names]
+    else:
+        problems = [_field_problem(dotted.strip()) for dotted in key.split("+")]
+        if not any(problems):  # a field's values are checked once the field is known
+            problems += [key_value_problem(key, v) for v in values]
+    # then, as the sweep spec refuses: the same point twice is a typo (8 and 8.0 are one:
+    # the values checked above compare as their fields read them)
+    problems += [f"{v!r} is given twice" for i, v in enumerate(values) if v in values[:i]]
+    return next((p for p in problems if p), None)
 
 
 def _row(spec: LlmSpec, hw: Hardware, point: dict[str, Any], batch: int, prompt: int,
@@ -88,11 +103,12 @@ def _row(spec: LlmSpec, hw: Hardware, point: dict[str, Any], batch: int, prompt:
 
 def sweep_llm(config: str | LlmSpec, base: str | Hardware,
               grid: Mapping[str, Sequence[Any]], batch: int = 1, prompt: int = 128,
-              generate: int = 32):
+              generate: int = 32, *, source: str = "grid"):
     """One row per grid point (a pandas DataFrame): the point's values, `METRICS`, the
     layout ``chosen`` (what ``auto`` picked) and ``error``. ``config``: a config.json path,
     a shipped LLM name or an `LlmSpec`; ``base``: a shipped config name, a .toml path or a
-    `Hardware`. Raises `InputError` for a bad grid, config or base, or without pandas."""
+    `Hardware`; ``source``: what a bad grid's message names (the CLI: ``--sweep``). Raises
+    `InputError` for a bad grid (`check_grid`), config or base, or without pandas."""
     try:
         import pandas as pd
     except ImportError:
@@ -102,10 +118,20 @@ def sweep_llm(config: str | LlmSpec, base: str | Hardware,
     import simaccel
     from simaccel.frontends.hf_config import load_llm
 
-    check_grid(grid)
+    check_grid(grid, source)
     spec = load_llm(config) if isinstance(config, str) else config
     hw = simaccel.load_hardware(base) if isinstance(base, str) else base
     keys = sorted(grid)
     rows = [_row(spec, hw, dict(zip(keys, values, strict=True)), batch, prompt, generate)
             for values in itertools.product(*(grid[k] for k in keys))]
     return pd.DataFrame(rows)
+
+
+def to_records(frame) -> list[dict[str, Any]]:
+    """The rows of a `sweep_llm` frame as JSON-ready dicts (RFC 8259: a figure a failed
+    point lacks, NaN in the frame, is None; numpy scalars are Python numbers)."""
+    def plain(value: Any) -> Any:
+        value = value.item() if hasattr(value, "item") else value
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]

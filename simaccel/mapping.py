@@ -145,14 +145,17 @@ class _Builder:
     def _skip(self, index: int, step: Skip, reps: list[int], state: _KernelState) -> None:
         """A fast-forward mark for ``step`` on the kernel's compute unit, after the last
         listed iteration: the engine takes the period from the ends of the compute of the
-        last two listed iterations (``probes``) and moves everything of the kernel still to
-        happen ``count`` periods later."""
-        before, start = reps[-2], reps[-1]
+        last three listed iterations (``probes``: the mean of the last two, so that a
+        pipeline whose iterations alternate — double buffering with a DRAM latency longer
+        than a tile's compute — is measured over a whole cycle of it) and moves everything
+        of the kernel still to happen ``count`` periods later."""
+        first, before, start = reps[-3], reps[-2], reps[-1]
         last = self.instructions[start:]
         compute = [i for i in last if i.op in (Opcode.MATMUL, Opcode.VECTOR, Opcode.SKIP)]
         unit = compute[0].unit
         probes = tuple(max(i.index for i in iteration if i.unit is unit)
-                       for iteration in (self.instructions[before:start], last))
+                       for iteration in (self.instructions[first:before],
+                                         self.instructions[before:start], last))
         self.emit(op=Opcode.SKIP, unit=unit, core=self.cores[index], kernel=index,
                   tile=state.tile + 1, repeat=step.count, probes=probes,
                   bytes=step.count * sum(i.bytes for i in last),

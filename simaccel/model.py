@@ -350,6 +350,13 @@ class Model:
     onnx_outputs: tuple[tuple[str, str, tuple[int, ...] | None], ...] = ()
     #: ONNX imports: symbolic dimensions and the values they were given
     dims: Mapping[str, int] = field(default_factory=dict, compare=False)
+    #: ONNX imports: per layer, the name of the ONNX node it was made for (a refusal names
+    #: the node, never a model.json field the user did not write)
+    onnx_nodes: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: the layers run one after another in the order ``layers`` lists them, as the tool
+    #: that wrote the file runs them (a SCALE-Sim topology's rows, in file order); False:
+    #: the order follows from the graph alone, never from the listing (model.json)
+    sequential: bool = False
 
     def layer_index(self, name: str) -> int:
         """Position of the layer called ``name`` in ``layers``."""

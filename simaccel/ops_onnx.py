@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from simaccel import ops_onnx_move as mv
+from simaccel import ops_onnx_sample as smp
+from simaccel import ops_onnx_select as sel
 from simaccel.ops_onnx_move import as_int
 
 Fn = Callable[[list[Any], dict[str, Any]], np.ndarray]
@@ -287,6 +289,8 @@ REDUCE: dict[str, OpDef] = {
     "GroupNormalization": OpDef("reduce", 8, _groupnorm),
     "LpNormalization": OpDef("reduce", 4, _lpnorm),
     "MeanVarianceNormalization": OpDef("reduce", 8, _mvn),
+    # a compare per element read, as ArgMax, and the index carried with it
+    "TopK": OpDef("reduce", 2, sel.topk),
 }
 
 
@@ -301,6 +305,9 @@ MOVE: dict[str, OpDef] = {
     "Resize": OpDef("move", 2, mv.resize), "DepthToSpace": OpDef("move", 1, mv.depth_to_space),
     "SpaceToDepth": OpDef("move", 1, mv.space_to_depth), "Trilu": OpDef("move", 1, mv.trilu),
     "CumSum": OpDef("move", 1, mv.cumsum), "ScatterND": OpDef("move", 1, mv.scatter_nd),
+    "ScatterElements": OpDef("move", 1, mv.scatter_elements),
+    # four taps, each weighted and added: as Resize's linear mode, per tap
+    "GridSample": OpDef("move", 4, smp.grid_sample),
     "OneHot": OpDef("move", 1, mv.one_hot),
     "Transpose": OpDef("move", 1, lambda v, a: np.transpose(v[0], a.get("perm"))),
     "Identity": OpDef("move", 1, lambda v, a: v[0]),
@@ -315,8 +322,10 @@ OPS: dict[str, OpDef] = {**ELTWISE, **REDUCE, **MOVE, **INTERNAL}
 
 
 def run(onnx_op: str, operands: list[Any], attributes: dict[str, Any]) -> np.ndarray:
-    """``onnx_op`` applied to ``operands`` (ONNX order) in float64."""
-    return np.asarray(OPS[onnx_op].fn(operands, attributes), dtype=np.float64)
+    """``onnx_op`` applied to ``operands`` (ONNX order) in float64, with IEEE results where
+    they are infinite or undefined (1/0 is inf, as in onnxruntime; no warning printed)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.asarray(OPS[onnx_op].fn(operands, attributes), dtype=np.float64)
 
 
 def elements_read(onnx_op: str, operands, output_elements: int) -> int:

@@ -138,9 +138,37 @@ def resize(v: list, a: dict) -> np.ndarray:
             hi = np.minimum(lo + 1, x.shape[axis] - 1)
             w = (coords - lo).reshape([-1 if i == axis else 1 for i in range(x.ndim)])
             x = np.take(x, lo, axis=axis) * (1 - w) + np.take(x, hi, axis=axis) * w
+        elif mode == "cubic":
+            x = _cubic(x, axis, coords, float(a.get("cubic_coeff_a", -0.75)),
+                       bool(a.get("exclude_outside", 0)))
         else:
             raise ValueError(f"Resize mode {mode!r} is not supported")
     return x
+
+
+def _cubic(x: np.ndarray, axis: int, coords: np.ndarray, coeff_a: float,
+           exclude_outside: bool) -> np.ndarray:
+    """Resize's cubic interpolation along ``axis`` at input coordinates ``coords``: Keys'
+    cubic convolution kernel with parameter ``coeff_a`` (ONNX's default -0.75, torch's
+    bicubic) over the four inputs around each coordinate; inputs beyond an edge repeat the
+    edge, or with ``exclude_outside`` weigh 0 and the other weights are renormalised."""
+    size = x.shape[axis]
+    base = np.floor(coords).astype(np.int64)
+    t = coords - base
+    weights = []
+    for offset in (-1, 0, 1, 2):
+        d = np.abs(t - offset)  # distance from the tap, in [0, 2]
+        near = ((coeff_a + 2) * d - (coeff_a + 3)) * d * d + 1
+        far = ((coeff_a * d - 5 * coeff_a) * d + 8 * coeff_a) * d - 4 * coeff_a
+        weights.append(np.where(d <= 1, near, far))
+    taps = np.stack([base + o for o in (-1, 0, 1, 2)])
+    w = np.stack(weights)
+    if exclude_outside:
+        w = np.where((taps >= 0) & (taps < size), w, 0.0)
+        w = w / w.sum(axis=0)
+    shape = [-1 if i == axis else 1 for i in range(x.ndim)]
+    return sum(np.take(x, np.clip(tap, 0, size - 1), axis=axis) * wt.reshape(shape)
+               for tap, wt in zip(taps, w, strict=True))
 
 
 def depth_to_space(v: list, a: dict) -> np.ndarray:
@@ -175,12 +203,39 @@ def cumsum(v: list, a: dict) -> np.ndarray:
     return np.flip(out, axis) if a.get("reverse", 0) else out
 
 
+#: ScatterND's and ScatterElements' ``reduction`` (opset 16+; 18 adds max and min): how an
+#: update combines with the element it lands on.
+_REDUCTION = {"none": None, "add": np.add, "mul": np.multiply, "max": np.maximum,
+              "min": np.minimum}
+
+
 def scatter_nd(v: list, a: dict) -> np.ndarray:
     out = np.array(v[0], copy=True)
     idx = as_int(v[1])
+    combine = _REDUCTION[a.get("reduction", "none")]
     for index, update in zip(idx.reshape(-1, idx.shape[-1]),
                              v[2].reshape(-1, *v[2].shape[idx.ndim - 1:]), strict=True):
-        out[tuple(index)] = update
+        at = tuple(index)
+        out[at] = update if combine is None else combine(out[at], update)
+    return out
+
+
+def scatter_elements(v: list, a: dict) -> np.ndarray:
+    """ScatterElements: ``data`` with each update written at its own position, except along
+    ``axis`` where the index tensor says (negative indices count from the end); updates to
+    one element combine by ``reduction``, in order. Raises KeyError for an unknown
+    reduction."""
+    out = np.array(v[0], copy=True)
+    axis = int(a.get("axis", 0)) % out.ndim
+    idx = as_int(v[1])
+    idx = np.where(idx < 0, idx + out.shape[axis], idx)
+    where = list(np.indices(idx.shape, sparse=True))
+    where[axis] = idx
+    combine = _REDUCTION[a.get("reduction", "none")]
+    if combine is None:
+        out[tuple(where)] = v[2]
+    else:
+        combine.at(out, tuple(where), v[2])
     return out
 
 

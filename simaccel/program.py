@@ -87,8 +87,8 @@ class Instruction:
 
     A ``skip``, on a kernel's compute unit, stands for ``repeat`` iterations of a loop
     elided from every queue (`simaccel.schedule`, "Fast-forward"): ``probes`` are the compute
-    instructions that end the last two listed iterations; ``bytes`` and ``cycles`` are what
-    the elided iterations move and compute.
+    instructions that end the last three listed iterations (the period is the mean of the
+    last two); ``bytes`` and ``cycles`` are what the elided iterations move and compute.
     """
 
     index: int
@@ -203,7 +203,7 @@ def format_instruction(ins: Instruction) -> str:
         what += " " + ",".join("resident" if r < 0 else f"#{r}" for r in ins.reads)
     if ins.op is Opcode.SKIP:
         what = (f"×{ins.repeat} iterations like the last (period: ends of "
-                f"#{ins.probes[0]} → #{ins.probes[1]})")
+                f"#{ins.probes[0]} → #{ins.probes[-1]}, over {len(ins.probes) - 1})")
     cost = f"{ins.bytes} B" if ins.op in (Opcode.LOAD, Opcode.STORE) else f"{ins.cycles} cyc"
     extra = ""
     if ins.takes:

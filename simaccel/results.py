@@ -14,12 +14,15 @@ from simaccel.kernels import GemmKernel
 from simaccel.numerics.outcome import Check
 from simaccel.program import Placement, Program
 from simaccel.schedule import LayerSchedule, Schedule, Traffic
+from simaccel.sparse_hw import array_macs
 
 
 @dataclass(frozen=True)
 class LayerResult:
-    """One kernel's figures. ``utilization`` = MACs / (PEs × cycles); ``mapping_efficiency``
-    = MACs / (PEs × steady-state stream cycles), None for vector kernels."""
+    """One kernel's figures. ``utilization`` = array MACs / (PEs × cycles);
+    ``mapping_efficiency`` = array MACs / (PEs × steady-state stream cycles), None for vector
+    kernels. ``macs`` is the model's count; ``array_macs`` the PE-cycles of MACs the array
+    spends on it (fewer on a sparse array that skips zero weights, `sparse_hw.array_macs`)."""
 
     work: LayerSchedule
     start_cycle: int
@@ -33,6 +36,12 @@ class LayerResult:
     resident: tuple[str, ...] = ()
     spilled_bytes: int = 0
     core: int = 0  #: the core whose array or vector unit ran it
+    array_macs: int = -1  #: -1: the same as ``macs`` (a dense array)
+
+    @property
+    def occupied_macs(self) -> int:
+        """MACs the array spent PE-cycles on (``array_macs``, or ``macs`` when dense)."""
+        return self.macs if self.array_macs < 0 else self.array_macs
 
     @property
     def cycles(self) -> int:
@@ -56,6 +65,7 @@ class Totals:
     utilization: float
     mapping_efficiency: float
     traffic: Traffic
+    occupied_macs: int = 0  #: MACs the arrays spent PE-cycles on (fewer when sparse)
 
     @property
     def stall_cycles(self) -> int:
@@ -74,6 +84,7 @@ class CoreResult:
     macs: int
     kernels: tuple[int, ...]
     traffic: Traffic
+    occupied_macs: int = 0  #: MACs its array spent PE-cycles on (`LayerResult.occupied_macs`)
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,8 @@ def _cores(layers: tuple[LayerResult, ...], engine: EngineResult, count: int
             traffic = traffic + layers[i].traffic
         out.append(CoreResult(core=core, compute_cycles=busy[core],
                               macs=sum(layers[i].macs for i in mine), kernels=mine,
-                              traffic=traffic))
+                              traffic=traffic,
+                              occupied_macs=sum(layers[i].occupied_macs for i in mine)))
     return tuple(out)
 
 
@@ -133,6 +145,7 @@ def _spilled(work: LayerSchedule, placed: dict[str, Placement], traffic: Traffic
 def _layer(work: LayerSchedule, start: int, end: int, check: Check, hw: Hardware,
            traffic: Traffic) -> LayerResult:
     macs = work.kernel.macs
+    occupied = array_macs(work.kernel, hw) if isinstance(work.kernel, GemmKernel) else macs
     cycles = end - start
     pes = hw.array.pes
     mapping = None
@@ -140,20 +153,23 @@ def _layer(work: LayerSchedule, start: int, end: int, check: Check, hw: Hardware
         mapping = work.plan.mapping_efficiency
     return LayerResult(
         work=work, start_cycle=start, end_cycle=end, compute_cycles=work.compute_cycles,
-        macs=macs, utilization=macs / (pes * cycles) if cycles else 0.0,
-        mapping_efficiency=mapping, traffic=traffic, check=check)
+        macs=macs, utilization=occupied / (pes * cycles) if cycles else 0.0,
+        mapping_efficiency=mapping, traffic=traffic, check=check,
+        array_macs=occupied if occupied != macs else -1)
 
 
 def _totals(layers: tuple[LayerResult, ...], engine: EngineResult, hw: Hardware) -> Totals:
     pes = hw.array.pes * hw.chip.cores
     cycles = engine.cycles
     macs = sum(r.macs for r in layers)
+    occupied = sum(r.occupied_macs for r in layers)
     steady = sum(r.work.plan.steady_cycles for r in layers if r.work.plan is not None)
     traffic = Traffic()
     for r in layers:
         traffic = traffic + r.traffic
     return Totals(
         cycles=cycles, compute_cycles=engine.busy_cycles, macs=macs,
-        utilization=macs / (pes * cycles) if cycles else 0.0,
+        utilization=occupied / (pes * cycles) if cycles else 0.0,
         # a fold's occupancy of one array, whichever core it ran on
-        mapping_efficiency=macs / (hw.array.pes * steady) if steady else 0.0, traffic=traffic)
+        mapping_efficiency=occupied / (hw.array.pes * steady) if steady else 0.0,
+        traffic=traffic, occupied_macs=occupied)

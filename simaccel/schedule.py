@@ -12,11 +12,14 @@ consecutive tiles that read the same block load it once (see `simaccel.tiling`).
 first iteration loads what the one before it did not, the last may be a shorter edge block,
 but every iteration in between does the same work on blocks of the same sizes. A kernel's
 ``steps`` list its tiles with the middle of every loop of at least `FAST_FORWARD_MIN`
-iterations elided: iterations 0 to 3 explicit (a `Rep` mark before iterations 2 and 3),
-then a `Skip` standing for the next ``count`` iterations, then the last two iterations.
-The engine times iterations 2 and 3, takes the difference of their ends as the steady
-state's period and restarts every unit of the kernel ``count`` periods on, where the steady
-state would have it; the last middle iteration, listed, lets the last one (which may differ:
+iterations elided: iterations 0 to 4 explicit (a `Rep` mark before iterations 2, 3 and 4),
+or 0 to 5 when that makes ``count`` even, then a `Skip` standing for the next ``count``
+iterations, then the last two iterations. The engine times the last two listed before the
+skip from the end of the one before them, takes their mean as the steady state's period
+(two iterations, and an even skip: double buffering behind a DRAM latency longer than a
+tile's compute makes iterations alternate long and short) and restarts every unit of the
+kernel ``count`` periods on, where the steady state would have it; the last middle iteration,
+listed, lets the last one (which may differ:
 an edge block, the kernel's end) follow it as in the full run (see `simaccel.engine`).
 Totals (cycles, traffic, tiles) count the elided iterations: a kernel's cycles are summed per
 iteration, its DRAM and buffer-write bytes follow from how often each operand block is
@@ -109,15 +112,16 @@ class Tile:
     output_bytes: int = 0
 
 
-#: A loop of at least this many iterations has its middle fast-forwarded: iterations 0 to 3
-#: and the last two are listed, and at 8 the shortest skip elides 2.
-FAST_FORWARD_MIN = 8
+#: A loop of at least this many iterations has its middle fast-forwarded: iterations 0 to 4
+#: (or 5, to make the skip even) and the last two are listed; at 9 the shortest skip elides 2.
+FAST_FORWARD_MIN = 9
 
 
 @dataclass(frozen=True)
 class Rep:
-    """Marks the start of an iteration of loop ``level`` whose time the engine measures
-    (iterations 2 and 3 of a loop whose middle is fast-forwarded)."""
+    """Marks the start of an iteration of loop ``level`` that the engine's period measure
+    uses (iterations 2, 3 and 4 of a loop whose middle is fast-forwarded: the period is the
+    mean of iterations 3 and 4, measured from the end of iteration 2)."""
 
     level: int
 
@@ -205,15 +209,18 @@ def loop_steps(sizes: Sequence[int], fast_forward: bool
     def loop(depth: int, prefix: tuple[int, ...]) -> Iterator[tuple[int, ...] | Rep | Skip]:
         n = sizes[depth]
         elide = fast_forward and n >= FAST_FORWARD_MIN
-        for i in (0, 1, 2, 3, n - 2, n - 1) if elide else range(n):
-            if elide and i in (2, 3):
+        # iterations 0..4 listed, or 0..5 so that the skip is even: alternating iterations
+        # (double buffering) resume in the phase they left
+        head = 5 if (n - 7) % 2 == 0 else 6
+        for i in (*range(head), n - 2, n - 1) if elide else range(n):
+            if elide and 2 <= i < head:
                 yield Rep(depth)
             if depth == last:
                 yield prefix + (i,)
             else:
                 yield from loop(depth + 1, prefix + (i,))
-            if elide and i == 3:
-                yield Skip(depth, n - 6)
+            if elide and i == head - 1:
+                yield Skip(depth, n - head - 2)
 
     yield from loop(0, ())
 
@@ -521,7 +528,9 @@ def schedule_kernel(kernel: Kernel, hw: Hardware, exact: bool = False) -> LayerS
     """Fold and tile one kernel on ``hw``; ``exact``: list every tile (no fast-forward)."""
     if isinstance(kernel, GemmKernel):
         tiling = plan_gemm_tiles(kernel, hw)
-        plan: FoldPlan | None = plan_folds(kernel, hw.array)
+        sparse = execution(kernel, hw)  # a sparse array that skips folds fewer K rows
+        plan: FoldPlan | None = plan_folds(replace(kernel, k=sparse.array_k(kernel.k))
+                                           if sparse.saves_time else kernel, hw.array)
         steps = tuple(_gemm_steps(kernel, tiling, hw, not exact))
         unit = Unit.ARRAY
     else:

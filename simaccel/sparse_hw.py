@@ -74,6 +74,17 @@ class SparseExecution:
         return self.k_ratio.numerator < self.k_ratio.denominator
 
 
+def array_macs(kernel: GemmKernel, hw: Hardware) -> int:
+    """The MACs ``kernel`` occupies ``hw``'s PEs with: its MACs, or on an array that skips
+    zero weights (N:M, or unstructured with ``skipping``) the MACs of the K it folds,
+    groups × m × ⌈k × k_ratio⌉ × n (`SparseExecution.array_k`). What utilization and
+    mapping efficiency count, so that neither can pass 1 on a sparse array."""
+    sparse = execution(kernel, hw)
+    if not sparse.saves_time:
+        return kernel.macs
+    return kernel.groups * kernel.m * sparse.array_k(kernel.k) * kernel.n
+
+
 def weight_sparsity(kernel: GemmKernel) -> WeightSparsity:
     """The kernel's measured sparsity, or dense when it has none measured."""
     return kernel.sparsity if kernel.sparsity is not None else dense(

@@ -1,6 +1,7 @@
 """The sweep spec: what a ``sweep.toml`` (or the same keys as a dict) may say, checked
 field by field, and the design points it makes, counted before any is made (see
-`simaccel.sweeps` for the format)."""
+`simaccel.sweeps` for the format). A point sets each field once (`simaccel.hardware_keys`)
+and its values compare as their fields read them, so that a row names what its point ran."""
 
 from __future__ import annotations
 
@@ -9,24 +10,31 @@ import itertools
 import json
 import math
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
+from simaccel.bounds import Str
 from simaccel.errors import InputError
 from simaccel.frontends.files import read_toml
 from simaccel.frontends.validation import raise_input_error
 from simaccel.hardware import Hardware
+from simaccel.hardware_keys import clash
+from simaccel.hardware_keys import fields as tied_fields
 from simaccel.sweep_parallel import RUN_FIELDS, value_problem
+
+#: Longest spec ``name`` accepted, characters: a label, bounded as a model's name is
+#: (`simaccel.model.Name`).
+MAX_NAME_CHARS = 256
 
 
 class SweepSpec(BaseModel):
     """A validated sweep description (see the module docstring)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = "sweep"
+    name: Annotated[Str, Field(max_length=MAX_NAME_CHARS)] = "sweep"
     base: str = "scalesim_default"
     workloads: list[str] = Field(min_length=1)
     mode: Literal["grid", "list", "random"] = "grid"
@@ -74,27 +82,58 @@ def parse_spec(data: Mapping[str, Any], source: str = "<sweep>") -> SweepSpec:
             problem = _field_problem(dotted.strip())
             if problem:
                 raise InputError(source, where, problem)
+    _refuse_clashes(spec, source)
     _check_values(spec, source)
     for key, values in spec.grid.items():
         if not values:
             raise InputError(source, f"grid.{key!r}", "no values to sweep")
-        _refuse_twins(source, [f"grid.{key!r}[{i}]" for i in range(len(values))], values)
-    _refuse_twins(source, [f"points[{i}]" for i in range(len(spec.points))], spec.points)
+        _refuse_twins(source, [f"grid.{key!r}[{i}]" for i in range(len(values))], values,
+                      functools.partial(normal_value, key))
+    _refuse_twins(source, [f"points[{i}]" for i in range(len(spec.points))], spec.points,
+                  lambda point: {k: normal_value(k, v) for k, v in point.items()})
+    _check_samples(spec, source)
     _refuse_twins(source, [f"workloads[{i}]" for i in range(len(spec.workloads))],
                   spec.workloads)
     spec._source = source
     return spec
 
 
-def _refuse_twins(source: str, fields: list[str], values: list[Any]) -> None:
-    """Refuse a value listed twice (it would make two rows with one key)."""
-    seen: dict[str, str] = {}
+def _refuse_clashes(spec: SweepSpec, source: str) -> None:
+    """Refuse two keys of one point that set one field (`simaccel.hardware_keys`): every
+    grid key is in every point of a grid; a list point has its own keys."""
+    tables = [("grid.{!r}", list(spec.grid))] if spec.mode != "list" else [
+        (f"points[{i}].{{!r}}", list(p)) for i, p in enumerate(spec.points)]
+    for where, keys in tables:
+        found = clash(keys)
+        if found is not None:
+            raise InputError(source, where.format(found.second),
+                             found.message(where.format(found.first)))
+
+
+def _check_samples(spec: SweepSpec, source: str) -> None:
+    """Refuse ``random`` asked for more distinct points than its grid holds (it ran the
+    grid's points, fewer rows than asked, without a word)."""
+    size = math.prod(len(values) for values in spec.grid.values())
+    if spec.mode == "random" and spec.samples > size:
+        given = "" if "samples" in spec.model_fields_set else " (the default)"
+        raise InputError(source, "samples", f"{spec.samples}{given} is more than the "
+                         f"{size:,} points of the grid: draw at most {size:,}, or run them "
+                         "all with mode = 'grid'")
+
+
+def _refuse_twins(source: str, fields: list[str], values: list[Any],
+                  normal: Callable[[Any], Any] = lambda value: value) -> None:
+    """Refuse a value listed twice (it would make two rows of one point), comparing the
+    values as ``normal`` reads them (`normal_value`: ``8`` and ``8.0`` are one real)."""
+    seen: dict[str, tuple[str, str]] = {}
     for where, value in zip(fields, values, strict=True):
-        text = json.dumps(value, default=str, sort_keys=True)
+        text = json.dumps(normal(value), default=str, sort_keys=True)
+        shown = json.dumps(value, default=str, sort_keys=True)[:60]
         if text in seen:
-            raise InputError(source, where, f"the same as {seen[text]} ({text[:60]}); list "
-                             "each once")
-        seen[text] = where
+            first, first_shown = seen[text]
+            same = shown if shown == first_shown else f"{first_shown} and {shown} read the same"
+            raise InputError(source, where, f"the same as {first} ({same}); list each once")
+        seen[text] = (where, shown)
 
 
 def _check_values(spec: SweepSpec, source: str) -> None:
@@ -108,11 +147,27 @@ def _check_values(spec: SweepSpec, source: str) -> None:
     values += [(f"points[{i}].{k!r}", k, v) for i, p in enumerate(spec.points)
                for k, v in p.items()]
     for where, key, value in values:
-        problems = [value_problem(key, value)] if key in RUN_FIELDS else [
-            _value_problem(dotted.strip(), value) for dotted in key.split("+")]
-        problem = next((p for p in problems if p), None)
+        problem = value_problem(key, value) if key in RUN_FIELDS else \
+            key_value_problem(key, value)
         if problem:
             raise InputError(source, where, problem)
+
+
+def normal_value(key: str, value: Any) -> Any:
+    """``value`` as the config reads it for the swept ``key``, so that two spellings of
+    one value compare equal (``8`` and ``8.0`` for a real field; a tie: one value a
+    field). Run fields (`RUN_FIELDS`) are taken as given. ``value`` must be one the key
+    accepts (`key_value_problem` is None)."""
+    if key in RUN_FIELDS:
+        return value
+    return tuple(_adapter(dotted).validate_python(value) for dotted in tied_fields(key))
+
+
+def key_value_problem(key: str, value: object) -> str | None:
+    """Why ``value`` cannot be swept as the hardware ``key`` (a dotted field, or ``a+b``
+    tying several) on its own — a type or a bound — or None."""
+    return next((p for p in (_value_problem(dotted, value) for dotted in tied_fields(key)) if p),
+                None)
 
 
 def _value_problem(dotted: str, value: object) -> str | None:

@@ -13,7 +13,10 @@ A sweep spec (``sweep.toml``)::
     "dram.bytes_per_cycle" = [8, 16]
 
 ``mode = "list"`` takes ``[[points]]`` tables instead of a grid; ``mode = "random"`` draws
-``samples`` distinct points of the grid with ``seed``. Paths are relative to the spec.
+``samples`` distinct points of the grid with ``seed`` (at most the grid's size). Paths are
+relative to the spec. A point sets each field once: two keys that reach one field (a ``+``
+tie and the field alone, or ``dram.bandwidth_gbps`` and ``dram.bytes_per_cycle``) are
+refused, naming both.
 
 Each row holds the point's parameters, the workload, the report's totals (`METRICS`), the
 energy and the area estimate; a point that fails (a buffer too small for one fold, a value

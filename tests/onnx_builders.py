@@ -291,9 +291,9 @@ def onnx_macs(proto: onnx.ModelProto) -> int:
             total += out * (a[0] if attrs.get("transA", 0) else a[1])
         elif node.op_type in ("MatMul", "MatMulInteger", "QLinearMatMul"):
             total += out * shapes[node.input[0]][-1]
-        elif node.op_type == "ConvTranspose":  # input elements × C_out/group × kh × kw
-            _, cout_per_group, kh, kw = shapes[node.input[1]]
-            total += math.prod(shapes[node.input[0]]) * cout_per_group * kh * kw
+        elif node.op_type == "ConvTranspose":  # input elements × C_out/group × window
+            _, cout_per_group, *window = shapes[node.input[1]]
+            total += math.prod(shapes[node.input[0]]) * cout_per_group * math.prod(window)
         elif node.op_type == "Einsum":  # output elements × the sizes of summed indices
             terms, _, result = attrs["equation"].decode().replace(" ", "").partition("->")
             size = {}

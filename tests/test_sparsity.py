@@ -323,3 +323,33 @@ def test_a_density_that_leaves_no_weight_is_refused(text: str) -> None:
 
     with pytest.raises(ValueError, match="leaves no weight"):
         parse_density(text)
+
+
+@pytest.mark.parametrize("side,dataflow", [(1, "os"), (1, "ws"), (16, "os"), (4, "ws")])
+@pytest.mark.parametrize("how,sparsity", [
+    (Pruning("nm", pattern=(2, 4)), {"support": "nm"}),
+    (Pruning("magnitude", sparsity=0.9), {"support": "unstructured", "skipping": True}),
+])
+def test_a_sparse_array_that_skips_never_shows_utilization_above_one(
+        side: int, dataflow: str, how: Pruning, sparsity: dict) -> None:
+    """Issue 13, item 1 on sparse arrays (a fresh tester's case: a 1×1 array at weight
+    density 0.1 reported 460% utilization, the 2:4 one 192%): utilization and mapping
+    efficiency count the MACs the array spends PE-cycles on, those of the K it folds
+    (``array_macs`` = m · ⌈k · k_ratio⌉ · n), not the dense count; ``macs`` stays the
+    dense M·K·N and TOPS the dense-equivalent throughput."""
+    hw = parse_hardware({
+        "name": "t", "clock_mhz": 1000,
+        "array": {"rows": side, "cols": side, "dataflow": dataflow},
+        "sram": {"ifmap_kib": 8192, "filter_kib": 8192, "ofmap_kib": 8192},
+        "dram": {"bytes_per_cycle": float("inf"), "latency_ns": 0},
+        "vector": {"lanes": 16}, "sparsity": sparsity}, "<test>")
+    run = simaccel.simulate(_dense_layer(m=8, k=64, n=8, how=how), hw, check=False)
+    row, total = run.results.layers[0], run.results.total
+    k_ratio = execution(row.work.kernel, hw).k_ratio
+    assert k_ratio < 1  # the array does skip
+    assert row.macs == 8 * 64 * 8
+    assert row.array_macs == 8 * -(-64 * k_ratio.numerator // k_ratio.denominator) * 8
+    assert row.compute_cycles * side * side >= row.array_macs  # PE-cycles hold them
+    assert 0 < row.utilization <= row.mapping_efficiency <= 1
+    assert 0 < total.utilization <= total.mapping_efficiency <= 1
+    assert run.to_dict()["total"]["array_macs"] == row.array_macs

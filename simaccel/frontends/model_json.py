@@ -17,6 +17,7 @@ from simaccel.model import (
     LayerSpec,
     Model,
     Name,
+    OnnxOp,
     TensorSpec,
     natural_key,
 )
@@ -91,7 +92,9 @@ def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = 
         if not weights.is_file():
             raise InputError(source, "weights", f"no such file: {weights}")
         weights_path = str(weights)
-        stored = load_npz(weights, source)
+        stored = load_npz(weights, source, frozenset(
+            f"{layer.name}.c{pos}" for layer in layers if may_be_infinite(layer)
+            for pos, _ in layer.consts))
     outputs = spec.outputs if spec.outputs is not None else _sinks(layers)
     return Model(
         name=spec.name,
@@ -106,9 +109,10 @@ def parse_model(data: object, source: str = "<memory>", base_dir: Path | None = 
     )
 
 
-def load_npz(path: Path, source: str) -> dict:
-    """The arrays of an .npz of weights, by key: every one numeric and finite, or an
-    `InputError` naming the file (and the key)."""
+def load_npz(path: Path, source: str, infinite_ok: frozenset[str] = frozenset()) -> dict:
+    """The arrays of an .npz of weights, by key: every one numeric and finite (those whose
+    key is in ``infinite_ok`` may hold ±inf, see `may_be_infinite`), or an `InputError`
+    naming the file (and the key)."""
     import numpy as np
 
     from simaccel.input_arrays import numpy_file_problem
@@ -128,14 +132,22 @@ def load_npz(path: Path, source: str) -> dict:
     if not arrays:
         raise InputError(str(path), "", "holds no arrays (an empty .npz)")
     for key, value in arrays.items():
-        check_weights(value, str(path), key)
+        check_weights(value, str(path), key, infinite_ok=key in infinite_ok)
     return arrays
+
+
+def may_be_infinite(layer: LayerSpec) -> bool:
+    """Whether ``layer``'s stored constants may hold ±inf: those of an ONNX op computed by
+    its ONNX meaning (`OnnxOp`: ``eltwise``, ``reduce``, ``move``), which ONNX lets carry any
+    IEEE 754 value — a causal mask added as −inf (``Add``), a ``Where``'s fill, a ``Pad``'s
+    −inf before a max — and which onnxruntime computes with. Learned parameters (conv and
+    dense kernels and biases, normalisation statistics) never: NaN is refused everywhere."""
+    return isinstance(layer, OnnxOp)
 
 
 def check_weights(value: object, source: str, key: str, infinite_ok: bool = False) -> None:
     """Refuse a weight array that is not real numbers or holds NaN or (unless
-    ``infinite_ok``: an elementwise op's constant, such as an attention mask's −inf)
-    infinity."""
+    ``infinite_ok``: an ONNX op's constant, see `may_be_infinite`) infinity."""
     import numpy as np
 
     array = np.asarray(value)

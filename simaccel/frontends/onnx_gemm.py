@@ -9,9 +9,11 @@ from collections.abc import Callable
 import numpy as np
 
 from simaccel.errors import InputError
+from simaccel.frontends.onnx_const_matmul import batched_by_constant
 from simaccel.frontends.onnx_graph import (
     attrs,
 )
+from simaccel.frontends.onnx_matmul1d import promote_vectors
 from simaccel.frontends.onnx_patterns import (
     trailing_bias,
     trailing_scale,
@@ -21,7 +23,6 @@ from simaccel.frontends.onnx_tensors import (
     Importer,
     Tensor,
     compose,
-    emit,
     refuse,
 )
 from simaccel.frontends.onnx_vector import pointwise
@@ -135,37 +136,6 @@ def conv_layer(im: Importer, node, x: Tensor, w: np.ndarray | None,
     im.tensors[out] = Tensor(name, im.shape(node.output[0], node), TO_NCHW)
 
 
-def conv_transpose(im: Importer, node) -> None:
-    """ConvTranspose as the array runs it: a GEMM of every input pixel by the weights
-    (M = N·H·W, K = C_in, N = kh·kw·C_out: torch's MAC count), then the overlapping
-    contributions added into the output on the vector unit."""
-    a = attrs(node)
-    x = im.get(node.input[0], node)
-    w = im.const(node.input[1])
-    if w is None or w.ndim != 4 or len(x.shape) != 4:
-        raise refuse(im, node, "only 2-D ConvTranspose with constant weights is supported")
-    auto = a.get("auto_pad", b"NOTSET")
-    if int(a.get("group", 1)) != 1 or auto not in (b"NOTSET", "NOTSET") or "output_shape" in a:
-        raise refuse(im, node, "grouped ConvTranspose, auto_pad and output_shape are not "
-                     "supported")
-    cin, cout, kh, kw = (int(d) for d in w.shape)
-    x = im.nhwc(x, node.name)
-    hint = node.name or node.output[0]
-    cols = im.add(Dense, f"{hint}/gemm", [x.name], op="dense", units=kh * kw * cout,
-                  bias=False)
-    im.weights[f"{cols}.kernel"] = w.transpose(0, 2, 3, 1).reshape(cin, kh * kw * cout)
-    shape = im.shape(node.output[0], node)
-    bias = im.const(node.input[2]) if len(node.input) > 2 else None
-    attributes = {"kernel": (kh, kw), "strides": tuple(a.get("strides", [1, 1])),
-                  "dilations": tuple(a.get("dilations", [1, 1])),
-                  "pads": tuple(a.get("pads", [0, 0, 0, 0])),
-                  "output_padding": tuple(a.get("output_padding", [0, 0]))}
-    name = emit(im, hint, "reduce", "ConvTransposeOverlapAdd", [cols],
-                {} if bias is None else {1: bias}, (shape[0], shape[2], shape[3], shape[1]),
-                attributes)
-    im.tensors[node.output[0]] = Tensor(name, shape, TO_NCHW)
-
-
 def gemm(im: Importer, node) -> None:
     """α·A'·B' + β·C: by a constant B a dense layer (α in its weights, β·C its bias when C is
     a vector); by an activation B a matmul (α its scale) and C added elementwise."""
@@ -207,6 +177,8 @@ def gemm(im: Importer, node) -> None:
 
 
 def matmul(im: Importer, node) -> None:
+    if promote_vectors(im, node, matmul):  # a 1-D operand, as numpy.matmul reads it
+        return None
     left = im.const(node.input[0])
     if left is not None:
         return _constant_times(im, node, left)
@@ -221,7 +193,7 @@ def matmul(im: Importer, node) -> None:
         if bias is not None:
             im.weights[f"{name}.bias"] = bias
     elif w is not None:
-        raise refuse(im, node, "MatMul by a constant of rank > 2 is not supported")
+        return batched_by_constant(im, node, x, w)
     else:
         y = im.get(node.input[1], node)
         swapped = None if y.perm is None else compose(y.perm, _swap_last(len(y.shape)))
@@ -266,19 +238,20 @@ def einsum(im: Importer, node) -> None:
     a, b = terms
     if set(out) - set(a + b) or (set(a) ^ set(b)) - set(out):
         raise refuse(im, node, f"Einsum {eq!r} is not a matrix product")
-    if im.const(node.input[0]) is not None:
-        raise refuse(im, node, "Einsum of a constant first operand is not supported")
-    x = im.get(node.input[0], node)
+    first, second = node.input[0], node.input[1]
+    if im.const(first) is not None:  # the product is the same with the operands swapped
+        (a, first), (b, second) = (b, second), (a, first)
+    x = im.get(first, node)
     size = dict(zip(a, x.shape, strict=True))
     batch = [c for c in out if c in a and c in b]
     rows = [c for c in out if c in a and c not in b]
     cols = [c for c in out if c in b and c not in a]
     inner = [c for c in a if c in b and c not in out]
-    w = im.const(node.input[1])
+    w = im.const(second)
     if w is not None:
         size.update(zip(b, w.shape, strict=True))
     else:
-        size.update(zip(b, im.get(node.input[1], node).shape, strict=True))
+        size.update(zip(b, im.get(second, node).shape, strict=True))
     dims = lambda letters: [size[c] for c in letters]  # noqa: E731
     m, k, n = (int(np.prod(dims(g))) for g in (rows, inner, cols))
     xa = _arrange(im, x, a, batch + rows + inner, [*dims(batch), m, k], node)
@@ -290,7 +263,7 @@ def einsum(im: Importer, node) -> None:
         name = im.add(Dense, hint, [xa], op="dense", units=n, bias=False)
         im.weights[f"{name}.kernel"] = kernel
     else:
-        y = im.get(node.input[1], node)
+        y = im.get(second, node)
         yb = _arrange(im, y, b, batch + inner + cols, [*dims(batch), k, n], node)
         name = im.add(MatMul, hint, [xa, yb], op="matmul")
     grouped = batch + rows + cols

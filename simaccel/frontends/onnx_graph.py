@@ -112,6 +112,31 @@ def static_shapes(graph) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def empty_tensors(graph) -> dict[str, np.ndarray]:
+    """Every tensor whose inferred shape is complete and has a 0 dimension, as its value:
+    an empty array of its dtype (Phi-3's rotary splits a head into the rotated part and an
+    empty rest, concatenated back). Its value does not depend on the input data."""
+    from onnx import helper
+
+    empty = {}
+    for info in list(graph.value_info) + list(graph.output):
+        t = info.type.tensor_type
+        dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim)
+        if t.HasField("shape") and 0 in dims and min(dims) == 0:
+            dtype = helper.tensor_dtype_to_np_dtype(t.elem_type)
+            empty[info.name] = np.zeros(dims, dtype=dtype)
+    return empty
+
+
+def _empty(node, consts: Mapping[str, np.ndarray]) -> bool:
+    """Whether every output of ``node`` is an empty tensor (`empty_tensors`, already in
+    ``consts``): the node then folds away like a constant one."""
+    if node.domain not in ("", "ai.onnx") or node.op_type in NOT_FOLDED:
+        return False
+    outputs = [o for o in node.output if o]
+    return bool(outputs) and all(o in consts and consts[o].size == 0 for o in outputs)
+
+
 def attrs(node) -> dict:
     """A node's attributes by name, as Python values."""
     from onnx import helper
@@ -174,7 +199,9 @@ def fold_constants(proto, source: str):
         consts = constants(graph, source)
         shapes = static_shapes(graph)
         opsets = list(proto.opset_import)
-        folded = [node for node in graph.node if _fold(consts, shapes, node, opsets)]
+        consts.update(empty_tensors(graph))
+        folded = [node for node in graph.node if _fold(consts, shapes, node, opsets)
+                  or _empty(node, consts)]
         if not folded:
             return proto
         done = {id(node) for node in folded}

@@ -24,10 +24,10 @@ from pydantic import ValidationError
 from simaccel import ops_onnx
 from simaccel.domain import DType
 from simaccel.errors import InputError
+from simaccel.frontends.onnx_conv_transpose import conv_transpose
 from simaccel.frontends.onnx_gemm import (
     NLC,
     conv,
-    conv_transpose,
     einsum,
     gemm,
     matmul,
@@ -44,7 +44,9 @@ from simaccel.frontends.onnx_patterns import (
     layernorm_pattern,
 )
 from simaccel.frontends.onnx_quantized import qdq, qlinear
+from simaccel.frontends.onnx_resize import grid_sample, resize
 from simaccel.frontends.onnx_rnn import RNN_OPS
+from simaccel.frontends.onnx_select import multi_output
 from simaccel.frontends.onnx_tensors import (
     TO_NCHW,
     Importer,
@@ -89,6 +91,7 @@ HANDLERS: dict[str, Callable] = {
     "Pad": pad, "Flatten": reshape_like, "Reshape": reshape_like,
     "Squeeze": reshape_like, "Unsqueeze": reshape_like, "Transpose": transpose,
     "Identity": alias, "Dropout": alias, "QuantizeLinear": qdq, "DequantizeLinear": qdq,
+    "TopK": multi_output, "Resize": resize, "GridSample": grid_sample,
     **{op: reduce for op, d in ops_onnx.REDUCE.items() if op.startswith("Reduce")},
 }
 
@@ -151,6 +154,7 @@ def _walk(im: Importer, graph) -> None:
             find_gelu(im, node)
     downstream: set[str] = set()  # tensors computed from an unsupported op's output
     for node in graph.node:
+        im.node = node.name or node.output[0]
         guarded(im.source, node, partial(_translate, im, node, downstream))
 
 
@@ -210,7 +214,7 @@ def _unsupported_message(unknown: list[tuple[str, str, str]], limit: int = 400) 
     parts = []
     for op, n in counts.most_common():
         where, why = first[op]
-        detail = f"{why[:80]}" if why else f"e.g. {where[:40]}"
+        detail = f"{why[:80]}; e.g. {where[:40]}" if why else f"e.g. {where[:40]}"
         parts.append(f"{op} ×{n} ({detail})")
     text = ", ".join(parts)
     if len(text) > limit:
@@ -312,5 +316,5 @@ def load_onnx(path: Path, allow_unknown: bool = False,
                  layers=tuple(im.layers), outputs=tuple(name for _, name, _ in outputs),
                  source=source, description=f"imported from ONNX {path.name}{note}",
                  weights=im.weights, onnx_inputs=tuple(declared),
-                 onnx_outputs=tuple(outputs), dims=given)
+                 onnx_outputs=tuple(outputs), dims=given, onnx_nodes=im.origin)
 

@@ -90,6 +90,9 @@ class Importer:
         #: the final node of a recognised pattern → the handler that emits the whole pattern
         self.patterns: dict[int, Callable[[], None]] = {}
         self.outputs = {o.name for o in graph.output}
+        #: the ONNX node being translated, and per layer the node it was made for
+        self.node = ""
+        self.origin: dict[str, str] = {}
 
     # -- names and layers ---------------------------------------------------------------
     def unique(self, wanted: str) -> str:
@@ -104,6 +107,7 @@ class Importer:
     def add(self, layer_cls, name: str, inputs: list[str], **attrs) -> str:
         layer = layer_cls(name=self.unique(name), inputs=tuple(inputs), **attrs)
         self.layers.append(layer)
+        self.origin[layer.name] = self.node or layer.name
         return layer.name
 
     def shape(self, onnx_name: str, node) -> tuple[int, ...]:

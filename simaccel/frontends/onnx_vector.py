@@ -269,8 +269,18 @@ def alias(im: Importer, node) -> None:
 
 
 def concat(im: Importer, node) -> None:
-    if len([n for n in node.input if n]) == 1:
-        return alias(im, node)
+    """Concat; empty operands (a zero-length part, folded to an empty constant) are left
+    out, and what remains of one operand is an alias of it."""
+    given = [n for n in node.input if n and not (n in im.consts and im.consts[n].size == 0)]
+    if len(given) == 1:
+        im.tensors[node.output[0]] = im.get(given[0], node)
+        return None
+    if len(given) < len([n for n in node.input if n]):
+        trimmed = type(node)()
+        trimmed.CopyFrom(node)
+        del trimmed.input[:]
+        trimmed.input.extend(given)
+        node = trimmed
     if any(n in im.consts for n in node.input):
         return onnx_op(im, node)
     ins = [im.get(n, node) for n in node.input]

@@ -4,6 +4,7 @@ SCALE-Sim has no clock, datatypes or vector unit: a word is one byte (int8 opera
 accumulators), the clock is taken as 1 GHz so that cycles and nanoseconds coincide, the vector
 unit has one lane per array column, and ``InterfaceBandwidth: CALC`` (SCALE-Sim's "as much as
 needed") is unlimited DRAM bandwidth. ``USER`` uses the ``Bandwidth`` key, in words per cycle.
+Every other section and key is accepted or refused by the table in `scalesim_cfg_keys`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from simaccel.errors import InputError
 from simaccel.frontends.files import read_text
 from simaccel.frontends.hardware_toml import parse_hardware
+from simaccel.frontends.scalesim_cfg_keys import check_keys
 from simaccel.hardware import Hardware
 
 _SECTION = "architecture_presets"
@@ -34,6 +36,7 @@ def load_scalesim_cfg(path: Path) -> Hardware:
         raise InputError(source, "", f"not a valid SCALE-Sim .cfg: {exc.message}") from None
     if not parser.has_section(_SECTION):
         raise InputError(source, _SECTION, "missing section")
+    check_keys(parser, source, text)  # nothing that would change the result is dropped
 
     def get(key: str, section: str = _SECTION, default: str | None = None) -> str:
         if parser.has_option(section, key):

@@ -15,6 +15,8 @@ kept so results compare line by line:
 * a layer whose name contains ``DP`` is depthwise: one grouped conv with groups = channels
   (SCALE-Sim runs it as that many single-channel layers and sums them);
 * a GEMM row M, N, K is a dense layer: an M × K input times a K × N weight;
+* the rows run one after another in file order, as SCALE-Sim runs and reports them
+  (`Model.sequential`);
 * each row's input tensor is named ``<layer>.ifmap``; when that name is taken by a layer of
   the file, ``_`` is appended until it is free.
 """
@@ -133,7 +135,7 @@ def load_topology(path: Path) -> Model:
         raise InputError(source, "", "no layers after the header")
     return Model(name=path.stem, inputs=tuple(inputs), layers=tuple(layers),
                  outputs=tuple(layer.name for layer in layers), source=source,
-                 description=f"SCALE-Sim topology {path.name}")
+                 description=f"SCALE-Sim topology {path.name}", sequential=True)
 
 
 def _gemm_layer(name: str, tensor: str, m: int, n: int, k: int) -> tuple[TensorSpec, Dense]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from simaccel.errors import InputError
-from simaccel.frontends.model_json import check_weights
+from simaccel.frontends.model_json import check_weights, may_be_infinite
 from simaccel.graph import Graph
 from simaccel.model import BatchNorm, Conv2d, Dense, LayerNorm, OnnxOp
 
@@ -106,8 +106,8 @@ def _stored(graph: Graph, stored: Mapping[str, np.ndarray], layer: str,
         if full not in stored:
             raise InputError(where, full, f"missing from the weights (shape {list(shape)}); "
                              "a model with a weights file must give every parameter")
-        # a mask constant of an elementwise op may be ±inf; GEMM weights may not
-        check_weights(stored[full], where, full, infinite_ok=graph.layer(layer).op == "eltwise")
+        # an ONNX op's constant (a mask) may be ±inf; GEMM weights may not
+        check_weights(stored[full], where, full, infinite_ok=may_be_infinite(graph.layer(layer)))
         value = np.asarray(stored[full], dtype=np.float64)
         if value.shape != shape:
             raise InputError(where, full, f"shape {list(value.shape)} does not match the "
