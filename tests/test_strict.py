@@ -196,3 +196,31 @@ def test_default_check_is_bounded_by_memory() -> None:
     # weights 12 ×3, tensors x 4 + fc 3 ×2, GEMM 1×(4+3) ×2
     assert numerics_bytes(small.graph, small.kernels) == 8 * (36 + 14 + 14)
     assert check_by_default(small.graph, small.kernels)
+
+
+@pytest.mark.parametrize("layers", [
+    [{"name": f"r{i}", "op": "relu", "inputs": ["x"]} for i in range(8)]
+    + [{"name": "c", "op": "concat", "inputs": [f"r{i}" for i in range(8)]}],
+    [{"name": "a", "op": "add", "inputs": ["x", "x"]}, {"name": "b", "op": "add",
+                                                        "inputs": ["a", "x"]}],
+    [{"name": "s", "op": "softmax", "inputs": ["x"]}],
+])
+def test_the_check_stays_within_its_memory_estimate(layers) -> None:
+    """Issue 13, item 8: the default check is bounded by `numerics_bytes`, which must hold
+    what the check really allocates. A fresh tester found vector-heavy models (a fan-out of
+    eight relus into a concat, chains of adds, softmax) peaking at about twice the estimate,
+    which then let a 2 GB check run by default. Measured with tracemalloc (numpy's arrays
+    included) over the whole checked simulation."""
+    import tracemalloc
+
+    net = model(layers, inputs=[{"name": "x", "shape": [1, 96, 96, 16]}])
+    prepared = prepare(net)
+    estimate = numerics_bytes(prepared.graph, prepared.kernels)
+    hw = simaccel.load_hardware("scalesim_default")
+    tracemalloc.start()
+    try:
+        simaccel.simulate(net, hw, check=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= estimate, (peak, estimate)

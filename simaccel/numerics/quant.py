@@ -132,9 +132,9 @@ def finite_max(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
         return 0.0
-    largest = float(np.abs(x).max())
-    if math.isfinite(largest):
-        return largest
+    high, low = float(x.max()), float(x.min())  # no |x| temporary
+    if math.isfinite(high) and math.isfinite(low):
+        return max(high, -low)
     return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
 
 
