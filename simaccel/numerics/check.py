@@ -34,6 +34,7 @@ from simaccel.numerics.execute import ProgramFault, run_gemm
 from simaccel.numerics.outcome import Check
 from simaccel.numerics.quant import (
     INT_MAX,
+    MASK_MAGNITUDE,
     QTensor,
     finite_max,
     quantize,
@@ -404,7 +405,11 @@ def _vector(graph: Graph, kernel: VectorKernel, held: dict, params: Mapping, fp:
     for layer in layers:
         y = [reference.layer_forward(layer, y, params.get(layer.name, {}))]
     expected = y.pop()  # the dequantized inputs are freed here, before the check
-    if dtype.is_integer and all(layer.op in SCALE_PRESERVING for layer in layers) \
+    if all(_held_exactly(x, dtype) for x in ins) and _integers(expected):
+        # index arithmetic (position ids from a mask's CumSum, decoder ids shifted from the
+        # input's): integers in, integers out, held exactly as the token ids are
+        out = QTensor(expected, 1.0, DType.INT32)
+    elif dtype.is_integer and all(layer.op in SCALE_PRESERVING for layer in layers) \
             and len(ins) == 1:
         vals = ins[0].values
         for layer in layers:
@@ -423,10 +428,12 @@ def _vector_check(out: QTensor, expected: np.ndarray, fp: Mapping, kernel: Vecto
     got = out.real()
     gap = np.subtract(got, expected)
     np.abs(gap, out=gap)
-    if np.isfinite(gap).all():  # no mask values: ``same`` only where the gap is 0
+    if np.isfinite(gap).all() and not _has_masks(expected):  # ``same`` where the gap is 0
         same = gap == 0
-    else:
-        same = (got == expected) | (np.isnan(got) & np.isnan(expected))  # masks hold ±inf
+    else:  # masks (±inf, −3.4e38) held as masks match whatever their rounding; NaN, NaN
+        same = (got == expected) | (np.isnan(got) & np.isnan(expected)) \
+            | ((got <= -MASK_MAGNITUDE) & (expected <= -MASK_MAGNITUDE)) \
+            | ((got >= MASK_MAGNITUDE) & (expected >= MASK_MAGNITUDE))
         gap[same] = 0.0
     error = float(gap.max(initial=0.0))
     if dtype.is_integer:
@@ -441,6 +448,23 @@ def _vector_check(out: QTensor, expected: np.ndarray, fp: Mapping, kernel: Vecto
     return out, Check(status="pass" if ok else "fail", dtype=_dtype_label(hw),
                       max_abs_error=error, sqnr_db=sqnr_db(fp[kernel.output], got),
                       note="" if ok else "vector result off by more than half a step")
+
+
+def _held_exactly(x: QTensor, dtype: DType) -> bool:
+    """Whether ``x`` is held exactly (token ids, masks and index arithmetic on them: int32
+    at scale 1, never the type real tensors are quantized to)."""
+    return x.dtype is DType.INT32 and x.scale == 1.0 and dtype is not DType.INT32
+
+
+def _integers(x: np.ndarray) -> bool:
+    """Whether every value of ``x`` is an integer that int32 holds."""
+    return bool(np.isfinite(x).all() and (np.abs(x) <= INT_MAX[DType.INT32]).all()
+                and (x == np.rint(x)).all())
+
+
+def _has_masks(x: np.ndarray) -> bool:
+    """Whether ``x`` holds a mask value (magnitude ≥ `MASK_MAGNITUDE`)."""
+    return bool(x.size) and not (x.min() > -MASK_MAGNITUDE and x.max() < MASK_MAGNITUDE)
 
 
 def _dtype_label(hw: Hardware) -> str:

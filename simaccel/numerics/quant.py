@@ -111,9 +111,12 @@ def quantize(x: np.ndarray, scale: float | np.ndarray, dtype: DType) -> np.ndarr
 
 def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) -> QTensor:
     """Represent real values ``x`` in ``dtype``: quantized with a scale calibrated on
-    ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types. Raises
-    `InputError` naming ``dtype`` unless it is a `DType` or a DType's name (``"int8"``,
-    as `scale_for` and `quantize` take it)."""
+    ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types. A mask
+    value (magnitude ≥ `MASK_MAGNITUDE`: ±inf, −3.4e38) stays a mask in an integer tensor,
+    as the mask bit an accelerator's softmax reads: its value is held unrounded
+    (``x / scale``), never saturated to the type's largest integer, where it would no longer
+    mask anything. Raises `InputError` naming ``dtype`` unless it is a `DType` or a DType's
+    name (``"int8"``, as `scale_for` and `quantize` take it)."""
     if isinstance(dtype, str) and not isinstance(dtype, DType):
         dtype = DType(dtype) if dtype in {d.value for d in DType} else dtype
     try:
@@ -122,25 +125,41 @@ def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) ->
         raise _bad_dtype("to_accelerator", dtype, None) from None
     if integer:
         scale = float(scale_for(finite_max(x) if max_abs is None else max_abs, dtype))
-        return QTensor(quantize(x, scale, dtype), scale, dtype)
+        values = quantize(x, scale, dtype)
+        x = np.asarray(x, dtype=np.float64)
+        if x.size and not (x.min() > -MASK_MAGNITUDE and x.max() < MASK_MAGNITUDE):
+            masks = np.abs(x) >= MASK_MAGNITUDE  # NaN is no mask: it stays NaN
+            values[masks] = x[masks] / scale
+        return QTensor(values, scale, dtype)
     return QTensor(round_to(x, dtype), 1.0, dtype)
 
 
+#: Magnitudes from this one up are attention masks, not signal (2**100, about 1.3e30):
+#: exporters fill masks with ±inf or with float32's lowest, −3.4e38 (`torch.finfo(
+#: torch.float32).min`, what Hugging Face transformers adds for a masked position); no
+#: activation of a network comes near. A mask value saturates instead of setting a tensor's
+#: scale, and is not counted as signal in `sqnr_db`.
+MASK_MAGNITUDE = 2.0**100
+
+
 def finite_max(x: np.ndarray) -> float:
-    """The largest finite magnitude in ``x`` (0 if none): a mask's ±inf saturates instead
-    of setting a scale. One pass when every value is finite."""
+    """The largest magnitude in ``x`` below `MASK_MAGNITUDE` (0 if none): a mask's ±inf or
+    −3.4e38 saturates instead of setting a scale (NaN is skipped too). One pass when no
+    value is a mask."""
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
         return 0.0
     high, low = float(x.max()), float(x.min())  # no |x| temporary
-    if math.isfinite(high) and math.isfinite(low):
+    if low > -MASK_MAGNITUDE and high < MASK_MAGNITUDE:  # NaN fails both
         return max(high, -low)
-    return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
+    magnitude = np.abs(x)
+    return float(magnitude[magnitude < MASK_MAGNITUDE].max(initial=0.0))
 
 
 def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
     """Signal-to-quantization-noise ratio of ``approx`` against ``reference`` (dB), over the
-    elements where ``reference`` is finite (a mask's ±inf is not signal); −inf when
+    elements where ``reference`` is a number below `MASK_MAGNITUDE` (a mask's ±inf or
+    −3.4e38 is not signal); −inf when
     ``approx`` is NaN or infinite where ``reference`` is finite, or a number where
     ``reference`` is NaN (a broken result never looks perfect); NaN when no element of
     ``reference`` is finite (nothing to measure: never a perfect score for garbage)."""
@@ -149,11 +168,12 @@ def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
     if reference.shape != approx.shape:
         raise InputError("simaccel.quant.sqnr_db", "approx", f"{approx.size} values against "
                          f"{reference.size} in the reference")
-    diff = reference - approx
-    signal = float(np.dot(reference, reference))
-    noise = float(np.dot(diff, diff))
-    if not (math.isfinite(signal) and math.isfinite(noise)):
-        kept = np.isfinite(reference)
+    with np.errstate(invalid="ignore", over="ignore"):  # masks: inf − inf, 3.4e38²
+        diff = reference - approx
+        signal = float(np.dot(reference, reference))
+        noise = float(np.dot(diff, diff))
+    if not (math.isfinite(signal) and math.isfinite(noise) and signal < MASK_MAGNITUDE**2):
+        kept = np.abs(reference) < MASK_MAGNITUDE  # ±inf and −3.4e38 masks are not signal
         if not np.isfinite(approx[kept]).all():  # a finite value came out NaN or ±inf
             return float("-inf")
         if (np.isnan(reference) & ~np.isnan(approx)).any():  # a number against a NaN
