@@ -68,6 +68,9 @@ class GemmKernel:
     inputs: tuple[str, ...] = ()
     sparsity: WeightSparsity | None = None
     filter_activation: bool = False
+    #: tensors the kernel waits for without reading them: a SCALE-Sim topology's rows run
+    #: one after another (`lowering.chain`)
+    after: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.output:
@@ -101,6 +104,7 @@ class VectorKernel:
     fused: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     output: str = ""
+    after: tuple[str, ...] = ()  #: as `GemmKernel.after`
 
     def __post_init__(self) -> None:
         if not self.output:
@@ -132,6 +136,7 @@ def producers(kernels: Sequence[Kernel]) -> list[list[int]]:
     writer: dict[str, int] = {}
     found = []
     for i, kernel in enumerate(kernels):
-        found.append(sorted({writer[t] for t in kernel.inputs if t in writer}))
+        found.append(sorted({writer[t] for t in (*kernel.inputs, *kernel.after)
+                             if t in writer}))
         writer[kernel.output] = i
     return found

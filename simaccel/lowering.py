@@ -44,7 +44,16 @@ def lower(graph: Graph) -> tuple[Kernel, ...]:
     for lowering_pass in PASSES:
         kernels = lowering_pass(graph, kernels)
         check_macs(kernels, macs)
-    return kernels
+    return chain(kernels) if graph.model.sequential else kernels
+
+
+def chain(kernels: tuple[Kernel, ...]) -> tuple[Kernel, ...]:
+    """Each kernel after the one before it (``after``): a model whose layers run one after
+    another though none reads another's output — a SCALE-Sim topology, whose rows SCALE-Sim
+    runs in file order — so that no two of them overlap on the array and the vector unit
+    or on two cores."""
+    return tuple(k if i == 0 else replace(k, after=(kernels[i - 1].output,))
+                 for i, k in enumerate(kernels))
 
 
 def lower_layers(graph: Graph) -> tuple[Kernel, ...]:

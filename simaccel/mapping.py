@@ -175,7 +175,8 @@ class _Builder:
         output is written."""
         loads, waits = self._loads(index, kernel, tile, state)
         if tile.index == 0:  # whatever the loads do not wait for, the compute does
-            waits += [d for name in kernel.inputs for d in self.written.get(name, ())]
+            waits += [d for name in (*kernel.inputs, *kernel.after)
+                      for d in self.written.get(name, ())]
         gemm = isinstance(kernel, GemmKernel)
         compute = self.emit(
             op=Opcode.MATMUL if gemm else Opcode.VECTOR,

@@ -38,7 +38,13 @@ from simaccel.hardware import Hardware
 from simaccel.kernels import GemmKernel, Kernel, VectorKernel
 from simaccel.program import Unit
 from simaccel.sparse_hw import SparseExecution, check_layer_formats, execution
-from simaccel.systolic import FoldPlan, plan_folds, preload_hidden_cycles, sram_accesses
+from simaccel.systolic import (
+    FoldPlan,
+    end_overlap_under,
+    plan_folds,
+    preload_hidden_cycles,
+    sram_accesses,
+)
 from simaccel.tiling import GemmBytes, TilePlan, gemm_bytes, plan_gemm_tiles, vector_chunks
 
 
@@ -380,7 +386,8 @@ def _gemm_tile(index: int, kernel: GemmKernel, block: _Block, loads: tuple[Load,
                      groups=groups, ifmap_elements=0, filter_elements=0, ofmap_elements=0)
     plan = plan_folds(sub, hw.array)
     cycles = plan.folds * plan.fold_cycles - (
-        groups * plan.end_overlap if block.last_of_group else 0) \
+        groups * end_overlap_under(plan, hw.array.weight_preload)
+        if block.last_of_group else 0) \
         - preload_hidden_cycles(plan, hw.array.weight_preload, first=index == 0)
     use = sram_accesses(sub, plan)
     if sparse.saves_time:  # every activation is still read; weights in their format
@@ -547,7 +554,7 @@ def _shape(kernel: Kernel, hw: Hardware) -> Kernel:
     name where ``[sparsity] layer_formats`` sets its weights' format by name)."""
     named = kernel.name in hw.sparsity.layer_formats
     return replace(kernel, name=kernel.name if named else "", output="-", inputs=(),
-                   fused=())
+                   fused=(), after=())
 
 
 def build_schedule(kernels: tuple[Kernel, ...], hw: Hardware, exact: bool = False,

@@ -144,6 +144,16 @@ def preload_hidden_cycles(plan: FoldPlan, preload: WeightPreload, first: bool) -
     return (plan.folds - (1 if first else 0)) * min(plan.stream, plan.rows)
 
 
+def end_overlap_under(plan: FoldPlan, preload: WeightPreload) -> int:
+    """`FoldPlan.end_overlap` under ``preload``: overlapped, the stationary operand's shift
+    is hidden behind the stream, so only R + C − 2 cycles of fill and drain remain for a
+    group's end to overlap — none on a 1×1 array, whose folds are then exactly their
+    stream (else a grouped GEMM on one PE would do more MACs than cycles)."""
+    if preload is WeightPreload.SERIAL or plan.dataflow is Dataflow.OS:
+        return plan.end_overlap
+    return end_overlap_cycles(Dataflow.OS, plan.rows, plan.cols)
+
+
 @dataclass(frozen=True)
 class SramAccesses:
     """Element accesses the array makes to its SRAM buffers while running a kernel."""

@@ -341,9 +341,13 @@ def _gemm(graph: Graph, work: LayerSchedule, instructions: list[Instruction], he
     out = _requantize(y, kernel.output, fp, hw.dtypes.input)
     ok = ok and not fault
     status = "pass" if ok and not outcome.overflow else "fail"
+    limit = INT_MAX.get(hw.dtypes.accumulator)
     overflowed = f"{hw.dtypes.accumulator.value} accumulator overflow" + (
         " (int16 products take 30 bits: accumulate in int48)"
-        if hw.dtypes.input is DType.INT16 and hw.dtypes.accumulator is DType.INT32 else "")
+        if hw.dtypes.input is DType.INT16 and hw.dtypes.accumulator is DType.INT32 else
+        f" of the bias alone: {float(np.abs(bias_acc).max(initial=0.0)):.3g} steps of input "
+        "scale × weight scale, for inputs this small"
+        if limit is not None and np.abs(bias_acc).max(initial=0.0) > limit else "")
     note = fault or (overflowed if outcome.overflow else (
         "" if ok else "the Program's result differs from the reference"))
     return out, Check(status=status, dtype=_dtype_label(hw), max_abs_error=error,

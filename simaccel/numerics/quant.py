@@ -60,12 +60,16 @@ def _reals(values: object, function: str, name: str) -> np.ndarray:
 
 
 def round_to(x: np.ndarray, dtype: DType) -> np.ndarray:
-    """Round float64 values to the nearest value of a float ``dtype`` (ties to even).
+    """Round float64 values to the nearest value of a float ``dtype`` (ties to even); a
+    value beyond the type's range becomes ±inf, as the hardware's would (quietly: fp16's
+    65,504 is passed by a mask's −3.4e38 or a large gradient that loss scaling then skips).
     Raises `InputError` naming ``dtype`` for an integer type or a non-`DType`."""
     if dtype is DType.FP32:
-        return x.astype(np.float32).astype(np.float64)
+        with np.errstate(over="ignore"):
+            return x.astype(np.float32).astype(np.float64)
     if dtype is DType.FP16:
-        return x.astype(np.float16).astype(np.float64)
+        with np.errstate(over="ignore"):
+            return x.astype(np.float16).astype(np.float64)
     if dtype is DType.BF16:
         bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
         rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
@@ -134,12 +138,15 @@ def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) ->
     return QTensor(round_to(x, dtype), 1.0, dtype)
 
 
-#: Magnitudes from this one up are attention masks, not signal (2**100, about 1.3e30):
-#: exporters fill masks with ±inf or with float32's lowest, −3.4e38 (`torch.finfo(
-#: torch.float32).min`, what Hugging Face transformers adds for a masked position); no
-#: activation of a network comes near. A mask value saturates instead of setting a tensor's
-#: scale, and is not counted as signal in `sqnr_db`.
-MASK_MAGNITUDE = 2.0**100
+#: Magnitudes from this one up are attention masks, not signal (2**127, about 1.7e38, half
+#: float32's range): exporters fill masks with ±inf or with float32's lowest, −3.4e38
+#: (`torch.finfo(torch.float32).min`, what Hugging Face transformers adds for a masked
+#: position), and a score plus such a mask stays beyond it; a value of the model itself
+#: that large is out of float32's range once doubled (inputs may reach 3.4e38, and their
+#: products are no float32 number). A mask value neither sets a tensor's scale nor
+#: saturates (`to_accelerator`), and is not counted as signal in `sqnr_db`. (2**100 was
+#: tried first: ±1e30 inputs then made convolution outputs past it count as masks.)
+MASK_MAGNITUDE = 2.0**127
 
 
 def finite_max(x: np.ndarray) -> float:
