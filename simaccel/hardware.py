@@ -446,7 +446,7 @@ class Hardware(BaseModel):
             operand = Operand(field[len("sram."):-len("_kib")])
             index = next(i for i, m in enumerate(self.memories) if operand in m.holds)
             memory = self.memories[index]
-            key = "stream_kib" if memory.resident or memory.stream_kib is not None else "kib"
+            key = "stream_kib" if memory.stream_kib is not None else "kib"  # as written
             field = f"memories[{index}].{key}"
         return (self._source or f"hardware {self.name}", self._labels.get(field, field))
 

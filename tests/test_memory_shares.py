@@ -66,6 +66,17 @@ def test_three_bytes_for_three_operands_is_the_least_accepted() -> None:
     assert hw.sram.ifmap_kib == hw.sram.filter_kib == hw.sram.ofmap_kib == 1 / 1024
 
 
+@pytest.mark.parametrize(("memory", "field"), [
+    ({"kib": 1}, "memories[1].kib"),
+    ({"kib": 1, "resident": True}, "memories[1].kib"),  # a quarter of kib: no stream_kib
+    ({"kib": 1, "resident": True, "stream_kib": 0.5}, "memories[1].stream_kib"),
+])
+def test_a_buffer_is_named_by_the_field_that_sizes_it(memory: dict, field: str) -> None:
+    hw = parse_hardware(_config(**memory), "hw.toml").with_source("hw.toml")
+    assert hw.where("sram.ofmap_kib") == ("hw.toml", field)
+    assert hw.where("sram.filter_kib") == ("hw.toml", "memories[0].kib")
+
+
 @pytest.mark.parametrize(("memory", "field", "least"), [
     ({"kib": 1 / 1024}, "memories[1].kib", "0.001953125"),  # 1 byte, 2 operands: 2 bytes
     # resident: streams through a quarter, int(7 bytes) // 4 = 1 byte; needs 4 x 2 bytes
