@@ -87,7 +87,10 @@ class PartitionRun:
     sends on the batch's critical path; data: 0; `simaccel.partition.comm_share`);
     ``energy_pj`` of the batch: its dynamic energy plus every chip's static power for
     ``batch_cycles``. A pipeline's ``chips`` is its number of stages, the fastest (or
-    least-energy) of 1 … the system's chips."""
+    least-energy) of 1 … the system's chips. ``batch`` counts runs of the model (one
+    inference above is one run); ``inferences``: the batch's inferences, ``batch`` × the
+    model's input batch (its first input's first dimension), served ``inferences_per_s``
+    a second (1/s; on one chip `simaccel.simulate`'s; `simaccel.partition.inferences_per_s`)."""
 
     parallel: str
     chips: int
@@ -104,6 +107,8 @@ class PartitionRun:
     energy_pj: float = 0.0
     final_cycles: int = 0
     final_convert: tuple[str, ...] = ()
+    inferences: int = 0
+    inferences_per_s: float = 0.0
 
 
 def partition_model(model, hw, parallel: str = "auto", batch: int = 1,
@@ -118,7 +123,14 @@ def partition_model(model, hw, parallel: str = "auto", batch: int = 1,
     `InputError` naming ``parallel``, ``batch``, ``objective``, ``model`` or ``hw``."""
     import simaccel
     from simaccel.layer_plan import Objective
-    from simaccel.partition import batch_cycles, batch_energy_pj, choose, comm_share
+    from simaccel.partition import (
+        batch_cycles,
+        batch_energy_pj,
+        choose,
+        comm_share,
+        inferences_per_s,
+        model_batch,
+    )
     from simaccel.report import Report
 
     where = "simaccel.partition_model"
@@ -140,7 +152,8 @@ def partition_model(model, hw, parallel: str = "auto", batch: int = 1,
                         part.interval_cycles, cycles, part.bubble, why,
                         tuple(r.work.kernel.name for r in report.results.layers),
                         part.layers, comm_share(part, batch), batch_energy_pj(part, batch),
-                        part.final_cycles, part.final_convert)
+                        part.final_cycles, part.final_convert, batch * model_batch(report),
+                        inferences_per_s(report, part, batch))
 
 
 def load_llm(config):

@@ -132,7 +132,27 @@ class MemoryConfig(BaseModel):
             raise ValueError(f"stream_kib ({self.stream_kib}) exceeds kib ({self.kib})")
         if self.resident and Operand.IFMAP not in self.holds:
             raise ValueError("a resident memory holds activations: add 'ifmap' to holds")
+        if self.stream_bytes < len(self.holds):
+            raise self._share_error()
         return self
+
+    def _share_error(self) -> ValidationError:
+        """The error of a memory whose streaming space gives an operand of ``holds`` less
+        than one byte (the [sram] buffer bound, `MIN_SRAM_KIB`), located at the field the
+        user wrote: ``stream_kib`` when given, else ``kib``."""
+        from pydantic_core import InitErrorDetails, PydanticCustomError
+
+        key = "stream_kib" if self.stream_kib is not None else "kib"
+        quarter = self.resident and self.stream_kib is None
+        least = len(self.holds) * (4 if quarter else 1) / 1024
+        text = (f"{self.stream_bytes} byte(s) of streaming space"
+                + (" (a resident memory streams through a quarter of kib)" if quarter else "")
+                + f" shared by {len(self.holds)} operands "
+                f"({', '.join(op.value for op in self.holds)}) leave each less than one byte; "
+                f"give at least {least} KiB")
+        return ValidationError.from_exception_data("MemoryConfig", [InitErrorDetails(
+            type=PydanticCustomError("memory_share", text), loc=(key,),
+            input=getattr(self, key))])
 
     @property
     def size_bytes(self) -> int:
@@ -426,7 +446,7 @@ class Hardware(BaseModel):
             operand = Operand(field[len("sram."):-len("_kib")])
             index = next(i for i, m in enumerate(self.memories) if operand in m.holds)
             memory = self.memories[index]
-            key = "stream_kib" if memory.resident or memory.stream_kib is not None else "kib"
+            key = "stream_kib" if memory.stream_kib is not None else "kib"  # as written
             field = f"memories[{index}].{key}"
         return (self._source or f"hardware {self.name}", self._labels.get(field, field))
 

@@ -329,6 +329,23 @@ def comm_share(part: Partition, batch: int) -> float:
     return sends / cycles
 
 
+def model_batch(report: Report) -> int:
+    """Inferences in one run of the report's model: its first input's first dimension, the
+    batch `simaccel simulate`'s ``inferences_per_s`` counts (docs/report.md). A partition's
+    ``batch`` counts runs (micro-batches), so ``batch`` runs serve ``batch`` × this."""
+    return report.graph.model.inputs[0].shape[0]
+
+
+def inferences_per_s(report: Report, part: Partition, batch: int) -> float:
+    """Inferences a second (1/s) of ``batch`` runs of the report's model under ``part``:
+    ``batch`` × `model_batch` over `batch_cycles` at the report's clock (0.0 for a run of
+    no cycles). On one chip it is `simaccel simulate`'s ``inferences_per_s``. The one
+    definition the CLI, `simaccel.partition_model` and the sweeps'
+    ``parallel_inferences_per_s`` print. Raises ValueError as `batch_cycles`."""
+    seconds = batch_cycles(part, batch) / (report.hardware.clock_mhz * 1e6)
+    return batch * model_batch(report) / seconds if seconds else 0.0
+
+
 def choose(report: Report, parallel: str, batch: int,
            objective: Objective = Objective.LATENCY) -> tuple[Partition, str]:
     """The partition ``parallel`` names (``data``, ``tensor``, ``pipeline``, or ``auto``:

@@ -20,7 +20,8 @@ RUN_FIELDS = ("parallel", "batch")
 #: Their values for a point that does not give them (in a spec where others do).
 RUN_DEFAULTS = {"parallel": "auto", "batch": 1}
 #: Columns of a spec that sweeps a run field: the kind chosen (auto: which won), the
-#: chips, the batch's time (s), inferences per second, the communication's share of the
+#: chips, the batch's time (s), inferences per second (``batch`` runs of the model, each of
+#: its input's batch: `simaccel.partition.inferences_per_s`), the communication's share of the
 #: time (0..1) and the batch's energy (pJ, all chips).
 COLUMNS = ("parallel_chosen", "parallel_chips", "parallel_batch_s",
            "parallel_inferences_per_s", "parallel_comm_share", "parallel_energy_pj")
@@ -51,7 +52,13 @@ def split(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def partition_row(report, run: Mapping[str, Any]) -> dict[str, Any]:
     """The `COLUMNS` of one point: ``report`` (one chip) laid over its system as ``run``
     says (``parallel``, default auto; ``batch``, default 1; `RUN_DEFAULTS`)."""
-    from simaccel.partition import batch_cycles, batch_energy_pj, choose, comm_share
+    from simaccel.partition import (
+        batch_cycles,
+        batch_energy_pj,
+        choose,
+        comm_share,
+        inferences_per_s,
+    )
 
     batch = run.get("batch", RUN_DEFAULTS["batch"])
     part, _ = choose(report, run.get("parallel", RUN_DEFAULTS["parallel"]), batch)
@@ -59,6 +66,6 @@ def partition_row(report, run: Mapping[str, Any]) -> dict[str, Any]:
     seconds = cycles / (report.hardware.clock_mhz * 1e6)
     return {"parallel_chosen": part.parallel, "parallel_chips": part.chips,
             "parallel_batch_s": seconds,
-            "parallel_inferences_per_s": batch / seconds if seconds else 0.0,
+            "parallel_inferences_per_s": inferences_per_s(report, part, batch),
             "parallel_comm_share": comm_share(part, batch),
             "parallel_energy_pj": batch_energy_pj(part, batch)}
