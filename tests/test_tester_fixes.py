@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from simaccel.cli import main
 
 ROOT = Path(__file__).resolve().parent
@@ -29,3 +31,20 @@ def test_llm_sweep_lays_every_point_out_as_parallel_says(tmp_path, capsys) -> No
                  "tensor", "--sweep", "parallel=data,tensor"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "simaccel: --parallel: " in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["import", str(ROOT / "data" / "onnx_cases" / "hardswish.onnx")],
+    ["prune", str(ROOT.parent / "workloads" / "digits_cnn.json"), "--method", "nm",
+     "--nm", "2:4"],
+], ids=["import", "prune"])
+def test_a_model_written_without_json_is_refused_up_front(argv, tmp_path, monkeypatch,
+                                                          capsys) -> None:
+    """``import X.onnx -o out`` wrote a model ``simulate`` refused ("no file type"); it is
+    refused, as ``prune -o`` is, before any work, and nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "-o", "out"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "simaccel: out: give the model.json file to write (.json)\n"
+    assert list(tmp_path.iterdir()) == []
