@@ -457,8 +457,10 @@ def _sweep(args: argparse.Namespace) -> int:
             raise InputError(str(out), "", "Parquet needs pyarrow: pip install "
                              "'simaccel[sweep]'") from None
     state = "interrupted; kept" if result.interrupted else "done:"
-    print(f"{state} {len(result.rows)} points run ({failed} failed), {result.skipped} already "
-          f"in {journal}" + (f"; wrote {out}" if out != journal else ""))
+    again = f" ({result.rerun} re-run: lost to a timeout or a dead worker before)" \
+        if result.rerun else ""
+    print(f"{state} {len(result.rows)} points run ({failed} failed){again}, {result.skipped} "
+          f"already in {journal}" + (f"; wrote {out}" if out != journal else ""))
     return 130 if result.interrupted else EXIT_OK
 
 

@@ -48,3 +48,65 @@ def test_a_model_written_without_json_is_refused_up_front(argv, tmp_path, monkey
     assert captured.out == ""
     assert captured.err == "simaccel: out: give the model.json file to write (.json)\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def _lose_some(base, task, prepared) -> dict:
+    """`run_point`, except that two points come back as an earlier run lost them (a point
+    timeout, a dead worker) and one with an error of its own."""
+    from simaccel import sweep_pool, sweeps
+
+    rows = task.params["array.rows"]
+    error = {8: f"{sweep_pool.TIMED_OUT} (0.01 s); stopped",
+             16: f"{sweep_pool.DIED} (killed by SIGKILL) while running this point",
+             32: "a fault of the point itself"}.get(rows)
+    return sweeps._row(task, error) if error else sweeps.run_point(base, task, prepared)
+
+
+def test_a_resumed_sweep_reruns_points_lost_to_a_timeout_or_a_dead_worker(
+        tmp_path, capsys) -> None:
+    """Points stopped by --point-timeout were never run again on resume; a timeout (or a
+    lost worker) is a mishap of the run, not a property of the point: those rows are run
+    again and counted, other errors are kept."""
+    from simaccel import sweeps
+
+    spec = sweeps.parse_spec({"base": "scalesim_default", "mode": "list",
+                              "workloads": [str(ROOT.parent / "workloads" / "mnist_cnn.json")],
+                              "points": [{"array.rows": r} for r in (4, 8, 16, 32)]})
+    out = tmp_path / "r.csv"
+    first = sweeps.execute(spec, out, runner=_lose_some)
+    assert sum(bool(row.get("error")) for row in first.rows) == 3
+    again = sweeps.execute(spec, out)
+    assert sorted(row["array.rows"] for row in again.rows) == [8, 16]
+    assert (again.rerun, again.skipped) == (2, 2)
+    frame = sweeps.read_results(out)
+    assert len(frame) == 4 and set(frame["key"]) == {row["key"] for row in first.rows}
+    assert dict(zip(frame["array.rows"], frame["error"], strict=True)) == {
+        4: "", 8: "", 16: "", 32: "a fault of the point itself"}
+    last = sweeps.execute(spec, out)
+    assert (last.rows, last.rerun, last.skipped) == ([], 0, 4)
+
+
+def test_the_cli_says_how_many_rows_it_reruns(tmp_path, capsys) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'base = "scalesim_default"\nworkloads = '
+                    f'["{ROOT.parent / "workloads" / "mnist_cnn.json"}"]\n'
+                    'mode = "list"\npoints = [{"array.rows" = 4}, {"array.rows" = 8}]\n')
+    out = tmp_path / "r.csv"
+    from simaccel import sweeps
+
+    sweeps.execute(sweeps.load_spec(str(spec)), out, runner=_lose_some)
+    assert main(["sweep", str(spec), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    said = capsys.readouterr().out
+    assert "1 points run (0 failed) (1 re-run: lost to a timeout or a dead worker before)" \
+        in said and "1 already in" in said
+
+
+@pytest.mark.parametrize("timeout", ["1e-320", "0", "nan"])
+def test_a_subnormal_point_timeout_is_refused_as_zero_is(timeout, tmp_path, capsys) -> None:
+    spec = ROOT / "bad_inputs" / "base" / "spec.toml"
+    out = tmp_path / "r.csv"
+    assert main(["sweep", str(spec), "--out", str(out), "--point-timeout", timeout]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--point-timeout: must be a positive number of seconds, "\
+        "at least 2.22507e-308" in err
+    assert list(tmp_path.iterdir()) == []
