@@ -4,6 +4,7 @@ the LLM trace's link tracks, the LLM text's notes and messages that name their s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,27 @@ def test_a_subnormal_point_timeout_is_refused_as_zero_is(timeout, tmp_path, caps
     assert err.count("\n") == 1 and "--point-timeout: must be a positive number of seconds, "\
         "at least 2.22507e-308" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_two_slices_on_one_track_of_the_llm_trace_overlap(tmp_path) -> None:
+    """``llm --out`` put every collective of a step at the same offset, so a link's track
+    held overlapping slices; each is now after the one before, as the timing adds them."""
+    out = tmp_path / "run"
+    assert main(["llm", str(LLM / "gpt2.json"), "--hw", "tpu_v4_like_x8", "--parallel",
+                 "tensor", "--prompt", "16", "--generate", "4", "--out", str(out)]) == 0
+    trace = json.loads((out / "trace.json").read_text())
+    report = json.loads((out / "llm.json").read_text())
+    tracks: dict[tuple[int, int], list[dict]] = {}
+    for event in trace["traceEvents"]:
+        if event["ph"] == "X":
+            tracks.setdefault((event["pid"], event["tid"]), []).append(event)
+    links = [k for k, v in tracks.items() if v[0]["cat"].startswith("link.")]
+    assert links and max(len(tracks[k]) for k in links) > 1  # collectives one after another
+    for slices in tracks.values():
+        slices.sort(key=lambda e: e["ts"])
+        for a, b in zip(slices, slices[1:], strict=False):
+            assert b["ts"] >= a["ts"] + a["dur"] - 1e-9, (a, b)
+    clock_mhz = trace["otherData"]["clock_mhz"]
+    for pid, phase in enumerate(("prefill", "decode"), start=1):  # all within the step
+        end = max(e["ts"] + e["dur"] for k, v in tracks.items() if k[0] == pid for e in v)
+        assert end <= report[phase]["cycles"] / clock_mhz + 1e-9
