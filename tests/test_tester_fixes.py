@@ -135,3 +135,17 @@ def test_no_two_slices_on_one_track_of_the_llm_trace_overlap(tmp_path) -> None:
     for pid, phase in enumerate(("prefill", "decode"), start=1):  # all within the step
         end = max(e["ts"] + e["dur"] for k, v in tracks.items() if k[0] == pid for e in v)
         assert end <= report[phase]["cycles"] / clock_mhz + 1e-9
+
+
+def test_the_llm_text_prints_every_note_the_json_has(tmp_path, capsys) -> None:
+    """The text output dropped the "exceeds the trained context" note that --json has."""
+    config = tmp_path / "config.json"
+    config.write_text('{"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 2, '
+                      '"n_positions": 8, "vocab_size": 100}')
+    argv = ["llm", str(config), "--prompt", "8", "--generate", "2", "--hw", "tpu_v1"]
+    assert main([*argv, "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert len(notes) == 2 and "exceed the model's trained context of 8 tokens" in notes[1]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert all(note in text for note in notes)
