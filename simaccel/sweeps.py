@@ -215,7 +215,8 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     _check_timeout(point_timeout_s, scheduler)
     _check_size(spec, allow_large)
     base = simaccel.load_hardware(spec.base)
-    base_input, workloads = _base_input(spec.base, base), _identify(spec.workloads)
+    base_input = _base_input(spec.base, base)
+    workloads = _identify(spec.workloads, spec._source)
     prepared = prepare_workloads(spec)
     path = Path(out) if out is not None else None
     partition = bool(sweeps_runs(spec))
@@ -308,9 +309,9 @@ class _Input:
         return f"{_escape(self.name)}@{self.sha256[:12]}"
 
 
-def _identify(paths: list[str]) -> list[_Input]:
+def _identify(paths: list[str], source: str = "<sweep>") -> list[_Input]:
     """Each workload by resolved path and content; the same file or the same content twice
-    is refused, naming both."""
+    is refused, naming both and the spec ``source`` they are listed in."""
     seen: dict[str, int] = {}
     found = []
     stems = [Path(p).stem for p in paths]
@@ -321,8 +322,8 @@ def _identify(paths: list[str]) -> list[_Input]:
             if twin in seen:
                 i = seen[twin]
                 same = "file" if twin == resolved else "content"
-                raise InputError(path, f"workloads[{j}]", f"the same {same} as workloads[{i}] "
-                                 f"({paths[i]}); list each workload once")
+                raise InputError(source, f"workloads[{j}]", f"{path} is the same {same} as "
+                                 f"workloads[{i}] ({paths[i]}); list each workload once")
             seen[twin] = j
         label = stems[j] if stems.count(stems[j]) == 1 else path
         found.append(_Input(resolved, digest, path, label))
@@ -447,6 +448,19 @@ def _tidy(frame):
     return frame.sort_values("key", kind="stable").reset_index(drop=True)
 
 
+def _parse_argument(spec: Mapping[str, Any], where: str) -> SweepSpec:
+    """``spec``, a dict given to ``where``, parsed; its problems name ``where`` and the
+    parameter (``simaccel.sweep: spec.workloads: missing``)."""
+    label = f"{where} spec"
+    try:
+        return parse_spec(spec, label)
+    except InputError as exc:
+        if exc.source != label:
+            raise
+        raise InputError(where, f"spec.{exc.field}" if exc.field else "spec",
+                         exc.message) from None
+
+
 def sweep(spec: SweepSpec | Mapping[str, Any] | str | Path, out: str | Path | None = None,
           workers: int = 1, scheduler: str | Callable[[], Any] | None = None, *,
           point_timeout_s: float | None = None, allow_large: bool = False):
@@ -457,7 +471,7 @@ def sweep(spec: SweepSpec | Mapping[str, Any] | str | Path, out: str | Path | No
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
     elif isinstance(spec, Mapping):
-        spec = parse_spec(spec)
+        spec = _parse_argument(spec, where)
     elif not isinstance(spec, SweepSpec):
         raise InputError(where, "spec", "expected a sweep TOML path, a dict as the TOML "
                          f"decodes or a SweepSpec, got {type(spec).__name__}")

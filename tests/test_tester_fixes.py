@@ -149,3 +149,49 @@ def test_the_llm_text_prints_every_note_the_json_has(tmp_path, capsys) -> None:
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert all(note in text for note in notes)
+
+
+def test_a_swept_value_s_message_names_its_field_once(tmp_path, capsys) -> None:
+    """"--sweep: array.rows: array.rows: Input should ..." said the field twice; a tie of
+    fields still says which of them refused the value."""
+    assert main(["llm", str(LLM / "gpt2.json"), "--hw", "tpu_v4_like_x8", "--sweep",
+                 "array.rows=a"]) == 2
+    assert capsys.readouterr().err == ("simaccel: --sweep: array.rows: Input should be a "
+                                       "valid integer (got 'a')\n")
+    from simaccel.sweep_spec import key_value_problem
+
+    assert key_value_problem("array.rows", 0) == "Input should be greater than 0 (got 0)"
+    assert key_value_problem("array.rows+array.cols", 0).startswith("array.rows: Input")
+
+
+def test_the_python_api_names_the_function_and_parameter(tmp_path) -> None:
+    import simaccel
+
+    with pytest.raises(simaccel.InputError) as bad:
+        simaccel.partition_model(str(tmp_path / "nope.json"), "tpu_v4_like_x8")
+    assert (bad.value.source, bad.value.field) == ("simaccel.partition_model", "model")
+    assert "no such file" in bad.value.message
+    with pytest.raises(simaccel.InputError) as bad:
+        simaccel.sweep({"name": "x"})
+    assert str(bad.value) == "simaccel.sweep: spec.workloads: missing"
+
+
+def test_a_workload_listed_twice_names_the_spec_file(tmp_path, capsys) -> None:
+    mnist = ROOT.parent / "workloads" / "mnist_cnn.json"
+    (tmp_path / "mnist_cnn.json").write_bytes(mnist.read_bytes())
+    spec = tmp_path / "s7.toml"
+    spec.write_text('name = "s7"\nbase = "scalesim_default"\nworkloads = ["mnist_cnn.json", '
+                    '"./mnist_cnn.json"]\nmode = "grid"\n[grid]\n"array.rows" = [4]\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"simaccel: {spec}: workloads[1]: ") and err.count("\n") == 1
+    assert "the same file as workloads[0]" in err and not (tmp_path / "r.csv").exists()
+
+
+def test_simulate_layers_without_plots_is_refused(tmp_path, capsys) -> None:
+    """``simulate --layers A:B`` without --plots did nothing, silently."""
+    mnist = str(ROOT.parent / "workloads" / "mnist_cnn.json")
+    assert main(["simulate", mnist, "--no-check", "--layers", "0:2"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        "simaccel: --layers: only with --plots (it picks the timeline plot's layers)\n")
