@@ -41,8 +41,8 @@ def _shown(value: object) -> str:
 
 def model(value: object, where: str, field: str = "model"):
     """``value`` as a `Model`: one already loaded, or a model.json / ONNX / SCALE-Sim path
-    (`simaccel.load_model`). Anything else is an `InputError` naming ``where`` and ``field``;
-    a bad model file names the file and field."""
+    (`simaccel.load_model`). Anything else, or a path to no file, is an `InputError`
+    naming ``where`` and ``field``; a bad model file names the file and field."""
     from simaccel.model import Model
 
     if isinstance(value, Model):
@@ -50,6 +50,8 @@ def model(value: object, where: str, field: str = "model"):
     if isinstance(value, str | Path) and str(value).strip():
         from simaccel.frontends import load_model
 
+        if not Path(value).exists():  # the call's problem, not a file's: name the call
+            raise InputError(where, field, f"no such file: {value}")
         return load_model(value)
     raise InputError(where, field, f"expected a Model or a model file path, got "
                      f"{_shown(value)}")

@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --out: also draw cycles, utilization, energy, roofline and "
                           "timeline PNGs")
     sim.add_argument("--layers", metavar="A:B", default=None,
-                     help="layer range (indices, inclusive) of the timeline plot")
+                     help="with --plots: layer range (indices, inclusive) of the "
+                          "timeline plot")
     sim.add_argument("--check", action=argparse.BooleanOptionalAction, default=None,
                      help="run the tiled schedule numerically and check every layer against "
                           "numpy (default: on for models up to 2 GMACs whose check fits in "
@@ -188,6 +189,10 @@ def _simulate(args: argparse.Namespace) -> int:
     import simaccel
     from simaccel import display
 
+    if args.layers is not None and not args.plots:  # it picks what the timeline plots
+        _layer_range(args.layers)  # a malformed range says so first
+        raise InputError("--layers", "", "only with --plots (it picks the timeline plot's "
+                         "layers)")
     if args.train:
         from simaccel.cli_train import simulate_train
 
@@ -457,8 +462,10 @@ def _sweep(args: argparse.Namespace) -> int:
             raise InputError(str(out), "", "Parquet needs pyarrow: pip install "
                              "'simaccel[sweep]'") from None
     state = "interrupted; kept" if result.interrupted else "done:"
-    print(f"{state} {len(result.rows)} points run ({failed} failed), {result.skipped} already "
-          f"in {journal}" + (f"; wrote {out}" if out != journal else ""))
+    again = f" ({result.rerun} re-run: lost to a timeout or a dead worker before)" \
+        if result.rerun else ""
+    print(f"{state} {len(result.rows)} points run ({failed} failed){again}, {result.skipped} "
+          f"already in {journal}" + (f"; wrote {out}" if out != journal else ""))
     return 130 if result.interrupted else EXIT_OK
 
 

@@ -4,6 +4,7 @@ An output is a folder (``simulate --out``, ``plot --out``, ``llm --out``, ``lab 
 -o``) or a file (``import -o``, ``prune -o``, ``sweep --out``, ``collective --trace``).
 Either is refused, as an `InputError` naming the path (or the option, for an empty one),
 when it is empty, when a file stands where a folder goes (or a folder where a file goes),
+when a model file it writes does not end in .json (``simulate`` could not read it back),
 when its parent folder does not exist or is not a folder, or when the process cannot
 create files there. No verb creates a missing parent folder: a typo in a path is refused,
 never turned into a new tree of folders. An input path (`INPUTS`) may not be empty
@@ -25,6 +26,9 @@ class Output(Enum):
 
     FOLDER = "folder"
     FILE = "file"
+    #: a file that ``simulate`` reads back as a model: it must end in .json (the suffix
+    #: is how a model file's kind is told, `simaccel.frontends`)
+    MODEL = "model.json file"
 
 
 #: (verb, argparse dest) → (the option as typed, what it names): every output path option
@@ -33,8 +37,8 @@ OUTPUTS: dict[tuple[str, str], tuple[str, Output]] = {
     ("plot", "out"): ("--out", Output.FOLDER),
     ("llm", "out"): ("--out", Output.FOLDER),
     ("lab", "out"): ("--out", Output.FOLDER),
-    ("import", "output"): ("--output", Output.FILE),
-    ("prune", "output"): ("--output", Output.FILE),
+    ("import", "output"): ("--output", Output.MODEL),
+    ("prune", "output"): ("--output", Output.MODEL),
     ("sweep", "out"): ("--out", Output.FILE),
     ("collective", "trace"): ("--trace", Output.FILE),
 }
@@ -62,7 +66,8 @@ def check(args: argparse.Namespace) -> None:
 
 def writable(path: str, option: str, kind: Output) -> None:
     """Refuse an output ``path`` (given with ``option``) that cannot be written as a
-    ``kind``: empty, a file for a folder or a folder for a file, a parent that is missing
+    ``kind``: empty, a file for a folder or a folder for a file, a model file not
+    ending in .json, a parent that is missing
     or not a folder, or a folder the process cannot create files in. Raises `InputError`
     naming the path (an empty one: the option)."""
     if not path.strip():
@@ -70,8 +75,10 @@ def writable(path: str, option: str, kind: Output) -> None:
     target = Path(path)
     if kind is Output.FOLDER and target.exists() and not target.is_dir():
         raise InputError(path, "", "exists and is not a folder")
-    if kind is Output.FILE and target.is_dir():
+    if kind is not Output.FOLDER and target.is_dir():
         raise InputError(path, "", "is a folder; give the file to write")
+    if kind is Output.MODEL and target.suffix.lower() != ".json":
+        raise InputError(path, "", "give the model.json file to write (.json)")
     if kind is Output.FOLDER and target.is_dir():
         _can_create_in(target, path)
         return

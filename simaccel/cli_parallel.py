@@ -42,7 +42,8 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
                      "(with --sweep: llm_sweep.csv)")
     llm.add_argument("--sweep", metavar="KEY=V1,V2", action="append", default=[],
                      help="sweep 'parallel' or a dotted hardware field over the values "
-                          "(repeatable: a grid); one row per point")
+                          "(repeatable: a grid); one row per point, each laid out as "
+                          "--parallel says unless 'parallel' is swept")
 
     part = verbs.add_parser(
         "partition", help="spread a model over a system's chips (data, tensor, pipeline)",
@@ -152,7 +153,11 @@ def _llm_sweep(args: argparse.Namespace, spec, hw, batch: int, prompt: int,
         if key.strip() in grid:
             raise InputError("--sweep", key.strip(), "given twice: list its values once")
         grid[key.strip()] = [_value(v.strip()) for v in values.split(",")]
-    frame = sweep_llm(spec, hw, grid, batch, prompt, generate, source="--sweep")
+    if "parallel" in grid and args.parallel != "auto":
+        raise InputError("--parallel", "", f"{args.parallel!r} with --sweep parallel=...: "
+                         "give the layouts once, in --sweep parallel=...")
+    frame = sweep_llm(spec, hw, grid, batch, prompt, generate, source="--sweep",
+                      parallel=args.parallel)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

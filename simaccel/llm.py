@@ -20,6 +20,7 @@ simulation at the middle context measures the error of that assumption
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,7 +52,9 @@ class Piece:
 @dataclass(frozen=True)
 class Comm:
     """Communication of one step on the links: cycles on the critical path, and per link
-    (in `Network.links` order) busy cycles and bytes; a trace of one instance."""
+    (in `Network.links` order) busy cycles and bytes; a trace of one instance. A sum
+    runs its terms one after the other: the second's trace starts where the first's
+    ends (``times`` keeps one instance's trace, so a sum's trace shows one of each)."""
 
     cycles: int = 0
     link_busy: tuple[int, ...] = ()
@@ -66,8 +69,13 @@ class Comm:
         def add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
             return tuple(x + y for x, y in zip(a or (0,) * len(b), b or (0,) * len(a),
                                                strict=True))
+        # the timing adds ``other`` after ``self``: so does the trace (one track a link
+        # never holds two slices at once), from where the instance traced ends
+        after = max((e.end for e in self.trace), default=self.cycles)
+        later = tuple(dataclasses.replace(e, start=e.start + after, end=e.end + after)
+                      for e in other.trace)
         return Comm(self.cycles + other.cycles, add(self.link_busy, other.link_busy),
-                    add(self.link_bytes, other.link_bytes), self.trace + other.trace)
+                    add(self.link_bytes, other.link_bytes), self.trace + later)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def to_dict(run: LlmRun) -> dict[str, Any]:
 
 
 def to_text(run: LlmRun) -> str:
-    """A short human-readable summary."""
+    """A short human-readable summary, with every note of `to_dict`'s ``notes``."""
     d = to_dict(run)
     lay = d["layout"]
     lines = [f"{d['model']['name']} ({d['model']['params'] / 1e9:.2f} B params) on "
@@ -117,6 +117,7 @@ def to_text(run: LlmRun) -> str:
                  f"{m['kv_cache_bytes'] / (1 << 30):.2f}); KV "
                  f"{d['kv_bytes_per_token']:,} bytes/token")
     lines.append(f"decode trapezoid error {d['decode_interpolation_error']:.2e}; {METHOD}")
+    lines += [f"note: {note}" for note in d["notes"] if note != METHOD]  # every other note
     return "\n".join(lines)
 
 

@@ -73,8 +73,21 @@ def _values_problem(key: str, values: Sequence[Any]) -> str | None:
     return next((p for p in problems if p), None)
 
 
+def _check_parallel(parallel: str, grid: Mapping[str, Sequence[Any]], source: str) -> None:
+    """Refuse a ``parallel`` that is no layout, or one given beside a swept ``parallel``
+    (`InputError` naming ``parallel``: the CLI's ``--parallel``)."""
+    from simaccel.llm_parallel import Parallel
+
+    names = [p.value for p in Parallel]
+    if parallel not in names:
+        raise InputError("parallel", "", f"{parallel!r} is not one of {', '.join(names)}")
+    if PARALLEL in grid and parallel != "auto":
+        raise InputError("parallel", "", f"{parallel!r} beside a swept {PARALLEL} (in "
+                         f"{source}): give the layouts once, as {PARALLEL}=...")
+
+
 def _row(spec: LlmSpec, hw: Hardware, point: dict[str, Any], batch: int, prompt: int,
-         generate: int) -> dict[str, Any]:
+         generate: int, parallel: str = "auto") -> dict[str, Any]:
     from simaccel import llm, llm_report
     from simaccel.llm_parallel import Parallel
 
@@ -82,7 +95,7 @@ def _row(spec: LlmSpec, hw: Hardware, point: dict[str, Any], batch: int, prompt:
     try:
         changes = {k: v for k, v in point.items() if k != PARALLEL}
         run = llm.infer(spec, vary(hw, changes) if changes else hw,
-                        Parallel(point.get(PARALLEL, "auto")), batch, prompt, generate)
+                        Parallel(point.get(PARALLEL, parallel)), batch, prompt, generate)
     except ValidationError as exc:
         first = exc.errors()[0]
         row["error"] = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
@@ -103,11 +116,13 @@ def _row(spec: LlmSpec, hw: Hardware, point: dict[str, Any], batch: int, prompt:
 
 def sweep_llm(config: str | LlmSpec, base: str | Hardware,
               grid: Mapping[str, Sequence[Any]], batch: int = 1, prompt: int = 128,
-              generate: int = 32, *, source: str = "grid"):
+              generate: int = 32, *, source: str = "grid", parallel: str = "auto"):
     """One row per grid point (a pandas DataFrame): the point's values, `METRICS`, the
-    layout ``chosen`` (what ``auto`` picked) and ``error``. ``config``: a config.json path,
-    a shipped LLM name or an `LlmSpec`; ``base``: a shipped config name, a .toml path or a
-    `Hardware`; ``source``: what a bad grid's message names (the CLI: ``--sweep``). Raises
+    layout ``chosen`` (what ``auto`` picked) and ``error``. ``parallel``: the layout of
+    every point when the grid does not sweep ``parallel`` (data, tensor, pipeline, auto).
+    ``config``: a config.json path, a shipped LLM name or an `LlmSpec`; ``base``: a
+    shipped config name, a .toml path or a `Hardware`; ``source``: what a bad grid's
+    message names (the CLI: ``--sweep``). Raises
     `InputError` for a bad grid (`check_grid`), config or base, or without pandas."""
     try:
         import pandas as pd
@@ -119,10 +134,12 @@ def sweep_llm(config: str | LlmSpec, base: str | Hardware,
     from simaccel.frontends.hf_config import load_llm
 
     check_grid(grid, source)
+    _check_parallel(parallel, grid, source)
     spec = load_llm(config) if isinstance(config, str) else config
     hw = simaccel.load_hardware(base) if isinstance(base, str) else base
     keys = sorted(grid)
-    rows = [_row(spec, hw, dict(zip(keys, values, strict=True)), batch, prompt, generate)
+    rows = [_row(spec, hw, dict(zip(keys, values, strict=True)), batch, prompt, generate,
+                 parallel)
             for values in itertools.product(*(grid[k] for k in keys))]
     return pd.DataFrame(rows)
 

@@ -1,6 +1,8 @@
 """A sweep's journal: the CSV its rows are appended to as they finish, and beside it
 (``<name>.sweep.json``) the spec those rows came from, so that a rerun with the same output
 skips the rows already made, re-runs a torn last line, and refuses a spec that changed.
+Rows a run lost (`forget`: a point timeout or a dead worker, a property of that run rather
+than of the point) are dropped so that a rerun makes them again.
 
 The spec is kept as a fingerprint: the base config and every workload by path and content
 hash, and the mode's grid, points, samples and seed. Two fingerprints differ only where a
@@ -13,6 +15,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,24 @@ def resume(journal: Path, fingerprint: dict[str, Any], columns: list[str]) -> se
         with journal.open("r+b") as handle:
             handle.truncate(len(whole))
     return {row["key"] for row in lines if None not in row and None not in row.values()}
+
+
+def forget(journal: Path, which: Callable[[dict[str, str]], bool]) -> set[str]:
+    """Drop from ``journal`` (one `resume` made ready) the rows for which ``which(row)``
+    holds, so that their points run again; return their keys. The journal is rewritten
+    whole or not at all; with no such row it is left as it is."""
+    with journal.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows, columns = list(reader), list(reader.fieldnames or [])
+    dropped = [row for row in rows if which(row)]
+    if not dropped:
+        return set()
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(row for row in rows if not which(row))
+    _write(journal, text.getvalue(), newline="")
+    return {row["key"] for row in dropped}
 
 
 def _check_same_spec(journal: Path, fingerprint: dict[str, Any]) -> None:
@@ -144,8 +165,8 @@ def _normal(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, sort_keys=True))
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, newline: str | None = None) -> None:
     """Write ``text`` to ``path`` whole or not at all."""
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8", newline=newline)
     os.replace(temporary, path)

@@ -32,6 +32,20 @@ EXIT_WAIT_S = 5.0
 START_GRACE_S = 60.0
 
 
+#: How a `Lost` task's reason begins: its worker died, or it overran the timeout.
+DIED = "the worker process died"
+TIMED_OUT = "took longer than the point timeout"
+#: How a Dask task whose workers kept dying fails (``distributed.KilledWorker``).
+KILLED_WORKER = "KilledWorker: "
+
+
+def lost(error: str) -> bool:
+    """Whether a row's ``error`` is that of a lost point (its worker died, Dask's workers
+    were killed, or it overran the point timeout) rather than of the point itself: a
+    setting or a mishap of the run, which a resumed sweep runs again."""
+    return error.startswith((DIED, TIMED_OUT, KILLED_WORKER))
+
+
 @dataclass(frozen=True)
 class Lost:
     """A task whose worker died or overran the timeout; ``reason`` says which."""
@@ -126,7 +140,7 @@ def _outcome(worker: _Worker, ready: set, timeout_s: float | None) -> Any:
             message = worker.conn.recv()
         except Exception:  # noqa: BLE001 - EOF or a torn message: the worker died sending
             worker.process.join(EXIT_WAIT_S)
-            return Lost(f"the worker process died ({_how(worker.process.exitcode)}) "
+            return Lost(f"{DIED} ({_how(worker.process.exitcode)}) "
                         "while running this point")
         if message[0] == "done":
             worker.deadline_s = math.inf
@@ -136,10 +150,10 @@ def _outcome(worker: _Worker, ready: set, timeout_s: float | None) -> Any:
         ready.discard(worker.process.sentinel)  # (a death is seen on the next wait)
     if worker.process.sentinel in ready:
         worker.process.join()
-        return Lost(f"the worker process died ({_how(worker.process.exitcode)}) while "
+        return Lost(f"{DIED} ({_how(worker.process.exitcode)}) while "
                     "running this point")
     if time.monotonic() >= worker.deadline_s:
-        return Lost(f"took longer than the point timeout ({timeout_s:g} s); stopped")
+        return Lost(f"{TIMED_OUT} ({timeout_s:g} s); stopped")
     return None
 
 

@@ -165,9 +165,14 @@ def normal_value(key: str, value: Any) -> Any:
 
 def key_value_problem(key: str, value: object) -> str | None:
     """Why ``value`` cannot be swept as the hardware ``key`` (a dotted field, or ``a+b``
-    tying several) on its own — a type or a bound — or None."""
-    return next((p for p in (_value_problem(dotted, value) for dotted in tied_fields(key)) if p),
-                None)
+    tying several) on its own — a type or a bound — or None. The message names the field
+    only for a tie (a message's place already names ``key``)."""
+    fields = tied_fields(key)
+    for dotted in fields:
+        problem = _value_problem(dotted, value)
+        if problem:
+            return f"{dotted}: {problem}" if len(fields) > 1 else problem
+    return None
 
 
 def _value_problem(dotted: str, value: object) -> str | None:
@@ -176,7 +181,7 @@ def _value_problem(dotted: str, value: object) -> str | None:
         _adapter(dotted).validate_python(value)
     except ValidationError as exc:
         first = exc.errors()[0]
-        return f"{dotted}: {first['msg']} (got {value!r})"[:300]
+        return f"{first['msg']} (got {value!r})"[:300]
     return None
 
 

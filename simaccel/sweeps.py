@@ -36,6 +36,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,12 +153,14 @@ def _run_task(base: Hardware, prepared: dict, runner: Callable[..., dict], task:
 
 @dataclass
 class SweepRun:
-    """What a sweep did: the rows made now, how many were already in the output, and
-    whether it was interrupted (Ctrl-C) before the end."""
+    """What a sweep did: the rows made now, how many were already in the output, how many
+    of the output's were lost by an earlier run (a point timeout, a dead worker) and run
+    again, and whether it was interrupted (Ctrl-C) before the end."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
     interrupted: bool = False
+    rerun: int = 0  # rows of an earlier run lost to a timeout or a dead worker, run again
 
 
 def _swept(spec: SweepSpec) -> list[Mapping[str, Any]]:
@@ -203,7 +206,8 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     `simaccel.sweep_journal`). ``scheduler`` is a Dask scheduler address, or a callable
     returning a ``distributed.Client``; otherwise a local process pool of ``workers``
     processes (1 and no timeout: in this process), where a worker that dies or runs a point
-    longer than ``point_timeout_s`` seconds costs that point only (its row's ``error``).
+    longer than ``point_timeout_s`` seconds costs that point only (its row's ``error``;
+    a rerun with the same ``out`` runs such rows again, as `SweepRun.rerun` counts).
     Over `LARGE_SWEEP_ROWS` rows needs ``allow_large``. ``progress(done, total)`` follows
     along; ``runner(base, task, prepared)`` makes one row (tests swap it)."""
     import simaccel
@@ -211,7 +215,8 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     _check_timeout(point_timeout_s, scheduler)
     _check_size(spec, allow_large)
     base = simaccel.load_hardware(spec.base)
-    base_input, workloads = _base_input(spec.base, base), _identify(spec.workloads)
+    base_input = _base_input(spec.base, base)
+    workloads = _identify(spec.workloads, spec._source)
     prepared = prepare_workloads(spec)
     path = Path(out) if out is not None else None
     partition = bool(sweeps_runs(spec))
@@ -226,6 +231,11 @@ def execute(spec: SweepSpec, out: str | Path | None = None, workers: int = 1,
     try:
         done = sweep_journal.resume(path, _fingerprint(spec, base_input, workloads),
                                     columns(spec)) if path is not None else set()
+        if path is not None and done:
+            from simaccel.sweep_pool import lost
+
+            again = sweep_journal.forget(path, lambda row: lost(row.get("error") or ""))
+            done, result.rerun = done - again, len(again & done)
         todo = [t for t in tasks if t.key not in done]
         result.skipped = len(tasks) - len(todo)
         if progress:
@@ -265,12 +275,19 @@ def _check_size(spec: SweepSpec, allow_large: bool) -> None:
                          "with mode = 'random'")
 
 
+#: The smallest point timeout, s: the smallest positive normal IEEE 754 double
+#: (``sys.float_info.min``). A subnormal one is as meaningless as 0 — added to a monotonic
+#: clock's reading it changes nothing — and is refused as 0 is.
+MIN_POINT_TIMEOUT_S = sys.float_info.min
+
+
 def _check_timeout(point_timeout_s: float | None, scheduler: object) -> None:
     if point_timeout_s is None:
         return
     if not (isinstance(point_timeout_s, int | float) and math.isfinite(point_timeout_s)
-            and point_timeout_s > 0):
-        raise InputError("--point-timeout", "", f"must be a positive number of seconds, not "
+            and point_timeout_s >= MIN_POINT_TIMEOUT_S):
+        raise InputError("--point-timeout", "", f"must be a positive number of seconds, at "
+                         f"least {MIN_POINT_TIMEOUT_S:g} (a normal double), not "
                          f"{point_timeout_s!r}")
     if scheduler is not None:
         raise InputError("--point-timeout", "", "works on the local process pool, not with "
@@ -292,9 +309,9 @@ class _Input:
         return f"{_escape(self.name)}@{self.sha256[:12]}"
 
 
-def _identify(paths: list[str]) -> list[_Input]:
+def _identify(paths: list[str], source: str = "<sweep>") -> list[_Input]:
     """Each workload by resolved path and content; the same file or the same content twice
-    is refused, naming both."""
+    is refused, naming both and the spec ``source`` they are listed in."""
     seen: dict[str, int] = {}
     found = []
     stems = [Path(p).stem for p in paths]
@@ -305,8 +322,8 @@ def _identify(paths: list[str]) -> list[_Input]:
             if twin in seen:
                 i = seen[twin]
                 same = "file" if twin == resolved else "content"
-                raise InputError(path, f"workloads[{j}]", f"the same {same} as workloads[{i}] "
-                                 f"({paths[i]}); list each workload once")
+                raise InputError(source, f"workloads[{j}]", f"{path} is the same {same} as "
+                                 f"workloads[{i}] ({paths[i]}); list each workload once")
             seen[twin] = j
         label = stems[j] if stems.count(stems[j]) == 1 else path
         found.append(_Input(resolved, digest, path, label))
@@ -431,6 +448,19 @@ def _tidy(frame):
     return frame.sort_values("key", kind="stable").reset_index(drop=True)
 
 
+def _parse_argument(spec: Mapping[str, Any], where: str) -> SweepSpec:
+    """``spec``, a dict given to ``where``, parsed; its problems name ``where`` and the
+    parameter (``simaccel.sweep: spec.workloads: missing``)."""
+    label = f"{where} spec"
+    try:
+        return parse_spec(spec, label)
+    except InputError as exc:
+        if exc.source != label:
+            raise
+        raise InputError(where, f"spec.{exc.field}" if exc.field else "spec",
+                         exc.message) from None
+
+
 def sweep(spec: SweepSpec | Mapping[str, Any] | str | Path, out: str | Path | None = None,
           workers: int = 1, scheduler: str | Callable[[], Any] | None = None, *,
           point_timeout_s: float | None = None, allow_large: bool = False):
@@ -441,7 +471,7 @@ def sweep(spec: SweepSpec | Mapping[str, Any] | str | Path, out: str | Path | No
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
     elif isinstance(spec, Mapping):
-        spec = parse_spec(spec)
+        spec = _parse_argument(spec, where)
     elif not isinstance(spec, SweepSpec):
         raise InputError(where, "spec", "expected a sweep TOML path, a dict as the TOML "
                          f"decodes or a SweepSpec, got {type(spec).__name__}")

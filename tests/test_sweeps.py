@@ -140,7 +140,8 @@ def test_a_broken_point_keeps_its_error_and_the_sweep_goes_on(tmp_path: Path) ->
         points = [{"array.rows": 16}, {field: bad}]
         with pytest.raises(InputError, match=words) as refused:
             simaccel.sweep({**spec, "points": points}, out=tmp_path / "bad.csv")
-        assert refused.value.field == f"points[1].{field!r}"
+        assert (refused.value.source, refused.value.field) == (
+            "simaccel.sweep", f"spec.points[1].{field!r}")  # the function and its parameter
         assert not (tmp_path / "bad.csv").exists()
 
 
