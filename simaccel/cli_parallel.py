@@ -59,7 +59,8 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     part.add_argument("model", help="model.json, an ONNX file or a SCALE-Sim topology CSV")
     part.add_argument("--hw", metavar="NAME|FILE", default="tpu_v4_like_x8",
                       help="a config with [system] chips (default tpu_v4_like_x8)")
-    part.add_argument("--batch", default="1", metavar="B", help="inferences (1)")
+    part.add_argument("--batch", default="1", metavar="B",
+                      help="runs of the model (1); each serves the model's input batch")
     part.add_argument("--parallel", default="auto", metavar="KIND",
                       help="data, tensor, pipeline or auto (of those and a layout chosen "
                            "per layer, the one that finishes the batch first)")
@@ -192,9 +193,11 @@ def run_partition(args: argparse.Namespace, model) -> int:
         return 0
     print(f"{report.graph.model.name} on {hw.name}: {part.parallel} over {part.chips} chip(s)"
           + (f" — {why}" if why else ""))
-    print(f"one inference {data['latency_ms']:.3f} ms, then one every "
-          f"{data['interval_ms']:.3f} ms; batch of {batch}: {data['batch_ms']:.3f} ms, "
-          f"{data['energy_mj']:.3f} mJ; communication {data['comm_share']:.0%}")
+    print(f"one run ({data['inferences'] // batch} inference(s)) {data['latency_ms']:.3f} ms, "
+          f"then one every {data['interval_ms']:.3f} ms; batch of {batch} run(s), "
+          f"{data['inferences']} inference(s): {data['batch_ms']:.3f} ms, "
+          f"{data['inferences_per_s']:,.1f} inferences/s, {data['energy_mj']:.3f} mJ; "
+          f"communication {data['comm_share']:.0%}")
     if part.parallel == "pipeline":
         best = "fastest" if objective is Objective.LATENCY else "least-energy"
         print(f"  {len(part.stages)} stage(s), the {best} count of 1 … {hw.system.chips}")
@@ -210,7 +213,7 @@ def run_partition(args: argparse.Namespace, model) -> int:
 
 def _partition_dict(report, part, why: str, batch: int) -> dict:
     """The partition as the JSON the verb prints (times in ms, cycles, bytes)."""
-    from simaccel.partition import batch_cycles, comm_share
+    from simaccel.partition import batch_cycles, comm_share, inferences_per_s, model_batch
 
     ms = 1e3 / (report.hardware.clock_mhz * 1e6)
     names = [r.work.kernel.name for r in report.results.layers]
@@ -221,7 +224,9 @@ def _partition_dict(report, part, why: str, batch: int) -> dict:
             "stages": [{"first": names[s.first], "last": names[s.last],
                         "cycles": s.cycles, "send_bytes": s.send_bytes,
                         "send_cycles": s.send_cycles} for s in part.stages],
-            "comm_share": comm_share(part, batch)}
+            "comm_share": comm_share(part, batch),
+            "inferences": batch * model_batch(report),
+            "inferences_per_s": inferences_per_s(report, part, batch)}
     if part.layers:
         data["final"] = {"convert": list(part.final_convert), "cycles": part.final_cycles}
         data["layers"] = [{"kernel": c.kernel, "strategy": c.strategy, "cycles": c.cycles,

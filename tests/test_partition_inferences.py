@@ -54,6 +54,26 @@ def test_one_chip_serves_as_many_inferences_a_second_as_simulate(parallel: str,
                                                              rel=1e-12)
 
 
+def test_partition_verb_prints_simulates_inferences_a_second(tmp_path, capsys) -> None:
+    from simaccel.cli import main
+
+    data = json.loads((WORKLOADS / "mnist_cnn.json").read_text())
+    data["inputs"][0]["shape"][0] = 4
+    (tmp_path / "mnist_b4.json").write_text(json.dumps(data))
+    argv = ["partition", str(tmp_path / "mnist_b4.json"), "--hw", "tpu_v4_like_x8",
+            "--parallel", "data", "--batch", "2"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    report = simaccel.simulate(_model(), simaccel.load_hardware("tpu_v4_like_x8"), check=False)
+    # 8 chips, 2 runs of 4: one run's time for 8 inferences, twice simulate's rate
+    assert data["inferences"] == 8
+    assert data["inferences_per_s"] == pytest.approx(2 * _simulate_rate(report), rel=1e-12)
+    assert f"{data['inferences_per_s']:,.1f} inferences/s" in text
+    assert "one run (4 inference(s))" in text and "batch of 2 run(s), 8 inference(s)" in text
+
+
 def test_eight_chips_of_data_parallelism_serve_eight_runs_in_one_runs_time() -> None:
     report = _report(8)
     run = simaccel.partition_model(report, report.hardware, "data", 8)
