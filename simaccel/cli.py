@@ -196,9 +196,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.train:
         from simaccel.cli_train import simulate_train
 
-        if args.out:
-            writable_folder(args.out)
-        return simulate_train(args)
+        return simulate_train(args)  # --out was checked with every output (`main`)
     for flag in ("batch", "optimizer", "precision", "recompute", "parallel", "chips",
                  "level"):
         if getattr(args, flag):
@@ -206,8 +204,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
     if args.plots and not args.out:
         raise InputError("--plots", "", "needs --out DIR to write the PNGs into")
-    if args.out:
-        writable_folder(args.out)
     _layer_range(args.layers)
     model = _load(args)
     hw = simaccel.load_hardware(args.hw)
@@ -610,7 +606,7 @@ def _lab_student(args: argparse.Namespace) -> int:
 
     from simaccel.student_version import write_student_versions
 
-    writable_folder(args.out)
+    # args.out was checked with every output path (`main`)
     written = write_student_versions([Path(p) for p in args.notebooks], Path(args.out))
     notebooks = sum(path.suffix == ".ipynb" for path in written)
     data = len(written) - notebooks
@@ -628,7 +624,7 @@ def _weight_density(model, args: argparse.Namespace):
 def _prune(args: argparse.Namespace) -> int:
     from simaccel.cli_sparsity import prune
 
-    print(prune(args, _load(args), writable_folder))
+    print(prune(args, _load(args)))
     return EXIT_OK
 
 

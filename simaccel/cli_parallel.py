@@ -116,10 +116,6 @@ def run_llm(args: argparse.Namespace) -> int:
                          f"{', '.join(p.value for p in Parallel)}")
     spec = load_llm(args.config)
     hw = simaccel.load_hardware(args.hw)
-    if args.out:
-        from simaccel.cli import writable_folder
-
-        writable_folder(args.out)
     if args.sweep:
         return _llm_sweep(args, spec, hw, batch, prompt, generate)
     result = infer(spec, hw, Parallel(args.parallel), batch, prompt, generate)

@@ -23,7 +23,7 @@ from pydantic import (
 from simaccel.bounds import Bool, Int, Real, RealOrInf, Str
 from simaccel.domain import Dataflow, DType, Operand
 from simaccel.errors import InputError
-from simaccel.hardware_keys import clash
+from simaccel.hardware_keys import clash, other_spellings
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -533,9 +533,8 @@ def vary(hw: Hardware, changes: Mapping[str, Any]) -> Hardware:
                 node = node.setdefault(part, {})
                 if not isinstance(node, dict):
                     raise ValueError(f"{dotted}: {part} is not a table")
-            if leaf in ("bandwidth_gbps", "bytes_per_cycle"):
-                node.pop("bytes_per_cycle" if leaf == "bandwidth_gbps" else "bandwidth_gbps",
-                         None)
+            for other in other_spellings(dotted.strip()):  # a sibling spelling of it
+                node.pop(other.rsplit(".", 1)[1], None)
             node[leaf] = _plain(value)
     if data.get("memories"):
         _buffer_sizes_to_memories(data)

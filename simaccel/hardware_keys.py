@@ -37,6 +37,13 @@ def quantity(field: str) -> str:
     return SPELLINGS.get(field, field)
 
 
+def other_spellings(field: str) -> list[str]:
+    """The other fields that spell ``field``'s quantity (``dram.bytes_per_cycle`` for
+    ``dram.bandwidth_gbps``): setting one replaces them."""
+    return [other for other in SPELLINGS
+            if other != field and SPELLINGS[other] == SPELLINGS.get(field)]
+
+
 def _overlap(a: str, b: str) -> bool:
     """Whether quantities ``a`` and ``b`` are one, or one is a table holding the other."""
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")

@@ -36,12 +36,7 @@ class LayerResult:
     resident: tuple[str, ...] = ()
     spilled_bytes: int = 0
     core: int = 0  #: the core whose array or vector unit ran it
-    array_macs: int = -1  #: -1: the same as ``macs`` (a dense array)
-
-    @property
-    def occupied_macs(self) -> int:
-        """MACs the array spent PE-cycles on (``array_macs``, or ``macs`` when dense)."""
-        return self.macs if self.array_macs < 0 else self.array_macs
+    array_macs: int = 0
 
     @property
     def cycles(self) -> int:
@@ -65,7 +60,7 @@ class Totals:
     utilization: float
     mapping_efficiency: float
     traffic: Traffic
-    occupied_macs: int = 0  #: MACs the arrays spent PE-cycles on (fewer when sparse)
+    array_macs: int = 0  #: MACs the arrays spent PE-cycles on (fewer when sparse)
 
     @property
     def stall_cycles(self) -> int:
@@ -84,7 +79,7 @@ class CoreResult:
     macs: int
     kernels: tuple[int, ...]
     traffic: Traffic
-    occupied_macs: int = 0  #: MACs its array spent PE-cycles on (`LayerResult.occupied_macs`)
+    array_macs: int = 0  #: MACs its array spent PE-cycles on (`LayerResult.array_macs`)
 
 
 @dataclass(frozen=True)
@@ -129,7 +124,7 @@ def _cores(layers: tuple[LayerResult, ...], engine: EngineResult, count: int
         out.append(CoreResult(core=core, compute_cycles=busy[core],
                               macs=sum(layers[i].macs for i in mine), kernels=mine,
                               traffic=traffic,
-                              occupied_macs=sum(layers[i].occupied_macs for i in mine)))
+                              array_macs=sum(layers[i].array_macs for i in mine)))
     return tuple(out)
 
 
@@ -154,15 +149,14 @@ def _layer(work: LayerSchedule, start: int, end: int, check: Check, hw: Hardware
     return LayerResult(
         work=work, start_cycle=start, end_cycle=end, compute_cycles=work.compute_cycles,
         macs=macs, utilization=occupied / (pes * cycles) if cycles else 0.0,
-        mapping_efficiency=mapping, traffic=traffic, check=check,
-        array_macs=occupied if occupied != macs else -1)
+        mapping_efficiency=mapping, traffic=traffic, check=check, array_macs=occupied)
 
 
 def _totals(layers: tuple[LayerResult, ...], engine: EngineResult, hw: Hardware) -> Totals:
     pes = hw.array.pes * hw.chip.cores
     cycles = engine.cycles
     macs = sum(r.macs for r in layers)
-    occupied = sum(r.occupied_macs for r in layers)
+    occupied = sum(r.array_macs for r in layers)
     steady = sum(r.work.plan.steady_cycles for r in layers if r.work.plan is not None)
     traffic = Traffic()
     for r in layers:
@@ -172,4 +166,4 @@ def _totals(layers: tuple[LayerResult, ...], engine: EngineResult, hw: Hardware)
         utilization=occupied / (pes * cycles) if cycles else 0.0,
         # a fold's occupancy of one array, whichever core it ran on
         mapping_efficiency=occupied / (hw.array.pes * steady) if steady else 0.0,
-        traffic=traffic, occupied_macs=occupied)
+        traffic=traffic, array_macs=occupied)

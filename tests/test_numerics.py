@@ -370,3 +370,16 @@ def test_a_mask_stays_a_mask_in_an_integer_tensor():
     assert probs[0] == 0.0 and probs[1] == 0.0 and probs[2] + probs[3] == pytest.approx(1.0)
     # the masked positions are not signal: the SQNR is the real values'
     assert sqnr_db(x[:4], real[:4]) == sqnr_db(x[2:4], real[2:4])
+
+
+def test_an_overflow_of_the_bias_alone_says_so(tmp_path, capsys):
+    """Inputs of 1e-7 make the int8 scales tiny, so a bias of ordinary size is billions of
+    accumulator steps: the int32 overflow is the bias's, not a partial sum's, and the
+    message says so (a tester read the plain "accumulator overflow" as a scheduling fault)."""
+    x = np.random.default_rng(0).uniform(-1e-7, 1e-7, (1, 28, 28, 1))
+    np.save(tmp_path / "tiny.npy", x)
+    code = main(["simulate", str(WORKLOADS / "mnist_cnn.json"), "--quiet",
+                 "--input", f"image={tmp_path / 'tiny.npy'}"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "int32 accumulator overflow of the bias alone" in err

@@ -37,6 +37,7 @@ from simaccel.numerics.quant import (
     MASK_MAGNITUDE,
     QTensor,
     finite_max,
+    has_masks,
     quantize,
     round_to,
     scale_for,
@@ -205,8 +206,8 @@ def run(graph: Graph, schedule: Schedule, program: Program, params: Mapping,
     fp_tensors = fp.tensors
     hw = schedule.hardware
     integer = {spec.name for spec in graph.model.inputs if spec.dtype.is_integer}
-    held = {name: QTensor(np.asarray(x, dtype=np.float64), 1.0, DType.INT32)
-            if name in integer else to_accelerator(x, hw.dtypes.input)
+    held = {name: _exact(np.asarray(x, dtype=np.float64)) if name in integer
+            else to_accelerator(x, hw.dtypes.input)
             for name, x in inputs.items()}  # token ids and masks are held exactly
     by_kernel: dict[int, list[Instruction]] = {}
     for ins in program.instructions:
@@ -412,7 +413,7 @@ def _vector(graph: Graph, kernel: VectorKernel, held: dict, params: Mapping, fp:
     if all(_held_exactly(x, dtype) for x in ins) and _integers(expected):
         # index arithmetic (position ids from a mask's CumSum, decoder ids shifted from the
         # input's): integers in, integers out, held exactly as the token ids are
-        out = QTensor(expected, 1.0, DType.INT32)
+        out = _exact(expected)
     elif dtype.is_integer and all(layer.op in SCALE_PRESERVING for layer in layers) \
             and len(ins) == 1:
         vals = ins[0].values
@@ -432,7 +433,7 @@ def _vector_check(out: QTensor, expected: np.ndarray, fp: Mapping, kernel: Vecto
     got = out.real()
     gap = np.subtract(got, expected)
     np.abs(gap, out=gap)
-    if np.isfinite(gap).all() and not _has_masks(expected):  # ``same`` where the gap is 0
+    if np.isfinite(gap).all() and not has_masks(expected):  # ``same`` where the gap is 0
         same = gap == 0
     else:  # masks (±inf, −3.4e38) held as masks match whatever their rounding; NaN, NaN
         same = (got == expected) | (np.isnan(got) & np.isnan(expected)) \
@@ -454,9 +455,14 @@ def _vector_check(out: QTensor, expected: np.ndarray, fp: Mapping, kernel: Vecto
                       note="" if ok else "vector result off by more than half a step")
 
 
+def _exact(values: np.ndarray) -> QTensor:
+    """Integers held exactly — token ids, masks and index arithmetic on them — as int32 at
+    scale 1, never the type real tensors are quantized to."""
+    return QTensor(values, 1.0, DType.INT32)
+
+
 def _held_exactly(x: QTensor, dtype: DType) -> bool:
-    """Whether ``x`` is held exactly (token ids, masks and index arithmetic on them: int32
-    at scale 1, never the type real tensors are quantized to)."""
+    """Whether ``x`` is held as `_exact` makes it (``dtype``: the type real tensors take)."""
     return x.dtype is DType.INT32 and x.scale == 1.0 and dtype is not DType.INT32
 
 
@@ -464,11 +470,6 @@ def _integers(x: np.ndarray) -> bool:
     """Whether every value of ``x`` is an integer that int32 holds."""
     return bool(np.isfinite(x).all() and (np.abs(x) <= INT_MAX[DType.INT32]).all()
                 and (x == np.rint(x)).all())
-
-
-def _has_masks(x: np.ndarray) -> bool:
-    """Whether ``x`` holds a mask value (magnitude ≥ `MASK_MAGNITUDE`)."""
-    return bool(x.size) and not (x.min() > -MASK_MAGNITUDE and x.max() < MASK_MAGNITUDE)
 
 
 def _dtype_label(hw: Hardware) -> str:

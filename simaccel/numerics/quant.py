@@ -14,8 +14,8 @@ import numpy as np
 from simaccel.domain import DType
 from simaccel.errors import InputError
 
-#: the float DTypes' names, which every function here takes as the DType they name
-_FLOAT_NAMES = frozenset(d.value for d in DType if not d.is_integer)
+#: the DTypes' names, which every function here takes as the DType they name
+_NAMES = frozenset(d.value for d in DType)
 INT_MAX = {DType.INT8: 127, DType.INT16: 32767, DType.INT32: 2**31 - 1, DType.INT48: 2**47 - 1}
 
 
@@ -74,9 +74,17 @@ def round_to(x: np.ndarray, dtype: DType) -> np.ndarray:
         bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
         rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
         return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
-    if isinstance(dtype, str) and dtype in _FLOAT_NAMES:  # "bf16" as DType.BF16
-        return round_to(x, DType(dtype))
+    named = _named(dtype)
+    if named is not dtype and not named.is_integer:  # "bf16" as DType.BF16
+        return round_to(x, named)
     raise _bad_dtype("round_to", dtype, False)
+
+
+def _named(dtype: object) -> object:
+    """The `DType` a name (``"int8"``) stands for; anything else as it is."""
+    if isinstance(dtype, str) and not isinstance(dtype, DType) and dtype in _NAMES:
+        return DType(dtype)
+    return dtype
 
 
 def scale_for(max_abs: float | np.ndarray, dtype: DType) -> float | np.ndarray:
@@ -113,31 +121,6 @@ def quantize(x: np.ndarray, scale: float | np.ndarray, dtype: DType) -> np.ndarr
     return np.clip(q, -limit, limit, out=q)
 
 
-def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) -> QTensor:
-    """Represent real values ``x`` in ``dtype``: quantized with a scale calibrated on
-    ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types. A mask
-    value (magnitude ≥ `MASK_MAGNITUDE`: ±inf, −3.4e38) stays a mask in an integer tensor,
-    as the mask bit an accelerator's softmax reads: its value is held unrounded
-    (``x / scale``), never saturated to the type's largest integer, where it would no longer
-    mask anything. Raises `InputError` naming ``dtype`` unless it is a `DType` or a DType's
-    name (``"int8"``, as `scale_for` and `quantize` take it)."""
-    if isinstance(dtype, str) and not isinstance(dtype, DType):
-        dtype = DType(dtype) if dtype in {d.value for d in DType} else dtype
-    try:
-        integer = dtype.is_integer
-    except AttributeError:
-        raise _bad_dtype("to_accelerator", dtype, None) from None
-    if integer:
-        scale = float(scale_for(finite_max(x) if max_abs is None else max_abs, dtype))
-        values = quantize(x, scale, dtype)
-        x = np.asarray(x, dtype=np.float64)
-        if x.size and not (x.min() > -MASK_MAGNITUDE and x.max() < MASK_MAGNITUDE):
-            masks = np.abs(x) >= MASK_MAGNITUDE  # NaN is no mask: it stays NaN
-            values[masks] = x[masks] / scale
-        return QTensor(values, scale, dtype)
-    return QTensor(round_to(x, dtype), 1.0, dtype)
-
-
 #: Magnitudes from this one up are attention masks, not signal (2**127, about 1.7e38, half
 #: float32's range): exporters fill masks with ±inf or with float32's lowest, −3.4e38
 #: (`torch.finfo(torch.float32).min`, what Hugging Face transformers adds for a masked
@@ -147,6 +130,37 @@ def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) ->
 #: saturates (`to_accelerator`), and is not counted as signal in `sqnr_db`. (2**100 was
 #: tried first: ±1e30 inputs then made convolution outputs past it count as masks.)
 MASK_MAGNITUDE = 2.0**127
+
+
+def has_masks(x: np.ndarray) -> bool:
+    """Whether ``x`` holds a mask value (magnitude ≥ `MASK_MAGNITUDE`, or NaN, which the
+    callers then tell apart)."""
+    return bool(x.size) and not (x.min() > -MASK_MAGNITUDE and x.max() < MASK_MAGNITUDE)
+
+
+def to_accelerator(x: np.ndarray, dtype: DType, max_abs: float | None = None) -> QTensor:
+    """Represent real values ``x`` in ``dtype``: quantized with a scale calibrated on
+    ``max_abs`` (default: ``x``'s own) for integer types, rounded for float types. A mask
+    value (magnitude ≥ `MASK_MAGNITUDE`: ±inf, −3.4e38) stays a mask in an integer tensor,
+    as the mask bit an accelerator's softmax reads: its value is held unrounded
+    (``x / scale``), never saturated to the type's largest integer, where it would no longer
+    mask anything. Raises `InputError` naming ``dtype`` unless it is a `DType` or a DType's
+    name (``"int8"``, as `scale_for` and `quantize` take it)."""
+    dtype = _named(dtype)
+    try:
+        integer = dtype.is_integer
+    except AttributeError:
+        raise _bad_dtype("to_accelerator", dtype, None) from None
+    if integer:
+        scale = float(scale_for(finite_max(x) if max_abs is None else max_abs, dtype))
+        values = quantize(x, scale, dtype)
+        x = np.asarray(x, dtype=np.float64)
+        if has_masks(x):
+            masks = np.abs(x) >= MASK_MAGNITUDE  # NaN is no mask: it stays NaN
+            values[masks] = x[masks] / scale
+        return QTensor(values, scale, dtype)
+    return QTensor(round_to(x, dtype), 1.0, dtype)
+
 
 
 def finite_max(x: np.ndarray) -> float:
